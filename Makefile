@@ -1,0 +1,33 @@
+# waitroom — run `make help` for the targets.
+GO ?= go
+BIN := bin
+
+.PHONY: help test test-short bench lint build demo services fuzz
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+test: services ## vet + race tests against the real Redis and PostgreSQL
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: ## quick tests, no race detector
+	$(GO) test -count=1 -short ./...
+
+services: ## check that Redis and PostgreSQL for the tests are reachable
+	@.ci/check-services
+
+bench: ## Go benchmarks and the standard surge scenarios; writes docs/benchmarks.md
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(BIN)/bench.txt
+
+lint: ## gofmt + go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+	$(GO) vet ./...
+
+build: ## build the three binaries into bin/
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+fuzz: ## run each fuzzer for 20s
+	@for pkg in ./queue ./token ./gateway; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; done; done
