@@ -1,0 +1,177 @@
+package token
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+const (
+	algEdDSA = "EdDSA"
+	algHS256 = "HS256"
+)
+
+// MinSecretBytes is the shortest HS256 secret accepted (RFC 7518 §3.2: a key
+// at least as long as the hash output).
+const MinSecretBytes = 32
+
+// Signer makes passes. Build it with NewEd25519Signer or NewHS256Signer; it
+// is safe for concurrent use and never changes after construction.
+type Signer struct {
+	alg    string
+	header string // base64url of the JOSE header, fixed per signer
+	priv   ed25519.PrivateKey
+	secret []byte
+	jwks   []byte
+	verify *Verifier
+}
+
+// NewEd25519Signer returns a Signer that signs with EdDSA using the last key
+// given (the newest) and whose JWK Set and Verifier include every key, so
+// passes made with an older key stay valid until they expire. It panics when
+// called without a key.
+func NewEd25519Signer(keys ...ed25519.PrivateKey) *Signer {
+	if len(keys) == 0 {
+		panic("token: NewEd25519Signer needs at least one key")
+	}
+	pubs := make([]ed25519.PublicKey, len(keys))
+	for i, k := range keys {
+		pubs[i] = k.Public().(ed25519.PublicKey)
+	}
+	newest := keys[len(keys)-1]
+	s := &Signer{
+		alg:    algEdDSA,
+		header: encodeHeader(algEdDSA, KeyID(pubs[len(pubs)-1])),
+		priv:   newest,
+		verify: NewEd25519Verifier(pubs...),
+	}
+	s.jwks = marshalJWKS(pubs)
+	return s
+}
+
+// NewHS256Signer returns a Signer that signs with HMAC-SHA256. The secret must
+// be at least MinSecretBytes long. The secret is copied.
+func NewHS256Signer(secret []byte) (*Signer, error) {
+	v, err := NewHS256Verifier(secret)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{
+		alg:    algHS256,
+		header: encodeHeader(algHS256, ""),
+		secret: v.secret,
+		jwks:   []byte(`{"keys":[]}`),
+		verify: v,
+	}, nil
+}
+
+func encodeHeader(alg, kid string) string {
+	h := struct {
+		Alg string `json:"alg"`
+		Typ string `json:"typ"`
+		Kid string `json:"kid,omitempty"`
+	}{alg, "JWT", kid}
+	b, _ := json.Marshal(h)
+	return b64.EncodeToString(b)
+}
+
+// Algorithm returns "EdDSA" or "HS256".
+func (s *Signer) Algorithm() string { return s.alg }
+
+// Sign makes a pass for visitor in room, valid from now for ttl. It returns
+// the compact token and the claims it holds (times rounded down to the
+// second, as they travel).
+func (s *Signer) Sign(now time.Time, visitor, room string, ttl time.Duration) (string, Claims, error) {
+	switch {
+	case visitor == "":
+		return "", Claims{}, errors.New("token: empty visitor")
+	case room == "":
+		return "", Claims{}, errors.New("token: empty room")
+	case ttl < time.Second:
+		return "", Claims{}, fmt.Errorf("token: ttl %v shorter than a second", ttl)
+	}
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", Claims{}, fmt.Errorf("token: jti: %w", err)
+	}
+	iat := numericDate(now.Unix())
+	exp := numericDate(now.Add(ttl).Unix())
+	wc := wireClaims{
+		Iss: Issuer, Sub: visitor, Aud: audience(room),
+		Iat: &iat, Nbf: &iat, Exp: &exp,
+		Jti: b64.EncodeToString(id[:]),
+	}
+	payload, err := json.Marshal(wc)
+	if err != nil {
+		return "", Claims{}, fmt.Errorf("token: %w", err)
+	}
+	input := s.header + "." + b64.EncodeToString(payload)
+	var sig []byte
+	switch s.alg {
+	case algEdDSA:
+		sig = ed25519.Sign(s.priv, []byte(input))
+	case algHS256:
+		m := hmac.New(sha256.New, s.secret)
+		m.Write([]byte(input))
+		sig = m.Sum(nil)
+	}
+	c := Claims{
+		Visitor: visitor, Room: room, ID: wc.Jti,
+		IssuedAt: iat.time(), NotBefore: iat.time(), ExpiresAt: exp.time(),
+	}
+	return input + "." + b64.EncodeToString(sig), c, nil
+}
+
+// Verifier returns a Verifier that accepts what this Signer signs, with every
+// key it holds.
+func (s *Signer) Verifier() *Verifier { return s.verify }
+
+// JWKS returns a handler that serves the public keys as a JWK Set (RFC 7517):
+// one {"kty":"OKP","crv":"Ed25519","x","kid","alg":"EdDSA","use":"sig"} per
+// key. An HS256 signer has no public key and serves {"keys":[]}.
+func (s *Signer) JWKS() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		// Short enough that a rotation reaches caching clients soon; they
+		// also refresh on their own when they meet an unknown kid.
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		_, _ = w.Write(s.jwks)
+	})
+}
+
+type jwk struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Kid string `json:"kid,omitempty"`
+	Alg string `json:"alg,omitempty"`
+	Use string `json:"use,omitempty"`
+}
+
+type jwkSet struct {
+	Keys []jwk `json:"keys"`
+}
+
+func marshalJWKS(pubs []ed25519.PublicKey) []byte {
+	set := jwkSet{Keys: make([]jwk, 0, len(pubs))}
+	// Newest first: the key most passes are signed with.
+	for i := len(pubs) - 1; i >= 0; i-- {
+		set.Keys = append(set.Keys, jwk{
+			Kty: "OKP", Crv: "Ed25519", X: b64.EncodeToString(pubs[i]),
+			Kid: KeyID(pubs[i]), Alg: algEdDSA, Use: "sig",
+		})
+	}
+	b, _ := json.Marshal(set)
+	return b
+}
