@@ -21,6 +21,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -136,6 +137,14 @@ type Config struct {
 	// AdmitWindow is how long an admitted visitor has to arrive before the
 	// slot is given back (default 60s).
 	AdmitWindow time.Duration
+	// KeyTTL is how long a room's keys outlive the room's last join or
+	// admission step (default 7 days; a pre-queue lives until its opening
+	// plus KeyTTL). Gateways run an admission step every tick, so a room in
+	// use never expires.
+	KeyTTL time.Duration
+	// Batch is how many visitors one admission step numbers or reshuffles
+	// at most (default 10,000): it bounds how long one script holds Redis.
+	Batch int
 }
 
 // ErrNotAdmitted is returned by Enter and Renew for a visitor who holds no
@@ -156,6 +165,12 @@ func New(rdb redis.UniversalClient, cfg Config) *Queue {
 	if cfg.AdmitWindow <= 0 {
 		cfg.AdmitWindow = 60 * time.Second
 	}
+	if cfg.KeyTTL <= 0 {
+		cfg.KeyTTL = 7 * 24 * time.Hour
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 10000
+	}
 	return &Queue{rdb: rdb, cfg: cfg}
 }
 
@@ -164,37 +179,122 @@ func New(rdb redis.UniversalClient, cfg Config) *Queue {
 // MaxActive are active and the rate allows one more now, the visitor is
 // admitted at once (State admitted). Joining records a heartbeat.
 func (q *Queue) Join(ctx context.Context, room Room, visitor string) (Status, error) {
-	panic("TODO(queue)")
+	return q.join(ctx, room, visitor, time.Time{})
+}
+
+func (q *Queue) join(ctx context.Context, room Room, visitor string, at time.Time) (Status, error) {
+	if !ValidName(room.Name) {
+		return Status{}, ErrBadRoom
+	}
+	if err := checkVisitor(visitor); err != nil {
+		return Status{}, err
+	}
+	args := append(q.roomArgs(room, at), visitor, randomScore())
+	res, err := joinScript.Run(ctx, q.rdb, q.keys(room.Name), args...).Slice()
+	if err != nil {
+		return Status{}, fmt.Errorf("queue: join %s: %w", room.Name, err)
+	}
+	return parseStatus(room.Name, res)
 }
 
 // Status returns the visitor's status and records a heartbeat.
 func (q *Queue) Status(ctx context.Context, room Room, visitor string) (Status, error) {
-	panic("TODO(queue)")
+	return q.status(ctx, room, visitor, time.Time{})
+}
+
+func (q *Queue) status(ctx context.Context, room Room, visitor string, at time.Time) (Status, error) {
+	if !ValidName(room.Name) {
+		return Status{}, ErrBadRoom
+	}
+	if err := checkVisitor(visitor); err != nil {
+		return Status{}, err
+	}
+	args := append(q.roomArgs(room, at), visitor)
+	res, err := statusScript.Run(ctx, q.rdb, q.keys(room.Name), args...).Slice()
+	if err != nil {
+		return Status{}, fmt.Errorf("queue: status %s: %w", room.Name, err)
+	}
+	return parseStatus(room.Name, res)
 }
 
 // Heartbeat records that these visitors are still there (a WebSocket hub
 // calls it for all its connected visitors in one round trip, every few
 // seconds).
 func (q *Queue) Heartbeat(ctx context.Context, room string, visitors []string) error {
-	panic("TODO(queue)")
+	return q.heartbeat(ctx, room, visitors, time.Time{})
+}
+
+func (q *Queue) heartbeat(ctx context.Context, room string, visitors []string, at time.Time) error {
+	if !ValidName(room) {
+		return ErrBadRoom
+	}
+	if len(visitors) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(visitors)+1)
+	args = append(args, clockArg(at))
+	for _, v := range visitors {
+		if checkVisitor(v) == nil {
+			args = append(args, v)
+		}
+	}
+	err := heartbeatScript.Run(ctx, q.rdb, []string{q.key(room, "vis")}, args...).Err()
+	if err != nil {
+		return fmt.Errorf("queue: heartbeat %s: %w", room, err)
+	}
+	return nil
 }
 
 // Admit runs one admission step at Redis's clock: it admits as many visitors
 // from the front as the rate and MaxActive allow, skipping abandoned ones.
 // Every gateway instance may call it at once; each visitor is admitted once.
+//
+// The same step does the room's housekeeping in bounded batches: after the
+// opening it numbers the pre-queue in its shuffled order, and it carries out
+// a pending random-mode shuffle (no one is admitted until that is done).
 func (q *Queue) Admit(ctx context.Context, room Room) (Admission, error) {
-	panic("TODO(queue)")
+	return q.admit(ctx, room, 0, time.Time{})
 }
 
 // AdmitAt is Admit with the clock set to now (tests).
 func (q *Queue) AdmitAt(ctx context.Context, room Room, now time.Time) (Admission, error) {
-	panic("TODO(queue)")
+	if now.IsZero() {
+		return Admission{}, errors.New("queue: AdmitAt needs a time")
+	}
+	return q.admit(ctx, room, 0, now)
 }
 
 // AdmitNext admits the next n visitors now, beyond the rate (the operator's
-// manual admit). MaxActive still holds.
+// manual admit). MaxActive still holds; a paused room admits, a closed one
+// does not.
 func (q *Queue) AdmitNext(ctx context.Context, room Room, n int) (Admission, error) {
-	panic("TODO(queue)")
+	if n <= 0 {
+		return Admission{}, nil
+	}
+	return q.admit(ctx, room, n, time.Time{})
+}
+
+func (q *Queue) admit(ctx context.Context, room Room, manual int, at time.Time) (Admission, error) {
+	if !ValidName(room.Name) {
+		return Admission{}, ErrBadRoom
+	}
+	args := append(q.roomArgs(room, at), manual, shuffleSeed(), q.cfg.Batch)
+	res, err := admitScript.Run(ctx, q.rdb, q.keys(room.Name), args...).Slice()
+	if err != nil {
+		return Admission{}, fmt.Errorf("queue: admit %s: %w", room.Name, err)
+	}
+	if len(res) < 2 {
+		return Admission{}, fmt.Errorf("queue: admit %s: short reply", room.Name)
+	}
+	a := Admission{Skipped: int(toInt(res[0]))}
+	if len(res) > 2 {
+		a.Admitted = make([]string, 0, len(res)-2)
+		for _, v := range res[2:] {
+			s, _ := v.(string)
+			a.Admitted = append(a.Admitted, s)
+		}
+	}
+	return a, nil
 }
 
 // Enter turns the visitor's admission into an active session that lasts
@@ -202,32 +302,145 @@ func (q *Queue) AdmitNext(ctx context.Context, room Room, n int) (Admission, err
 // visitor's pass is issued. ErrNotAdmitted if the visitor holds no live
 // admission.
 func (q *Queue) Enter(ctx context.Context, room Room, visitor string) (time.Time, error) {
-	panic("TODO(queue)")
+	return q.session(ctx, room, visitor, time.Time{})
 }
 
 // Renew extends the visitor's session to SessionTTL from now and returns
 // the new end. ErrNotAdmitted if the session ended or was revoked.
 func (q *Queue) Renew(ctx context.Context, room Room, visitor string) (time.Time, error) {
-	panic("TODO(queue)")
+	return q.session(ctx, room, visitor, time.Time{})
+}
+
+func (q *Queue) session(ctx context.Context, room Room, visitor string, at time.Time) (time.Time, error) {
+	if !ValidName(room.Name) {
+		return time.Time{}, ErrBadRoom
+	}
+	if err := checkVisitor(visitor); err != nil {
+		return time.Time{}, err
+	}
+	args := append(q.roomArgs(room, at), visitor)
+	end, err := sessionScript.Run(ctx, q.rdb, q.keys(room.Name), args...).Int64()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("queue: session %s: %w", room.Name, err)
+	}
+	if end == 0 {
+		return time.Time{}, ErrNotAdmitted
+	}
+	return time.UnixMilli(end), nil
 }
 
 // Release ends the visitor's session now and frees the slot (revoke).
 func (q *Queue) Release(ctx context.Context, room string, visitor string) error {
-	panic("TODO(queue)")
+	if !ValidName(room) {
+		return ErrBadRoom
+	}
+	if err := q.rdb.ZRem(ctx, q.key(room, "act"), visitor).Err(); err != nil {
+		return fmt.Errorf("queue: release %s: %w", room, err)
+	}
+	return nil
 }
 
 // Figures reads the shared numbers of the rooms in one round trip.
 func (q *Queue) Figures(ctx context.Context, rooms []Room) ([]Figures, error) {
-	panic("TODO(queue)")
+	return q.figures(ctx, rooms, time.Time{})
+}
+
+func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figures, error) {
+	if len(rooms) == 0 {
+		return nil, nil
+	}
+	for _, r := range rooms {
+		if !ValidName(r.Name) {
+			return nil, fmt.Errorf("%w: %q", ErrBadRoom, r.Name)
+		}
+	}
+	run := func() ([]*redis.Cmd, error) {
+		pipe := q.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(rooms))
+		for i, r := range rooms {
+			cmds[i] = figuresScript.EvalSha(ctx, pipe, q.keys(r.Name), q.roomArgs(r, at)...)
+		}
+		_, err := pipe.Exec(ctx)
+		return cmds, err
+	}
+	cmds, err := run()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := figuresScript.Load(ctx, q.rdb).Err(); err != nil {
+			return nil, fmt.Errorf("queue: figures: %w", err)
+		}
+		cmds, err = run()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: figures: %w", err)
+	}
+	out := make([]Figures, len(rooms))
+	for i, cmd := range cmds {
+		res, err := cmd.Slice()
+		if err != nil {
+			return nil, fmt.Errorf("queue: figures %s: %w", rooms[i].Name, err)
+		}
+		if len(res) < 15 {
+			return nil, fmt.Errorf("queue: figures %s: short reply", rooms[i].Name)
+		}
+		r := rooms[i]
+		cfg := r
+		cfg.AdmitPerMinute = int(toInt(res[7]))
+		cfg.MaxActive = int(toInt(res[8]))
+		cfg.SessionTTL = time.Duration(toInt(res[9])) * time.Millisecond
+		cfg.AbandonAfter = time.Duration(toInt(res[10])) * time.Millisecond
+		cfg.Mode = Mode(toString(res[11]))
+		cfg.OpensAt = fromMillis(toInt(res[12]))
+		cfg.Paused = toInt(res[13]) == 1
+		cfg.Closed = toInt(res[14]) == 1
+		out[i] = Figures{
+			Room:              r.Name,
+			State:             State(toString(res[0])),
+			Waiting:           toInt(res[1]),
+			Active:            toInt(res[2]),
+			AdmittedTotal:     toInt(res[3]),
+			AbandonedTotal:    toInt(res[4]),
+			Front:             toInt(res[5]),
+			AchievedPerMinute: float64(toInt(res[6])) / 1000,
+			AdmitPerMinute:    cfg.AdmitPerMinute,
+			MaxActive:         cfg.MaxActive,
+			OpensAt:           cfg.OpensAt,
+			Config:            cfg,
+		}
+	}
+	return out, nil
 }
 
 // Update applies a live change to the room; every instance sees it on its
-// next call.
+// next call. Switching the room to random mode, or reopening a closed room
+// that is in random mode, shuffles the visitors waiting at that moment once
+// (see the package documentation).
 func (q *Queue) Update(ctx context.Context, room string, p Patch) error {
-	panic("TODO(queue)")
+	if !ValidName(room) {
+		return ErrBadRoom
+	}
+	fields, err := p.fields()
+	if err != nil {
+		return fmt.Errorf("queue: update %s: %w", room, err)
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	args := append([]any{q.cfg.KeyTTL.Milliseconds()}, fields...)
+	keys := []string{q.key(room, "cfg"), q.key(room, "st")}
+	if err := updateScript.Run(ctx, q.rdb, keys, args...).Err(); err != nil {
+		return fmt.Errorf("queue: update %s: %w", room, err)
+	}
+	return nil
 }
 
 // Reset drops the room's live changes, so the file's values apply again.
+// Places, active visitors and the totals are kept.
 func (q *Queue) Reset(ctx context.Context, room string) error {
-	panic("TODO(queue)")
+	if !ValidName(room) {
+		return ErrBadRoom
+	}
+	if err := q.rdb.Del(ctx, q.key(room, "cfg")).Err(); err != nil {
+		return fmt.Errorf("queue: reset %s: %w", room, err)
+	}
+	return nil
 }

@@ -1,13 +1,215 @@
 package queue
 
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Limits of a room's settings, in the rooms file and in live changes.
+const (
+	MaxAdmitPerMinute = 1_000_000
+	MaxMaxActive      = 10_000_000
+	MaxDuration       = 7 * 24 * time.Hour
+	// MaxRoomsFile is the largest rooms file ParseRooms reads.
+	MaxRoomsFile = 1 << 20
+	// MaxRooms is the most rooms one file may define.
+	MaxRooms = 1000
+)
+
+type roomsFile struct {
+	Rooms []roomEntry `yaml:"rooms"`
+}
+
+type roomEntry struct {
+	Name           string   `yaml:"name"`
+	Paths          []string `yaml:"paths"`
+	AdmitPerMinute *int     `yaml:"admit_per_minute"`
+	MaxActive      *int     `yaml:"max_active"`
+	SessionTTL     string   `yaml:"session_ttl"`
+	AbandonAfter   string   `yaml:"abandon_after"`
+	Mode           string   `yaml:"mode"`
+	OpensAt        string   `yaml:"opens_at"`
+}
+
+// RoomsError lists every problem of a rooms file, each naming the room and
+// the field.
+type RoomsError struct {
+	Problems []string
+}
+
+func (e *RoomsError) Error() string {
+	return "rooms file: " + strings.Join(e.Problems, "; ")
+}
+
 // ParseRooms parses a rooms file (YAML, see SPEC "Rooms file") and checks
 // every room; the error names every problem found, with the room and field.
 // Durations and rates left out take the defaults given in def.
+// Unknown fields are errors, so a misspelt setting never goes unnoticed.
 func ParseRooms(data []byte, def Room) ([]Room, error) {
-	panic("TODO(queue)")
+	if len(data) > MaxRoomsFile {
+		return nil, &RoomsError{Problems: []string{fmt.Sprintf("larger than %d bytes", MaxRoomsFile)}}
+	}
+	var f roomsFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &RoomsError{Problems: []string{"rooms: no rooms defined"}}
+		}
+		return nil, &RoomsError{Problems: []string{strings.ReplaceAll(err.Error(), "\n", " ")}}
+	}
+	var p []string
+	if len(f.Rooms) == 0 {
+		p = append(p, "rooms: no rooms defined")
+	}
+	if len(f.Rooms) > MaxRooms {
+		return nil, &RoomsError{Problems: []string{fmt.Sprintf("rooms: more than %d rooms", MaxRooms)}}
+	}
+	names := map[string]int{}
+	paths := map[string]string{}
+	rooms := make([]Room, 0, len(f.Rooms))
+	for i, e := range f.Rooms {
+		at := fmt.Sprintf("rooms[%d]", i)
+		if e.Name != "" {
+			at = fmt.Sprintf("room %q", e.Name)
+		}
+		bad := func(field, format string, a ...any) {
+			p = append(p, at+": "+field+": "+fmt.Sprintf(format, a...))
+		}
+		r := Room{
+			Name:           e.Name,
+			Paths:          e.Paths,
+			AdmitPerMinute: def.AdmitPerMinute,
+			MaxActive:      def.MaxActive,
+			SessionTTL:     def.SessionTTL,
+			AbandonAfter:   def.AbandonAfter,
+			Mode:           def.Mode,
+		}
+		switch {
+		case e.Name == "":
+			bad("name", "missing")
+		case !ValidName(e.Name):
+			bad("name", "must be 1 to 32 of a-z, 0-9 and -")
+		default:
+			if j, dup := names[e.Name]; dup {
+				bad("name", "also used by rooms[%d]", j)
+			}
+			names[e.Name] = i
+		}
+		if len(e.Paths) == 0 {
+			bad("paths", "at least one path pattern is needed")
+		}
+		for _, pat := range e.Paths {
+			if err := checkPattern(pat); err != "" {
+				bad("paths", "%q %s", pat, err)
+				continue
+			}
+			if other, dup := paths[pat]; dup {
+				bad("paths", "%q is also in room %q", pat, other)
+			}
+			paths[pat] = e.Name
+		}
+		if e.AdmitPerMinute != nil {
+			r.AdmitPerMinute = *e.AdmitPerMinute
+			if r.AdmitPerMinute < 1 || r.AdmitPerMinute > MaxAdmitPerMinute {
+				bad("admit_per_minute", "must be 1..%d, not %d", MaxAdmitPerMinute, r.AdmitPerMinute)
+			}
+		}
+		if e.MaxActive != nil {
+			r.MaxActive = *e.MaxActive
+			if r.MaxActive < 1 || r.MaxActive > MaxMaxActive {
+				bad("max_active", "must be 1..%d, not %d", MaxMaxActive, r.MaxActive)
+			}
+		}
+		if e.SessionTTL != "" {
+			d, err := parseDuration(e.SessionTTL)
+			if err != "" {
+				bad("session_ttl", "%s", err)
+			}
+			r.SessionTTL = d
+		}
+		if e.AbandonAfter != "" {
+			d, err := parseDuration(e.AbandonAfter)
+			if err != "" {
+				bad("abandon_after", "%s", err)
+			}
+			r.AbandonAfter = d
+		}
+		if e.Mode != "" {
+			r.Mode = Mode(e.Mode)
+			if r.Mode != FIFO && r.Mode != Random {
+				bad("mode", "must be fifo or random, not %q", e.Mode)
+			}
+		}
+		if r.Mode == "" {
+			r.Mode = FIFO
+		}
+		if e.OpensAt != "" {
+			t, err := time.Parse(time.RFC3339, e.OpensAt)
+			if err != nil || t.Unix() <= 0 || t.Year() > 9999 {
+				bad("opens_at", "must be an RFC 3339 time such as 2026-12-01T10:00:00+09:00, not %q", e.OpensAt)
+			}
+			r.OpensAt = t
+		}
+		rooms = append(rooms, r)
+	}
+	if len(p) > 0 {
+		return nil, &RoomsError{Problems: p}
+	}
+	return rooms, nil
+}
+
+// parseDuration reads a Go duration such as "90s" or "10m" within 1s..MaxDuration.
+func parseDuration(s string) (time.Duration, string) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Sprintf("must be a duration such as 90s or 10m, not %q", s)
+	}
+	if d < time.Second || d > MaxDuration {
+		return d, fmt.Sprintf("must be between 1s and %s, not %s", MaxDuration, s)
+	}
+	return d, ""
+}
+
+// checkPattern accepts "/exact/path" and "/prefix/*"; a '*' anywhere else is
+// an error, as are spaces, control characters and a query or fragment.
+func checkPattern(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return "must start with /"
+	}
+	if len(p) > 1024 {
+		return "is longer than 1024 bytes"
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c <= ' ' || c == 0x7f:
+			return "must not contain spaces or control characters"
+		case c == '?' || c == '#':
+			return "must not contain a query or fragment"
+		case c == '*' && (i != len(p)-1 || p[i-1] != '/'):
+			return "may only end in /* (a prefix match)"
+		}
+	}
+	return ""
 }
 
 // ValidName reports whether name is a valid room name ([a-z0-9-]{1,32}).
 func ValidName(name string) bool {
-	panic("TODO(queue)")
+	if len(name) == 0 || len(name) > 32 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

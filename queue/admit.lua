@@ -1,0 +1,113 @@
+-- admit: ARGV[12] manual count (0 = admit by rate), ARGV[13] shuffle seed in
+-- [1, 2^31-2], ARGV[14] batch size (visitors moved or numbered per call).
+-- Reply: {admitted ids..., skipped} as {skipped, moved, id, id, ...}.
+local now = clock()
+local c = config()
+local manual = tonumber(ARGV[12])
+local batch = tonumber(ARGV[14])
+local sec = math.floor(now / 1000)
+
+-- 1. A room reopened in random mode, or switched to random, shuffles the
+-- visitors waiting at that moment: they move from the line back into the
+-- pre-queue set under random scores, one batch per call. Until that is done
+-- nobody is admitted, so no one overtakes the shuffle.
+if redis.call("HGET", K_ST, "reop") == "1" then
+  redis.call("HDEL", K_ST, "reop")
+  if c.mode == "random" then redis.call("HSET", K_ST, "shuf", "1") end
+end
+if redis.call("HGET", K_ST, "shuf") == "1" then
+  -- Park-Miller minimal standard generator seeded from crypto/rand: two
+  -- draws make a 52-bit score (products stay below 2^53, so exact).
+  local x = tonumber(ARGV[13])
+  local function draw()
+    x = (x * 48271) % 2147483647
+    return x
+  end
+  local moved = 0
+  local last = nil
+  while moved < batch do
+    local v = redis.call("LPOP", K_LINE)
+    if not v then break end
+    local h = redis.call("HGET", K_VIS, v)
+    if h then
+      local t, s = parse(h)
+      last = t
+      local score = draw() * 2097152 + math.floor(draw() / 1024)
+      redis.call("ZADD", K_PRE, I(score), v)
+      redis.call("HSET", K_VIS, v, "0:" .. I(s))
+    end
+    moved = moved + 1
+  end
+  if last then redis.call("HSET", K_ST, "front", I(last + 1)) end
+  if redis.call("LLEN", K_LINE) == 0 then redis.call("HDEL", K_ST, "shuf") end
+  touch(c, now)
+  return {0, moved}
+end
+
+if not is_open(c, now) then return {0, 0} end
+
+-- 2. After opening, the pre-queue set is numbered in score order, one batch
+-- per call, behind whoever is already numbered.
+local numbered = 0
+if redis.call("ZCARD", K_PRE) > 0 then
+  local popped = redis.call("ZPOPMIN", K_PRE, batch)
+  for i = 1, #popped, 2 do
+    local v = popped[i]
+    local h = redis.call("HGET", K_VIS, v)
+    if h then
+      local _, s = parse(h)
+      local t = redis.call("HINCRBY", K_ST, "next", 1)
+      redis.call("RPUSH", K_LINE, v)
+      redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(s))
+      numbered = numbered + 1
+    end
+  end
+end
+
+-- 3. Admission from the front, in ticket order.
+if c.closed or (c.paused and manual == 0) then
+  if numbered > 0 then touch(c, now) end
+  return {0, numbered}
+end
+local free = c.max - active_count(now)
+local limit, tat, T
+if manual > 0 then
+  limit = manual
+else
+  limit, tat, T = tokens(c, now)
+end
+if free < limit then limit = free end
+if limit > 10000 then limit = 10000 end
+
+local out = {0, numbered}
+local admitted, skipped, last = 0, 0, nil
+local until_ = I(now + tonumber(ARGV[10]))
+local abandon_s = c.abandon / 1000
+while admitted < limit and skipped < batch do
+  local v = redis.call("LPOP", K_LINE)
+  if not v then break end
+  local h = redis.call("HGET", K_VIS, v)
+  redis.call("HDEL", K_VIS, v)
+  local t, s = 0, 0
+  if h then t, s = parse(h) end
+  if t > 0 then last = t end
+  if not h or sec - s > abandon_s then
+    skipped = skipped + 1
+  else
+    redis.call("ZADD", K_ACTIVE, until_, v)
+    admitted = admitted + 1
+    out[#out + 1] = v
+  end
+end
+out[1] = skipped
+if last then redis.call("HSET", K_ST, "front", I(last + 1)) end
+if admitted > 0 then
+  redis.call("HINCRBY", K_ST, "adm", admitted)
+  count_admissions(now, admitted)
+  if manual == 0 then
+    redis.call("HSET", K_ST, "tat", string.format("%.3f", tat + admitted * T))
+  end
+end
+if skipped > 0 then redis.call("HINCRBY", K_ST, "abd", skipped) end
+if admitted > 0 or skipped > 0 or numbered > 0 then touch(c, now) end
+return out

@@ -1,0 +1,167 @@
+-- Shared prelude, prepended to every room script.
+--
+-- KEYS: 1 line (LIST of visitor ids in ticket order)
+--       2 vis (HASH visitor -> "ticket:lastseen_s"; ticket 0 = not numbered yet)
+--       3 pre (ZSET visitor -> order score; pre-queue and pending shuffles)
+--       4 active (ZSET visitor -> end of admission or session, ms)
+--       5 st (HASH next (last ticket), front, tat, adm, abd, pseq, shuf, reop)
+--       6 cfg (HASH of live overrides: apm max ttl abandon mode opens paused closed)
+--       7 rate (HASH ring: sec%60 -> "sec:count", admissions per second)
+-- ARGV: 1 now in ms ("" = Redis TIME)
+--       2..9 the file's values: apm, max, ttl ms, abandon ms, mode, opens ms (0 = none), paused, closed
+--       10 admit window ms, 11 key TTL ms, 12.. operation arguments
+local K_LINE, K_VIS, K_PRE, K_ACTIVE, K_ST, K_CFG, K_RATE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+
+-- Numbers are handed to Redis as strings formatted here, so large
+-- millisecond values never turn into exponent notation.
+local function I(x) return string.format("%.0f", x) end
+
+local function clock()
+  if ARGV[1] ~= "" then return tonumber(ARGV[1]) end
+  local t = redis.call("TIME")
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function config()
+  local o = redis.call("HMGET", K_CFG, "apm", "max", "ttl", "abandon", "mode", "opens", "paused", "closed")
+  return {
+    apm = tonumber(o[1] or ARGV[2]),
+    max = tonumber(o[2] or ARGV[3]),
+    ttl = tonumber(o[3] or ARGV[4]),
+    abandon = tonumber(o[4] or ARGV[5]),
+    mode = o[5] or ARGV[6],
+    opens = tonumber(o[6] or ARGV[7]),
+    paused = (o[7] or ARGV[8]) == "1",
+    closed = (o[8] or ARGV[9]) == "1",
+  }
+end
+
+local function is_open(c, now) return c.opens == 0 or now >= c.opens end
+
+local function room_state(c, now)
+  if c.closed then return "closed" end
+  if c.paused then return "paused" end
+  if not is_open(c, now) then return "prequeue" end
+  return "queued"
+end
+
+-- parse splits a vis value into ticket and last-seen second.
+local function parse(h)
+  local t, s = string.match(h, "^(%d+):(%d+)$")
+  return tonumber(t), tonumber(s)
+end
+
+local function stnum(field)
+  return tonumber(redis.call("HGET", K_ST, field) or "0")
+end
+
+-- front is the ticket of the visitor at the head of the line (tickets
+-- start at 1); "next" in st is the last ticket handed out.
+local function front()
+  return tonumber(redis.call("HGET", K_ST, "front") or "1")
+end
+
+-- active_count drops ended admissions and sessions, then counts the rest:
+-- O(log n + ended), never a scan.
+local function active_count(now)
+  redis.call("ZREMRANGEBYSCORE", K_ACTIVE, "-inf", I(now))
+  return redis.call("ZCARD", K_ACTIVE)
+end
+
+-- tokens is the generic cell rate algorithm: tat is the theoretical arrival
+-- time of the next admission; the burst is one second's worth (at least 1).
+-- It returns how many may be admitted now, the tat to build on and the
+-- emission interval.
+local function tokens(c, now)
+  if c.apm <= 0 then return 0, now, 0 end
+  local T = 60000 / c.apm
+  local burst = math.max(1, math.floor(c.apm / 60))
+  local tat = tonumber(redis.call("HGET", K_ST, "tat") or "0")
+  if tat < now then tat = now end
+  local n = math.floor((now + burst * T - tat) / T + 1e-9)
+  if n < 0 then n = 0 end
+  return n, tat, T
+end
+
+-- count_admissions adds n to the current second's bucket of the ring.
+local function count_admissions(now, n)
+  if n <= 0 then return end
+  local s = math.floor(now / 1000)
+  local f = tostring(s % 60)
+  local cur = redis.call("HGET", K_RATE, f)
+  local count = n
+  if cur then
+    local cs, cn = string.match(cur, "^(%d+):(%d+)$")
+    if tonumber(cs) == s then count = count + tonumber(cn) end
+  end
+  redis.call("HSET", K_RATE, f, I(s) .. ":" .. I(count))
+end
+
+-- achieved is the admissions per minute over the last minute, scaled to
+-- the part of the minute since the first admission in it (at least 10 s),
+-- so a line that started admitting seconds ago shows its real pace.
+-- Returned in thousandths, with the span in seconds it was measured over.
+local function achieved(now)
+  local s = math.floor(now / 1000)
+  local all = redis.call("HGETALL", K_RATE)
+  local sum, oldest = 0, s
+  for i = 2, #all, 2 do
+    local cs, cn = string.match(all[i], "^(%d+):(%d+)$")
+    cs = tonumber(cs)
+    if cs and cs > s - 60 and cs <= s then
+      sum = sum + tonumber(cn)
+      if cs < oldest then oldest = cs end
+    end
+  end
+  if sum == 0 then return 0, 0 end
+  local span = s - oldest + 1
+  if span < 10 then span = 10 end
+  return math.floor(sum * 60000 / span), span
+end
+
+-- eta_rate is the basis of a waiting visitor's ETA, per minute in
+-- thousandths: the achieved rate once it was measured over 30 s or more,
+-- the configured rate before that.
+local function eta_rate(c, now)
+  local a, span = achieved(now)
+  if span >= 30 then return a end
+  return c.apm * 1000
+end
+
+local function waiting()
+  return redis.call("LLEN", K_LINE) + redis.call("ZCARD", K_PRE)
+end
+
+-- touch gives every key of the room a TTL, so a room nobody uses any more
+-- leaves nothing behind; a pre-queue lives until its opening plus the TTL.
+local function touch(c, now)
+  local ttl = tonumber(ARGV[11])
+  if c.opens > now then ttl = ttl + (c.opens - now) end
+  for i = 1, #KEYS do redis.call("PEXPIRE", KEYS[i], I(ttl)) end
+end
+
+-- visitor_status is the reply of join and status:
+-- {state, ticket, position, waiting, apm, opens, until, eta rate}.
+local function visitor_status(c, now, v)
+  local w = waiting()
+  local h = redis.call("HGET", K_VIS, v)
+  if h then
+    local t = parse(h)
+    local pos
+    if t > 0 then
+      pos = t - front() + 1
+    elseif is_open(c, now) then
+      -- numbered soon: behind the numbered line, in order of score
+      local r = redis.call("ZRANK", K_PRE, v)
+      pos = redis.call("LLEN", K_LINE) + (r or 0) + 1
+    else
+      pos = 0
+    end
+    return {room_state(c, now), t, pos, w, c.apm, c.opens, 0, eta_rate(c, now)}
+  end
+  local e = redis.call("ZSCORE", K_ACTIVE, v)
+  if e and tonumber(e) > now then
+    return {"admitted", 0, 0, w, c.apm, c.opens, tonumber(e), 0}
+  end
+  return {"none", 0, 0, w, c.apm, c.opens, 0, 0}
+end

@@ -1,0 +1,219 @@
+package queue
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// MaxVisitorLen is the longest visitor id the queue stores.
+const MaxVisitorLen = 128
+
+// ErrBadVisitor is returned for an empty or oversized visitor id.
+var ErrBadVisitor = errors.New("queue: visitor id must be 1 to 128 bytes")
+
+// ErrBadRoom is returned for a room name that ValidName rejects.
+var ErrBadRoom = errors.New("queue: invalid room name")
+
+func checkVisitor(v string) error {
+	if v == "" || len(v) > MaxVisitorLen {
+		return ErrBadVisitor
+	}
+	return nil
+}
+
+// key is a room key: the {room} hash tag puts all of a room's keys in one
+// Redis Cluster slot.
+func (q *Queue) key(room, name string) string {
+	return q.cfg.Prefix + "{" + room + "}:" + name
+}
+
+// keys are the room scripts' KEYS, in common.lua's order.
+func (q *Queue) keys(room string) []string {
+	return []string{
+		q.key(room, "line"), q.key(room, "vis"), q.key(room, "pre"), q.key(room, "act"),
+		q.key(room, "st"), q.key(room, "cfg"), q.key(room, "rate"),
+	}
+}
+
+// Defaults applied to a Room field left at its zero value.
+const (
+	DefaultSessionTTL   = 10 * time.Minute
+	DefaultAbandonAfter = 60 * time.Second
+)
+
+// roomArgs are ARGV 1..11 of the room scripts (see common.lua).
+func (q *Queue) roomArgs(r Room, at time.Time) []any {
+	ttl, abandon, mode := r.SessionTTL, r.AbandonAfter, r.Mode
+	if ttl <= 0 {
+		ttl = DefaultSessionTTL
+	}
+	if abandon <= 0 {
+		abandon = DefaultAbandonAfter
+	}
+	if mode == "" {
+		mode = FIFO
+	}
+	var opens int64
+	if !r.OpensAt.IsZero() {
+		opens = r.OpensAt.UnixMilli()
+	}
+	return []any{
+		clockArg(at),
+		r.AdmitPerMinute, r.MaxActive, ttl.Milliseconds(), abandon.Milliseconds(),
+		string(mode), opens, flag(r.Paused), flag(r.Closed),
+		q.cfg.AdmitWindow.Milliseconds(), q.cfg.KeyTTL.Milliseconds(),
+	}
+}
+
+func clockArg(at time.Time) string {
+	if at.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(at.UnixMilli(), 10)
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// randomScore is a pre-queue score: 52 random bits, exact as a float64, so
+// the pre-queue's order is a uniform random permutation. Late arrivals get
+// 2^52 + sequence and land behind.
+func randomScore() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strconv.FormatUint(binary.LittleEndian.Uint64(b[:])>>12, 10)
+}
+
+// shuffleSeed seeds the Lua generator of a reshuffle batch: [1, 2^31-2].
+func shuffleSeed() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strconv.FormatUint(binary.LittleEndian.Uint64(b[:])%2147483646+1, 10)
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case string:
+		n, _ := strconv.ParseInt(x, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func toString(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// parseStatus reads the reply of join and status:
+// {state, ticket, position, waiting, apm, opens, until, eta rate}.
+func parseStatus(room string, res []any) (Status, error) {
+	if len(res) < 8 {
+		return Status{}, fmt.Errorf("queue: status %s: short reply", room)
+	}
+	s := Status{
+		Room:           room,
+		State:          State(toString(res[0])),
+		Ticket:         toInt(res[1]),
+		Position:       toInt(res[2]),
+		Waiting:        toInt(res[3]),
+		AdmitPerMinute: int(toInt(res[4])),
+		OpensAt:        fromMillis(toInt(res[5])),
+		Until:          fromMillis(toInt(res[6])),
+		ETA:            -1,
+	}
+	if s.State != StateQueued {
+		s.Position = positionKept(s)
+	}
+	if s.State == StateQueued && s.Position > 0 {
+		if rate := float64(toInt(res[7])) / 1000; rate > 0 {
+			s.ETA = time.Duration(float64(s.Position) / rate * float64(time.Minute)).Round(time.Second)
+		}
+	}
+	return s, nil
+}
+
+// positionKept: paused and closed rooms keep places, so those visitors
+// still see their position; everyone else has none.
+func positionKept(s Status) int64 {
+	if s.State == StatePaused || s.State == StateClosed {
+		return s.Position
+	}
+	return 0
+}
+
+// fields turns a Patch into the override hash's field, value pairs,
+// rejecting values no room can have.
+func (p Patch) fields() ([]any, error) {
+	var out []any
+	var errs []error
+	if p.AdmitPerMinute != nil {
+		if *p.AdmitPerMinute < 0 || *p.AdmitPerMinute > MaxAdmitPerMinute {
+			errs = append(errs, fmt.Errorf("admit_per_minute must be 0..%d", MaxAdmitPerMinute))
+		}
+		out = append(out, "apm", *p.AdmitPerMinute)
+	}
+	if p.MaxActive != nil {
+		if *p.MaxActive < 0 || *p.MaxActive > MaxMaxActive {
+			errs = append(errs, fmt.Errorf("max_active must be 0..%d", MaxMaxActive))
+		}
+		out = append(out, "max", *p.MaxActive)
+	}
+	if p.SessionTTL != nil {
+		if *p.SessionTTL < time.Second || *p.SessionTTL > MaxDuration {
+			errs = append(errs, fmt.Errorf("session_ttl must be 1s..%s", MaxDuration))
+		}
+		out = append(out, "ttl", p.SessionTTL.Milliseconds())
+	}
+	if p.AbandonAfter != nil {
+		if *p.AbandonAfter < time.Second || *p.AbandonAfter > MaxDuration {
+			errs = append(errs, fmt.Errorf("abandon_after must be 1s..%s", MaxDuration))
+		}
+		out = append(out, "abandon", p.AbandonAfter.Milliseconds())
+	}
+	if p.Mode != nil {
+		if *p.Mode != FIFO && *p.Mode != Random {
+			errs = append(errs, fmt.Errorf("mode must be fifo or random, not %q", *p.Mode))
+		}
+		out = append(out, "mode", string(*p.Mode))
+	}
+	if p.OpensAt != nil && p.ClearOpensAt {
+		errs = append(errs, errors.New("opens_at: both set and cleared"))
+	}
+	if p.OpensAt != nil {
+		if p.OpensAt.IsZero() || p.OpensAt.Unix() <= 0 {
+			errs = append(errs, errors.New("opens_at must be a time after 1970"))
+		}
+		out = append(out, "opens", p.OpensAt.UnixMilli())
+	}
+	if p.ClearOpensAt {
+		out = append(out, "opens", 0)
+	}
+	if p.Paused != nil {
+		out = append(out, "paused", flag(*p.Paused))
+	}
+	if p.Closed != nil {
+		out = append(out, "closed", flag(*p.Closed))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
