@@ -1,0 +1,268 @@
+// waitroom operator dashboard. Polls GET /admin/rooms (same origin, so the
+// browser sends the HTTP Basic credentials it was asked for), keeps a few
+// minutes of history per room in memory and draws it on canvases. Controls
+// send PATCH /admin/rooms/{name} and POST /admin/rooms/{name}/admit.
+(function () {
+  'use strict';
+
+  var root = document.getElementById('dash');
+  var ROOMS_URL = root.getAttribute('data-rooms-url');
+  var POLL_MS = Number(root.getAttribute('data-poll-ms')) || 2000;
+  var HISTORY_MS = (Number(root.getAttribute('data-history-minutes')) || 10) * 60000;
+  var RATE_WINDOW_MS = 30000; // admitted-per-minute is measured over this window
+  var COLORS = { waiting: '#1d4ed8', active: '#0f7a3a', rate: '#a23b00', limit: '#6b7280' };
+
+  var history = {}; // room name -> [{t, waiting, active, admitted, rate}]
+  var panels = {};  // room name -> {el, canvases, message, inputs}
+  var latest = {};  // room name -> last room object
+
+  function el(tag, attrs, children) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === 'text') e.textContent = attrs[k];
+      else e.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { if (c) e.appendChild(c); });
+    return e;
+  }
+
+  function fmt(n) {
+    if (n === null || n === undefined || n === '') return '–';
+    var x = Number(n);
+    if (!isFinite(x)) return '–';
+    return x.toLocaleString('en-US', { maximumFractionDigits: 1 });
+  }
+
+  function setStatus(message, kind) {
+    var s = document.getElementById('dash-status');
+    s.textContent = message;
+    s.setAttribute('data-kind', kind || 'ok');
+  }
+
+  function roomState(r) {
+    if (r.closed) return 'closed';
+    if (r.paused) return 'paused';
+    if (r.opens_at && new Date(r.opens_at).getTime() > Date.now()) return 'prequeue';
+    return 'open';
+  }
+
+  function record(r, now) {
+    var h = history[r.name] || (history[r.name] = []);
+    h.push({ t: now, waiting: Number(r.waiting) || 0, active: Number(r.active) || 0, admitted: Number(r.admitted_total) || 0 });
+    while (h.length > 2 && now - h[0].t > HISTORY_MS) h.shift();
+    // Admissions per minute over the last RATE_WINDOW_MS.
+    var last = h[h.length - 1], from = last;
+    for (var i = h.length - 1; i >= 0 && last.t - h[i].t <= RATE_WINDOW_MS; i--) from = h[i];
+    last.rate = last.t > from.t ? Math.max(0, (last.admitted - from.admitted) * 60000 / (last.t - from.t)) : 0;
+  }
+
+  function renderTable(rooms) {
+    var body = document.querySelector('#rooms-table tbody');
+    body.textContent = '';
+    rooms.forEach(function (r) {
+      var h = history[r.name], rate = h && h.length ? h[h.length - 1].rate : 0;
+      var state = roomState(r);
+      body.appendChild(el('tr', {}, [
+        el('th', { scope: 'row' }, [el('a', { href: '#room-' + r.name, text: r.name })]),
+        el('td', {}, [el('span', { class: 'tag ' + state, text: state })]),
+        el('td', { class: 'num', text: fmt(r.waiting) }),
+        el('td', { class: 'num', text: fmt(r.active) }),
+        el('td', { class: 'num', text: fmt(r.max_active) }),
+        el('td', { class: 'num', text: fmt(r.admitted_total) }),
+        el('td', { class: 'num', text: fmt(r.abandoned_total) }),
+        el('td', { class: 'num', text: fmt(r.admit_per_minute) }),
+        el('td', { class: 'num', text: fmt(rate) }),
+        el('td', { text: r.mode || 'fifo' })
+      ]));
+    });
+  }
+
+  function figure(caption, keys) {
+    var canvas = el('canvas', { role: 'img', 'aria-label': caption });
+    var cap = el('figcaption', {}, [el('strong', { text: caption })].concat(keys.map(function (k) {
+      var s = el('span', { class: 'key' + (k.dashed ? ' dashed' : ''), text: k.label });
+      s.style.setProperty('--c', k.color);
+      return s;
+    })));
+    return { fig: el('figure', {}, [cap, canvas]), canvas: canvas };
+  }
+
+  function numberForm(label, name, button, onSubmit) {
+    var input = el('input', { type: 'number', min: '0', step: '1', name: name, required: '' });
+    var form = el('form', {}, [el('label', {}, [document.createTextNode(label), input]), el('button', { type: 'submit', text: button })]);
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var n = Number(input.value);
+      if (!Number.isInteger(n) || n < 0) return;
+      onSubmit(n);
+      input.value = '';
+    });
+    return form;
+  }
+
+  function panel(name) {
+    if (panels[name]) return panels[name];
+    var p = {};
+    var waiting = figure('Waiting', [{ label: 'waiting', color: COLORS.waiting }]);
+    var active = figure('Active', [{ label: 'active', color: COLORS.active }, { label: 'max active', color: COLORS.limit, dashed: true }]);
+    var rate = figure('Admitted per minute', [{ label: 'achieved', color: COLORS.rate }, { label: 'set rate', color: COLORS.limit, dashed: true }]);
+    p.canvases = { waiting: waiting.canvas, active: active.canvas, rate: rate.canvas };
+    p.message = el('p', { class: 'message', role: 'status' });
+    p.pause = el('button', { type: 'button', text: 'Pause' });
+    p.close = el('button', { type: 'button', text: 'Close' });
+    p.pause.addEventListener('click', function () {
+      var r = latest[name];
+      send(name, 'PATCH', '', { paused: !(r && r.paused) });
+    });
+    p.close.addEventListener('click', function () {
+      var r = latest[name];
+      send(name, 'PATCH', '', { closed: !(r && r.closed) });
+    });
+    var controls = el('div', { class: 'controls' }, [
+      p.pause, p.close,
+      numberForm('Admit per minute', 'admit_per_minute', 'Set', function (n) { send(name, 'PATCH', '', { admit_per_minute: n }); }),
+      numberForm('Max active', 'max_active', 'Set', function (n) { send(name, 'PATCH', '', { max_active: n }); }),
+      numberForm('Admit next N now', 'count', 'Admit', function (n) { send(name, 'POST', '/admit', { count: n }); })
+    ]);
+    p.el = el('section', { class: 'panel', id: 'room-' + name, 'aria-label': 'Room ' + name }, [
+      el('h3', { text: name }),
+      el('div', { class: 'charts' }, [waiting.fig, active.fig, rate.fig]),
+      controls, p.message
+    ]);
+    document.getElementById('room-panels').appendChild(p.el);
+    panels[name] = p;
+    return p;
+  }
+
+  function send(name, method, suffix, body) {
+    var p = panels[name];
+    p.message.textContent = method + ' ' + JSON.stringify(body) + ' …';
+    p.message.removeAttribute('data-kind');
+    fetch(ROOMS_URL + '/' + encodeURIComponent(name) + suffix, {
+      method: method,
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify(body)
+    }).then(function (res) {
+      return res.text().then(function (t) {
+        if (!res.ok) throw new Error(res.status + ' ' + (t || res.statusText));
+        p.message.textContent = 'Done: ' + method + ' ' + JSON.stringify(body) + (t ? ' → ' + t.slice(0, 200) : '');
+        poll();
+      });
+    }).catch(function (err) {
+      p.message.textContent = 'Failed: ' + err.message;
+      p.message.setAttribute('data-kind', 'error');
+    });
+  }
+
+  // draw plots series of {key, color, dashed, values?} from the room's
+  // history on a canvas sized for the screen's pixel ratio.
+  function draw(canvas, points, series) {
+    var ratio = window.devicePixelRatio || 1;
+    var w = canvas.clientWidth, h = canvas.clientHeight;
+    if (!w || !h) return;
+    if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(h * ratio)) {
+      canvas.width = Math.round(w * ratio);
+      canvas.height = Math.round(h * ratio);
+    }
+    var g = canvas.getContext('2d');
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, w, h);
+    var left = 48, right = 8, top = 8, bottom = 20;
+    var now = points.length ? points[points.length - 1].t : Date.now();
+    var start = now - HISTORY_MS;
+    var max = 1;
+    series.forEach(function (s) {
+      points.forEach(function (pt) { max = Math.max(max, Number(s.value(pt)) || 0); });
+    });
+    max = niceCeil(max * 1.1);
+    function x(t) { return left + (w - left - right) * (t - start) / HISTORY_MS; }
+    function y(v) { return top + (h - top - bottom) * (1 - v / max); }
+
+    g.font = '11px system-ui, sans-serif';
+    g.fillStyle = '#4a4f63';
+    g.strokeStyle = '#e2e6ee';
+    g.lineWidth = 1;
+    g.textAlign = 'right';
+    g.textBaseline = 'middle';
+    [0, 0.5, 1].forEach(function (f) {
+      var v = max * f, yy = Math.round(y(v)) + 0.5;
+      g.beginPath(); g.moveTo(left, yy); g.lineTo(w - right, yy); g.stroke();
+      g.fillText(fmt(v), left - 6, yy);
+    });
+    g.textAlign = 'left';
+    g.textBaseline = 'bottom';
+    g.fillText('−' + Math.round(HISTORY_MS / 60000) + ' min', left, h - 2);
+    g.textAlign = 'right';
+    g.fillText('now', w - right, h - 2);
+
+    series.forEach(function (s) {
+      g.strokeStyle = s.color;
+      g.lineWidth = s.dashed ? 1.5 : 2;
+      g.setLineDash(s.dashed ? [6, 4] : []);
+      g.beginPath();
+      var started = false;
+      points.forEach(function (pt) {
+        var v = s.value(pt);
+        if (v === null || v === undefined || !isFinite(v)) return;
+        if (!started) { g.moveTo(x(pt.t), y(v)); started = true; } else g.lineTo(x(pt.t), y(v));
+      });
+      g.stroke();
+    });
+    g.setLineDash([]);
+  }
+
+  function niceCeil(v) {
+    var p = Math.pow(10, Math.floor(Math.log10(v)));
+    var m = v / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+  }
+
+  function renderPanel(r) {
+    var p = panel(r.name), h = history[r.name] || [];
+    var maxActive = Number(r.max_active), setRate = Number(r.admit_per_minute);
+    p.pause.textContent = r.paused ? 'Resume' : 'Pause';
+    p.pause.setAttribute('aria-pressed', r.paused ? 'true' : 'false');
+    p.close.textContent = r.closed ? 'Open' : 'Close';
+    p.close.setAttribute('aria-pressed', r.closed ? 'true' : 'false');
+    draw(p.canvases.waiting, h, [{ color: COLORS.waiting, value: function (pt) { return pt.waiting; } }]);
+    draw(p.canvases.active, h, [
+      { color: COLORS.active, value: function (pt) { return pt.active; } },
+      { color: COLORS.limit, dashed: true, value: function () { return maxActive; } }
+    ]);
+    draw(p.canvases.rate, h, [
+      { color: COLORS.rate, value: function (pt) { return pt.rate; } },
+      { color: COLORS.limit, dashed: true, value: function () { return setRate; } }
+    ]);
+  }
+
+  var inFlight = false, timer = 0;
+  function poll() {
+    clearTimeout(timer);
+    timer = setTimeout(poll, POLL_MS);
+    if (inFlight) return;
+    inFlight = true;
+    fetch(ROOMS_URL, { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } })
+      .then(function (res) {
+        if (res.status === 401) throw new Error('not signed in (401): reload the page to enter the admin token');
+        if (!res.ok) throw new Error('GET ' + ROOMS_URL + ': ' + res.status);
+        return res.json();
+      })
+      .then(function (data) {
+        var rooms = (data && data.rooms) || [];
+        var now = Date.now();
+        rooms.sort(function (a, b) { return a.name < b.name ? -1 : 1; });
+        rooms.forEach(function (r) { latest[r.name] = r; record(r, now); });
+        renderTable(rooms);
+        rooms.forEach(renderPanel);
+        setStatus(rooms.length + (rooms.length === 1 ? ' room' : ' rooms') + ' · updated ' + new Date(now).toLocaleTimeString());
+      })
+      .catch(function (err) { setStatus(err.message, 'error'); })
+      .then(function () { inFlight = false; });
+  }
+
+  window.addEventListener('resize', function () {
+    Object.keys(latest).forEach(function (name) { renderPanel(latest[name]); });
+  });
+  poll();
+})();

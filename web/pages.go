@@ -1,0 +1,459 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+//go:embed files
+var embedded embed.FS
+
+// AssetPrefix is where the gateway mounts Assets on the public listener;
+// the pages link their CSS and JavaScript under it.
+const AssetPrefix = "/_waitroom/assets/"
+
+// DashboardRoomsURL is what the dashboard polls for its figures.
+const DashboardRoomsURL = "/admin/rooms"
+
+// RefreshSeconds is how often the queue page reloads itself for visitors
+// without JavaScript.
+const RefreshSeconds = 15
+
+// maxFileSize bounds each file read from an operator's page directory.
+const maxFileSize = 4 << 20
+
+// The page templates. Any other file in the embedded set or the operator's
+// directory is an asset.
+const (
+	queuePage       = "queue.html"
+	unavailablePage = "unavailable.html"
+	badGatewayPage  = "badgateway.html"
+	dashboardPage   = "dashboard.html"
+)
+
+var pageNames = []string{queuePage, unavailablePage, badGatewayPage, dashboardPage}
+
+// fileName is what a file in the page directory may be called: one flat
+// namespace, no paths, no hidden files.
+var fileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// Pages renders waitroom's pages and serves their assets. It is built once
+// by New and safe for concurrent use.
+type Pages struct {
+	templates map[string]*template.Template
+	assets    map[string]*asset
+	bufs      sync.Pool
+}
+
+// QueueData is what the queue page shows. Status is the visitor's status
+// JSON object (SPEC "Status JSON" plus "ticket"), in any Go value that
+// marshals to it (a struct, a map, or json.RawMessage); it is rendered on
+// the server for the first paint and handed to the page's script as is.
+type QueueData struct {
+	Lang      string // "en" or "ko" (see Lang); anything else means "en"
+	Room      string // the room's name
+	State     string // prequeue, queued, paused or closed; empty: Status's "state"
+	Status    any    // the status JSON object
+	StatusURL string // status API for polling, e.g. "/_waitroom/api/status?room=concert-42"
+	WSURL     string // WebSocket path, e.g. "/_waitroom/ws?room=concert-42"; the page picks ws: or wss:
+	ReturnURL string // the URL the visitor asked for; reloaded once admitted
+}
+
+// New loads the embedded pages and, when dir is not empty, the operator's
+// replacements from dir: a file there named like an embedded one
+// (queue.html, queue.css, queue.js, …) replaces it, any other asset
+// (logo.png, …) is added, and an .html file that is not one of the pages
+// is refused so a misspelt name does not go unnoticed. Every template is
+// parsed and test-rendered in every language and state, so a broken
+// template is an error here, naming the file, and not a broken page later.
+func New(dir string) (*Pages, error) {
+	files := map[string][]byte{}
+	origin := map[string]string{}
+	err := fs.WalkDir(embedded, "files", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := embedded.ReadFile(p)
+		files[path.Base(p)], origin[path.Base(p)] = b, "embedded"
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: embedded files: %w", err)
+	}
+	if dir != "" {
+		if err := readDir(dir, files, origin); err != nil {
+			return nil, err
+		}
+	}
+
+	p := &Pages{templates: map[string]*template.Template{}, assets: map[string]*asset{}}
+	p.bufs.New = func() any { return new(bytes.Buffer) }
+	for name, body := range files {
+		if !strings.HasSuffix(name, ".html") {
+			p.assets[name] = newAsset(name, body)
+		}
+	}
+	funcs := template.FuncMap{
+		"asset":     p.assetURL,
+		"inlineCSS": p.inlineCSS,
+		"inlineJS":  p.inlineJS,
+	}
+	for _, name := range pageNames {
+		t, err := template.New(name).Option("missingkey=error").Funcs(funcs).Parse(string(files[name]))
+		if err != nil {
+			return nil, fmt.Errorf("web: %s (%s): %w", name, origin[name], err)
+		}
+		p.templates[name] = t
+	}
+	for _, name := range pageNames {
+		if err := p.tryRender(name); err != nil {
+			return nil, fmt.Errorf("web: %s (%s) does not render: %w", name, origin[name], err)
+		}
+	}
+	return p, nil
+}
+
+// readDir overlays the operator's files on the embedded ones.
+func readDir(dir string, files map[string][]byte, origin map[string]string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("web: page directory: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if !fileName.MatchString(name) {
+			return fmt.Errorf("web: page directory %s: file name %q: use letters, digits, '.', '-' and '_' only", dir, name)
+		}
+		if strings.HasSuffix(name, ".html") && !isPage(name) {
+			return fmt.Errorf("web: page directory %s: %s is not one of the pages (%s)", dir, name, strings.Join(pageNames, ", "))
+		}
+		full := filepath.Join(dir, name)
+		info, err := os.Stat(full)
+		if err != nil {
+			return fmt.Errorf("web: page directory: %w", err)
+		}
+		if !info.Mode().IsRegular() {
+			continue
+		}
+		if info.Size() > maxFileSize {
+			return fmt.Errorf("web: %s is %d bytes; page files are limited to %d", full, info.Size(), maxFileSize)
+		}
+		b, err := os.ReadFile(full)
+		if err != nil {
+			return fmt.Errorf("web: page directory: %w", err)
+		}
+		files[name], origin[name] = b, full
+	}
+	return nil
+}
+
+func isPage(name string) bool {
+	for _, p := range pageNames {
+		if p == name {
+			return true
+		}
+	}
+	return false
+}
+
+// tryRender renders a page with sample data in every language (and, for the
+// queue page, every state) so execution errors surface at start-up.
+func (p *Pages) tryRender(name string) error {
+	for _, lang := range languages {
+		var err error
+		switch name {
+		case queuePage:
+			for _, state := range []string{"prequeue", "queued", "paused", "closed", "admitted"} {
+				opens := "2026-12-01T10:00:00+09:00"
+				err = errors.Join(err, p.RenderQueue(io.Discard, QueueData{
+					Lang: lang, Room: "sample", State: state,
+					Status: map[string]any{
+						"room": "sample", "state": state, "position": 42, "waiting": 1234, "eta_seconds": 95,
+						"admit_per_minute": 600, "opens_at": opens, "ticket": 1042,
+					},
+					StatusURL: "/_waitroom/api/status?room=sample", WSURL: "/_waitroom/ws?room=sample", ReturnURL: "/sample",
+				}))
+			}
+		case unavailablePage:
+			err = p.RenderUnavailable(io.Discard, lang, 10)
+		case badGatewayPage:
+			err = p.RenderBadGateway(io.Discard, lang, "sample-request-id")
+		case dashboardPage:
+			if lang == languages[0] {
+				err = p.RenderDashboard(io.Discard)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statusView is the part of the status JSON the server renders.
+type statusView struct {
+	Room           string  `json:"room"`
+	State          string  `json:"state"`
+	Position       int64   `json:"position"`
+	Waiting        int64   `json:"waiting"`
+	ETASeconds     int64   `json:"eta_seconds"`
+	AdmitPerMinute int64   `json:"admit_per_minute"`
+	OpensAt        *string `json:"opens_at"`
+	Ticket         int64   `json:"ticket"`
+}
+
+// pageConfig is what queue.js reads from the page (JSON in a
+// <script type="application/json"> element).
+type pageConfig struct {
+	Lang      string            `json:"lang"`
+	Room      string            `json:"room"`
+	Status    json.RawMessage   `json:"status"`
+	StatusURL string            `json:"status_url"`
+	WSURL     string            `json:"ws_url"`
+	ReturnURL string            `json:"return_url"`
+	Text      map[string]string `json:"text"`
+}
+
+// queueView is the queue template's data. Texts are already filled in, in
+// the page's language; T is the whole catalog for custom templates.
+type queueView struct {
+	Lang, Room, State                    string
+	T                                    map[string]string
+	Heading, Lead, StateLabel, StateIcon string
+	ShowLine, ShowCountdown, Admitted    bool
+	Position                             int64
+	PositionText, AheadText, ETAText     string
+	TicketText, WaitingText              string
+	Progress                             int
+	ProgressText                         string
+	OpensAt, OpensAtText                 string
+	Refresh                              int
+	ConnText, NoScript                   string
+	ReturnURL, StatusURL, WSURL          string // reduced to paths on this site
+	Config                               template.JS
+}
+
+var stateIcons = map[string]string{
+	"prequeue": "◷", "queued": "▶", "paused": "❚❚", "closed": "■", "admitted": "✓",
+}
+
+// RenderQueue writes the queue page. Hostile values (a room name, a return
+// URL, anything inside Status) are escaped by html/template, and the page
+// only ever navigates to, polls and connects to paths on its own site.
+func (p *Pages) RenderQueue(w io.Writer, d QueueData) error {
+	lang := normalLang(d.Lang)
+	t := messages[lang]
+	raw, err := statusJSON(d.Status)
+	if err != nil {
+		return fmt.Errorf("web: queue page status: %w", err)
+	}
+	var s statusView
+	if string(raw) != "null" {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return fmt.Errorf("web: queue page status: %w", err)
+		}
+	}
+	state := d.State
+	if state == "" {
+		state = s.State
+	}
+	if _, ok := stateIcons[state]; !ok {
+		state = "queued"
+	}
+	room := d.Room
+	if room == "" {
+		room = s.Room
+	}
+	v := queueView{
+		Lang: lang, Room: room, State: state, T: t,
+		Heading:    t["heading_"+state],
+		Lead:       t["lead_"+state],
+		StateLabel: t["state_"+state],
+		StateIcon:  stateIcons[state],
+		Admitted:   state == "admitted",
+		Position:   s.Position,
+		ETAText:    etaText(t, state, s.ETASeconds),
+		Refresh:    RefreshSeconds,
+		ConnText:   fill(t["conn_static"], "n", strconv.Itoa(RefreshSeconds)),
+		NoScript:   fill(t["noscript"], "n", strconv.Itoa(RefreshSeconds)),
+		ReturnURL:  sameSiteURL(d.ReturnURL),
+		StatusURL:  sameSiteURL(d.StatusURL),
+		WSURL:      sameSiteURL(d.WSURL),
+	}
+	v.ShowLine = s.Position > 0 && (state == "queued" || state == "paused" || state == "closed")
+	v.ShowCountdown = state == "prequeue"
+	if v.ShowLine {
+		v.PositionText = number(s.Position)
+		v.AheadText = number(s.Position - 1)
+	} else {
+		v.PositionText, v.AheadText = "–", "–"
+	}
+	v.WaitingText = number(max(s.Waiting, 0))
+	v.TicketText = "–"
+	if s.Ticket > 0 {
+		v.TicketText = "#" + number(s.Ticket)
+	}
+	if v.Admitted {
+		v.Progress = 100
+	}
+	v.ProgressText = fill(t["progress_value"], "n", strconv.Itoa(v.Progress))
+	if s.OpensAt != nil {
+		v.OpensAt = *s.OpensAt
+		if txt := opensAtText(lang, v.OpensAt); txt != "" {
+			v.OpensAtText = fill(t["opens_at"], "t", txt)
+		}
+	}
+	cfg, err := json.Marshal(pageConfig{
+		Lang: lang, Room: room, Status: raw,
+		StatusURL: v.StatusURL, WSURL: v.WSURL, ReturnURL: v.ReturnURL,
+		Text: t,
+	})
+	if err != nil {
+		return fmt.Errorf("web: queue page config: %w", err)
+	}
+	// json.Marshal escapes <, >, & and U+2028/9, so the JSON cannot end
+	// its <script> element early, whatever the room or status holds.
+	v.Config = template.JS(cfg)
+	return p.render(w, queuePage, v)
+}
+
+// statusJSON turns the caller's status value into JSON.
+func statusJSON(status any) (json.RawMessage, error) {
+	switch s := status.(type) {
+	case nil:
+		return json.RawMessage("null"), nil
+	case json.RawMessage:
+		if !json.Valid(s) {
+			return nil, errors.New("invalid JSON")
+		}
+		return s, nil
+	case []byte:
+		if !json.Valid(s) {
+			return nil, errors.New("invalid JSON")
+		}
+		return s, nil
+	}
+	return json.Marshal(status)
+}
+
+type messageView struct {
+	Lang, Heading, Lead, RequestID, TryAgain string
+	T                                        map[string]string
+	RetryAfter                               int
+}
+
+// RenderUnavailable writes the "temporarily unavailable" page the gateway
+// serves with status 503 when it cannot reach Redis and fails closed. The
+// page reloads itself after retryAfterSeconds (clamped to 1…3600), the
+// same figure the gateway sends as Retry-After.
+func (p *Pages) RenderUnavailable(w io.Writer, lang string, retryAfterSeconds int) error {
+	lang = normalLang(lang)
+	t := messages[lang]
+	retry := min(max(retryAfterSeconds, 1), 3600)
+	return p.render(w, unavailablePage, messageView{
+		Lang: lang, T: t, RetryAfter: retry,
+		Heading:  t["unavailable"],
+		Lead:     fill(t["unavailable_lead"], "n", strconv.Itoa(retry)),
+		TryAgain: t["try_again"],
+	})
+}
+
+// RenderBadGateway writes the page the gateway serves with status 502 when
+// the origin does not answer; requestID is shown so a visitor can quote it.
+func (p *Pages) RenderBadGateway(w io.Writer, lang, requestID string) error {
+	lang = normalLang(lang)
+	t := messages[lang]
+	if len(requestID) > 128 {
+		requestID = requestID[:128]
+	}
+	return p.render(w, badGatewayPage, messageView{
+		Lang: lang, T: t,
+		Heading:   t["badgateway"],
+		Lead:      t["badgateway_lead"],
+		RequestID: requestID,
+		TryAgain:  t["try_again"],
+	})
+}
+
+type dashboardView struct {
+	RoomsURL       string
+	PollMillis     int
+	HistoryMinutes int
+}
+
+// RenderDashboard writes the operator's live dashboard (GET /admin/). Its
+// CSS and script are inlined, so the admin listener needs no asset route;
+// the script polls DashboardRoomsURL every 2 s with the browser's own
+// credentials (HTTP Basic, as the gateway asks for them).
+func (p *Pages) RenderDashboard(w io.Writer) error {
+	return p.render(w, dashboardPage, dashboardView{RoomsURL: DashboardRoomsURL, PollMillis: 2000, HistoryMinutes: 10})
+}
+
+// render executes into a pooled buffer first, so a failing template never
+// leaves half a page on the wire.
+func (p *Pages) render(w io.Writer, name string, data any) error {
+	buf := p.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 256<<10 {
+			p.bufs.Put(buf)
+		}
+	}()
+	if err := p.templates[name].Execute(buf, data); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// assetURL is the template function "asset": the URL of an asset with its
+// content version, so browsers may cache it for good.
+func (p *Pages) assetURL(name string) (string, error) {
+	a, ok := p.assets[name]
+	if !ok {
+		return "", fmt.Errorf("asset %q not found (have %s)", name, strings.Join(p.assetNames(), ", "))
+	}
+	return AssetPrefix + name + "?v=" + a.version, nil
+}
+
+func (p *Pages) inlineCSS(name string) (template.CSS, error) {
+	a, ok := p.assets[name]
+	if !ok {
+		return "", fmt.Errorf("asset %q not found", name)
+	}
+	return template.CSS(a.body), nil
+}
+
+func (p *Pages) inlineJS(name string) (template.JS, error) {
+	a, ok := p.assets[name]
+	if !ok {
+		return "", fmt.Errorf("asset %q not found", name)
+	}
+	return template.JS(a.body), nil
+}
+
+func (p *Pages) assetNames() []string {
+	names := make([]string, 0, len(p.assets))
+	for n := range p.assets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
