@@ -1,0 +1,299 @@
+// Command surge simulates a flash crowd of ticket buyers against a waitroom
+// gateway, or straight against the origin, and reports what they lived
+// through. Run `surge -h` for usage.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/waitroom/waitroom/internal/surge"
+)
+
+const usage = `surge simulates a flash crowd of ticket buyers and reports what they lived through.
+
+Usage:
+  surge run     --target URL | --direct URL  --event ID [flags]
+  surge compare --target URL --direct URL    --event ID [flags]
+
+  run      sends the crowd through the gateway (--target) or straight at the
+           origin (--direct) and prints the report.
+  compare  sends the same crowd through the gateway, then straight at the
+           origin, and prints both side by side.
+
+Every run is bounded by --visitors and --duration, stops cleanly on Ctrl-C
+(a second Ctrl-C exits at once) and sends traffic only to the URLs given.
+
+Environment (flags win):
+  SURGE_TARGET, SURGE_DIRECT, SURGE_ORIGIN, SURGE_GATEWAY_ADMIN, SURGE_EVENT,
+  SURGE_SOURCE_ADDRS            defaults of the flags of the same name
+  SURGE_GATEWAY_ADMIN_TOKEN     bearer token of the gateway's admin API
+  SURGE_ORIGIN_ADMIN_TOKEN      bearer token of ticketd's /admin/events (compare --stock)
+  SURGE_PASS_SECRET             HS256 secret (>= 32 bytes) to sign passes for direct orders
+  SURGE_PASS_KEY_FILE           or an Ed25519 private key (PEM, PKCS#8) for EdDSA passes
+
+Exit status: 0 done, 1 the run could not be made, 2 bad flags or environment,
+3 the run found oversell.
+
+Flags:
+`
+
+// environment holds what may come from the environment.
+type environment struct {
+	Target            string `env:"SURGE_TARGET"`
+	Direct            string `env:"SURGE_DIRECT"`
+	Origin            string `env:"SURGE_ORIGIN"`
+	GatewayAdmin      string `env:"SURGE_GATEWAY_ADMIN"`
+	Event             string `env:"SURGE_EVENT"`
+	SourceAddrs       string `env:"SURGE_SOURCE_ADDRS"`
+	GatewayAdminToken string `env:"SURGE_GATEWAY_ADMIN_TOKEN"`
+	OriginAdminToken  string `env:"SURGE_ORIGIN_ADMIN_TOKEN"`
+	PassSecret        string `env:"SURGE_PASS_SECRET"`
+	PassKeyFile       string `env:"SURGE_PASS_KEY_FILE"`
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, the default handling comes back: a second
+		// Ctrl-C ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(run(ctx, os.Args[1:], environ(), os.Stdout, os.Stderr))
+}
+
+func environ() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// run is surge's whole command line, with the environment and outputs
+// passed in so tests drive it like a user.
+func run(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) int {
+	bad := func(err error) int {
+		fmt.Fprintln(stderr, "surge: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+		return 2
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		newFlags(&options{cfg: surge.Defaults()}, stderr).PrintDefaults()
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd := args[0]
+	if cmd != "run" && cmd != "compare" {
+		return bad(fmt.Errorf("unknown command %q (want run or compare; see surge -h)", cmd))
+	}
+
+	var e environment
+	if err := env.ParseWithOptions(&e, env.Options{Environment: environ}); err != nil {
+		return bad(err)
+	}
+	o := options{cfg: surge.Defaults()}
+	o.cfg.Target, o.cfg.Direct, o.cfg.Origin, o.cfg.GatewayAdmin, o.cfg.EventID = e.Target, e.Direct, e.Origin, e.GatewayAdmin, e.Event
+	o.sourceAddrs = e.SourceAddrs
+	fs := newFlags(&o, io.Discard)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, usage)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return 0
+		}
+		return bad(err)
+	}
+	if fs.NArg() > 0 {
+		return bad(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	c := o.cfg
+	c.Profile = surge.Profile(o.profile)
+	c.GatewayAdminToken, c.OriginAdminToken = e.GatewayAdminToken, e.OriginAdminToken
+	c.PassSecret = []byte(e.PassSecret)
+	if e.PassKeyFile != "" {
+		b, err := os.ReadFile(e.PassKeyFile)
+		if err != nil {
+			return bad(fmt.Errorf("SURGE_PASS_KEY_FILE: %v", err))
+		}
+		c.PassKeyPEM = b
+	}
+	if o.sourceAddrs != "" {
+		addrs, err := surge.ParseSourceAddrs(o.sourceAddrs)
+		if err != nil {
+			return bad(fmt.Errorf("--source-addrs: %v", err))
+		}
+		c.SourceAddrs = addrs
+	}
+
+	progress := progressPrinter(stderr, o.quiet)
+	var reps []*surge.Report
+	var out any
+	switch cmd {
+	case "run":
+		if err := c.Validate(); err != nil {
+			return bad(err)
+		}
+		rep, err := surge.Run(ctx, c, func(p surge.Progress) { progress("", p) })
+		progress("done", surge.Progress{})
+		if err != nil {
+			fmt.Fprintln(stderr, "surge:", err)
+			return 1
+		}
+		reps, out = []*surge.Report{rep}, rep
+	case "compare":
+		cc := surge.CompareConfig{Config: c, Stock: o.stock}
+		check := c
+		check.Direct = ""
+		if c.Direct == "" {
+			return bad(errors.New("--direct: compare needs the origin's URL too"))
+		}
+		if err := check.Validate(); err != nil {
+			return bad(err)
+		}
+		cmp, err := surge.Compare(ctx, cc, progress)
+		progress("done", surge.Progress{})
+		if err != nil {
+			fmt.Fprintln(stderr, "surge:", err)
+			return 1
+		}
+		for _, r := range []*surge.Report{cmp.Direct, cmp.Gateway} {
+			if r != nil {
+				reps = append(reps, r)
+			}
+		}
+		out = cmp
+	}
+
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintln(stderr, "surge:", err)
+			return 1
+		}
+	} else if err := surge.WriteTable(stdout, reps...); err != nil {
+		fmt.Fprintln(stderr, "surge:", err)
+		return 1
+	}
+	if o.html != "" {
+		f, err := os.Create(o.html)
+		if err == nil {
+			err = surge.WriteHTML(f, "surge "+cmd+" — "+time.Now().UTC().Format("2006-01-02 15:04 UTC"), reps...)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "surge: --html:", err)
+			return 1
+		}
+	}
+	for _, r := range reps {
+		if r.Stock.Oversell > 0 {
+			fmt.Fprintf(stderr, "surge: OVERSELL: the origin sold %d tickets beyond its stock (%s run)\n", r.Stock.Oversell, r.Mode)
+			return 3
+		}
+	}
+	return 0
+}
+
+// options are the flags beyond Config's own fields.
+type options struct {
+	cfg         surge.Config
+	profile     string
+	sourceAddrs string
+	stock       int64
+	json, quiet bool
+	html        string
+}
+
+func newFlags(o *options, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("surge", flag.ContinueOnError)
+	fs.SetOutput(out)
+	c := &o.cfg
+	if o.profile == "" {
+		o.profile = string(c.Profile)
+	}
+	fs.StringVar(&c.Target, "target", c.Target, "gateway base URL, e.g. http://127.0.0.1:8080")
+	fs.StringVar(&c.Direct, "direct", c.Direct, "origin base URL for a run without the queue, e.g. http://127.0.0.1:8081")
+	fs.StringVar(&c.Origin, "origin", c.Origin, "ticketd base URL read for stock and /metrics (default: --direct)")
+	fs.StringVar(&c.GatewayAdmin, "gateway-admin", c.GatewayAdmin, "gateway admin base URL read for the configured rate, e.g. http://127.0.0.1:9090")
+	fs.StringVar(&c.EventID, "event", c.EventID, "event id to buy (as in /api/events/{id})")
+	fs.StringVar(&c.Room, "room", c.Room, "gateway room of the event (default: the event's room, else default)")
+	fs.IntVar(&c.Quantity, "quantity", c.Quantity, "tickets per order (1-4)")
+	fs.IntVar(&c.Visitors, "visitors", c.Visitors, fmt.Sprintf("visitors in the crowd (at most %d)", surge.MaxVisitors))
+	fs.DurationVar(&c.Duration, "duration", c.Duration, "hard cap on the run")
+	fs.StringVar(&o.profile, "profile", o.profile, "arrivals: burst (all at once), ramp, poisson or opens-at")
+	fs.DurationVar(&c.Ramp, "ramp", c.Ramp, "ramp profile: arrivals spread over this")
+	fs.Float64Var(&c.Rate, "rate", c.Rate, "poisson profile: arrivals per second")
+	fs.DurationVar(&c.OpensAt, "opens-at", c.OpensAt, "opens-at profile: the sale opens this long after the start")
+	fs.Float64Var(&c.PrequeueShare, "prequeue-share", c.PrequeueShare, "opens-at profile: share arriving before the opening")
+	fs.Float64Var(&c.WebSocketShare, "ws-share", c.WebSocketShare, "share of waiting visitors holding the WebSocket (the rest poll)")
+	fs.DurationVar(&c.PollInterval, "poll-interval", c.PollInterval, "how often polling visitors ask for their status")
+	fs.Float64Var(&c.AbandonShare, "abandon-share", c.AbandonShare, "share of waiting visitors who close the tab")
+	fs.DurationVar(&c.AbandonWithin, "abandon-within", c.AbandonWithin, "abandoning visitors leave after a random wait up to this")
+	fs.StringVar(&o.sourceAddrs, "source-addrs", o.sourceAddrs, "loopback source addresses to spread connections over, e.g. 127.0.0.2-127.0.0.9")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most HTTP connections at once (WebSockets not counted)")
+	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "per-request timeout")
+	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed of arrivals and visitors' choices (same seed, same crowd)")
+	fs.Int64Var(&o.stock, "stock", 0, "compare: create a fresh event with this many tickets per run (needs SURGE_ORIGIN_ADMIN_TOKEN)")
+	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of a table")
+	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report with charts to this file")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
+	return fs
+}
+
+// progressPrinter shows a live progress line on a terminal (rewritten in
+// place), and one line every ten seconds otherwise (logs, CI).
+func progressPrinter(w io.Writer, quiet bool) func(mode string, p surge.Progress) {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	var shown bool
+	var ticks int
+	return func(mode string, p surge.Progress) {
+		if quiet {
+			return
+		}
+		if mode == "done" {
+			if tty && shown {
+				fmt.Fprintln(w)
+			}
+			shown = false
+			return
+		}
+		line := surge.ProgressLine(p)
+		if mode != "" {
+			line = mode + " " + line
+		}
+		switch {
+		case tty:
+			fmt.Fprint(w, "\r\033[K"+line)
+			shown = true
+		default:
+			if ticks%10 == 9 {
+				fmt.Fprintln(w, line)
+			}
+			ticks++
+		}
+	}
+}

@@ -1,0 +1,404 @@
+package surge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Progress is a snapshot of a running crowd, handed to the progress
+// callback once a second.
+type Progress struct {
+	Elapsed  time.Duration
+	Visitors int // size of the crowd
+	Arrived  int64
+	Waiting  int64
+	Admitted int64
+	Orders   int64
+	Requests int64
+	Errors   int64
+}
+
+// requestKinds are the request kinds latency is reported for.
+var requestKinds = []string{"page", "ws_connect", "status", "page_admitted", "order"}
+
+// run is one crowd in flight.
+type run struct {
+	cfg    Config
+	cl     *clients
+	oc     originClient
+	signer *passSigner
+	room   string
+	start  time.Time
+
+	origin, eventPage, orderURL, statusURL, wsURL string
+	orderBody                                     []byte
+
+	lat     map[string]*histogram
+	wait    histogram
+	records []record
+	waiting atomic.Int64
+	count   struct {
+		arrived, queued, admitted, atOnce, bought, soldOut, abandoned, stillWaiting, failed atomic.Int64
+		requests, orders, tickets, status5xx, positionUp, errors                            atomic.Int64
+	}
+	errMu  sync.Mutex
+	errs   map[string]int64
+	series []slot
+}
+
+// slot is one second of the run, filled concurrently.
+type slot struct {
+	arrivals, admitted, orders, requests, errors atomic.Int64
+	originSum, originN, originMax                atomic.Int64
+	waiting, inflight                            atomic.Int64
+}
+
+func (s *slot) origin(d time.Duration) {
+	s.originSum.Add(int64(d))
+	s.originN.Add(1)
+	for {
+		m := s.originMax.Load()
+		if int64(d) <= m || s.originMax.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+func (r *run) since() time.Duration { return time.Since(r.start) }
+
+// second returns the slot of the second at offset t (the last slot takes
+// anything later, e.g. visitors finishing while the run stops).
+func (r *run) second(t time.Duration) *slot {
+	i := int(t / time.Second)
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(r.series) {
+		i = len(r.series) - 1
+	}
+	return &r.series[i]
+}
+
+func (r *run) requests() {
+	r.count.requests.Add(1)
+	r.second(r.since()).requests.Add(1)
+}
+
+func (r *run) fail(kind string) {
+	r.count.errors.Add(1)
+	r.second(r.since()).errors.Add(1)
+	r.errMu.Lock()
+	r.errs[kind]++
+	r.errMu.Unlock()
+}
+
+// reachesOrigin reports whether a request of this kind is served by the
+// origin (the "origin latency" of the charts).
+func (r *run) reachesOrigin(kind string) bool {
+	if r.cfg.Direct != "" {
+		return kind == "page" || kind == "order"
+	}
+	return kind == "page_admitted" || kind == "order"
+}
+
+// Run sends the crowd described by c and reports what it measured. It
+// returns when every visitor has finished, when c.Duration has passed, or
+// when ctx is cancelled (Ctrl-C); in the last two cases the report covers
+// what happened so far and Report.Interrupted is set. progress, if not nil,
+// is called about once a second from one goroutine.
+func Run(ctx context.Context, c Config, progress func(Progress)) (*Report, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	signer, err := newPassSigner(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.SourceAddrs) > 0 && !hostIsLoopback(c.base()) {
+		return nil, fmt.Errorf("--source-addrs: loopback source addresses only reach a loopback target, not %s", c.base())
+	}
+	r := &run{cfg: c, cl: newClients(c), signer: signer, errs: map[string]int64{}}
+	defer r.cl.close()
+	r.oc = originClient{hc: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	defer r.oc.hc.CloseIdleConnections()
+	if c.Direct != "" && c.Origin == "" {
+		c.Origin = c.Direct
+		r.cfg.Origin = c.Direct
+	}
+
+	rep := &Report{
+		Schema: SchemaVersion, Mode: c.Mode(), Target: c.base(),
+		Crowd: CrowdSettings{
+			Visitors: c.Visitors, Profile: string(c.Profile), DurationCap: c.Duration.Seconds(),
+			WebSocketShare: c.WebSocketShare, AbandonShare: c.AbandonShare, Quantity: c.Quantity,
+			EventID: c.EventID, Seed: c.Seed, SourceAddresses: len(c.SourceAddrs),
+		},
+		Admission: AdmissionReport{ConfiguredPerMinute: -1, MaxActive: -1},
+		Origin:    OriginReport{InflightMax: -1, InflightMaxBefore: -1, InflightSampledMax: -1},
+	}
+
+	// Before: the event's stock, the origin's counters, the room's rate.
+	prep, cancelPrep := context.WithTimeout(ctx, 15*time.Second)
+	defer cancelPrep()
+	var before Event
+	stockKnown := false
+	if c.Origin != "" {
+		before, err = r.oc.event(prep, c.Origin, c.EventID)
+		if err != nil {
+			return nil, fmt.Errorf("reading event %s from the origin: %w", c.EventID, err)
+		}
+		stockKnown = true
+	}
+	r.room = c.Room
+	if r.room == "" {
+		r.room = before.Room
+	}
+	if r.room == "" {
+		r.room = "default"
+	}
+	rep.Crowd.Room = r.room
+	ordersBefore := map[string]float64{}
+	if c.Origin != "" {
+		ordersBefore, _ = r.oc.metrics(prep, c.Origin, "ticketd_orders_total", "ticketd_http_inflight_max")
+		if v, ok := ordersBefore["ticketd_http_inflight_max"]; ok {
+			rep.Origin.InflightMaxBefore = int64(v)
+		}
+	}
+	if c.GatewayAdmin != "" && c.Direct == "" {
+		rc, err := r.oc.room(prep, c.GatewayAdmin, c.GatewayAdminToken, r.room)
+		if err != nil {
+			return nil, fmt.Errorf("reading room %s from the gateway admin API: %w", r.room, err)
+		}
+		rep.Admission.ConfiguredPerMinute, rep.Admission.MaxActive = rc.AdmitPerMinute, rc.MaxActive
+	}
+
+	base := strings.TrimRight(c.base(), "/")
+	u, _ := url.Parse(base)
+	r.origin = u.Scheme + "://" + u.Host
+	r.eventPage = base + "/events/" + url.PathEscape(c.EventID)
+	r.orderURL = base + "/api/events/" + url.PathEscape(c.EventID) + "/orders"
+	r.statusURL = base + "/_waitroom/api/status?" + url.Values{"room": {r.room}}.Encode()
+	r.wsURL = wsURL(base, r.room)
+	r.orderBody, _ = json.Marshal(map[string]int{"quantity": c.Quantity})
+	r.lat = map[string]*histogram{}
+	for _, k := range requestKinds {
+		r.lat[k] = &histogram{}
+	}
+	r.records = make([]record, c.Visitors)
+	r.series = make([]slot, int(math.Ceil(c.Duration.Seconds()))+1)
+	for i := range r.series {
+		r.series[i].inflight.Store(-1)
+	}
+	at := arrivals(c)
+
+	runCtx, cancel := context.WithTimeout(ctx, c.Duration)
+	defer cancel()
+	r.start = time.Now()
+	rep.Started = r.start.UTC()
+
+	done := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Add(1)
+	go func() {
+		defer sampler.Done()
+		r.sample(runCtx, done, progress)
+	}()
+
+	// The schedule: one goroutine per visitor, started at its arrival.
+	var wg sync.WaitGroup
+	scheduled := 0
+	tm := time.NewTimer(0)
+	<-tm.C
+schedule:
+	for i, a := range at {
+		if d := time.Until(r.start.Add(a)); d > 0 {
+			tm.Reset(d)
+			select {
+			case <-runCtx.Done():
+				break schedule
+			case <-tm.C:
+			}
+		} else if runCtx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		scheduled++
+		go func(i int) {
+			defer wg.Done()
+			newVisitor(r, i).journey(runCtx)
+		}(i)
+	}
+	wg.Wait()
+	end := r.since()
+	interrupted := runCtx.Err() != nil && (scheduled < c.Visitors || r.count.stillWaiting.Load() > 0)
+	close(done)
+	sampler.Wait()
+
+	// After: the stock and the origin's own figures.
+	post, cancelPost := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancelPost()
+	var after Event
+	if stockKnown {
+		if after, err = r.oc.event(post, c.Origin, c.EventID); err != nil {
+			stockKnown = false
+		}
+	}
+	rep.Stock = stockCheck(stockKnown, before.Total, before.Remaining, after.Remaining, r.count.tickets.Load())
+	if c.Origin != "" {
+		m, err := r.oc.metrics(post, c.Origin, "ticketd_http_inflight_max", "ticketd_orders_total")
+		if err == nil {
+			if v, ok := m["ticketd_http_inflight_max"]; ok {
+				rep.Origin.InflightMax = int64(v)
+			}
+			rep.Origin.OrdersByResult = ordersDelta(ordersBefore, m)
+		}
+	}
+
+	r.fill(rep, end, interrupted)
+	return rep, nil
+}
+
+// ordersDelta turns ticketd_orders_total{result="x"} before/after into
+// counts during the run by result.
+func ordersDelta(before, after map[string]float64) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range after {
+		if !strings.HasPrefix(k, "ticketd_orders_total") {
+			continue
+		}
+		res := k
+		if i := strings.Index(k, `result="`); i >= 0 {
+			res = k[i+len(`result="`):]
+			res = res[:strings.IndexByte(res, '"')]
+		}
+		if d := int64(v - before[k]); d != 0 {
+			out[res] += d
+		}
+	}
+	return out
+}
+
+// sample records the waiting count (and the origin's in-flight requests)
+// at the end of each second and reports progress.
+func (r *run) sample(ctx context.Context, done <-chan struct{}, progress func(Progress)) {
+	tk := time.NewTicker(time.Second)
+	defer tk.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tk.C:
+		}
+		t := r.since() - time.Millisecond
+		s := r.second(t)
+		s.waiting.Store(r.waiting.Load())
+		if r.cfg.Origin != "" && ctx.Err() == nil {
+			qctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			if m, err := r.oc.metrics(qctx, r.cfg.Origin, "ticketd_http_inflight"); err == nil {
+				if v, ok := m["ticketd_http_inflight"]; ok {
+					s.inflight.Store(int64(v))
+				}
+			}
+			cancel()
+		}
+		if progress != nil {
+			progress(Progress{
+				Elapsed: r.since(), Visitors: r.cfg.Visitors,
+				Arrived: r.count.arrived.Load(), Waiting: r.waiting.Load(), Admitted: r.count.admitted.Load(),
+				Orders: r.count.orders.Load(), Requests: r.count.requests.Load(), Errors: r.count.errors.Load(),
+			})
+		}
+	}
+}
+
+// fill computes the report's figures from the counters and records.
+func (r *run) fill(rep *Report, end time.Duration, interrupted bool) {
+	secs := end.Seconds()
+	rep.Elapsed = round3(secs)
+	rep.Interrupted = interrupted
+	rep.Visitors = VisitorCounts{
+		Arrived: r.count.arrived.Load(), Queued: r.count.queued.Load(), Admitted: r.count.admitted.Load(),
+		AdmittedAtOnce: r.count.atOnce.Load(), Bought: r.count.bought.Load(), SoldOut: r.count.soldOut.Load(),
+		Abandoned: r.count.abandoned.Load(), StillWaiting: r.count.stillWaiting.Load(), Failed: r.count.failed.Load(),
+	}
+	rep.Requests = r.count.requests.Load()
+	rep.Orders = r.count.orders.Load()
+	if secs > 0 {
+		rep.RequestsPerSecond = round3(float64(rep.Requests) / secs)
+		rep.OrdersPerSecond = round3(float64(rep.Orders) / secs)
+	}
+	rep.Latency = map[string]Percentiles{}
+	for k, h := range r.lat {
+		if h.n.Load() > 0 {
+			rep.Latency[k] = h.percentiles()
+		}
+	}
+	rep.Wait = r.wait.percentiles()
+	rep.Origin.Status5xx = r.count.status5xx.Load()
+	r.errMu.Lock()
+	rep.Errors = r.errs
+	r.errMu.Unlock()
+
+	// FIFO and the achieved rate, over visitors whose admission was seen.
+	var adm []Admission
+	var firstQ, lastQ time.Duration = -1, -1
+	var nq int64
+	for _, rec := range r.records {
+		if rec.admitted < 0 {
+			continue
+		}
+		if rec.lastQueued >= 0 {
+			nq++
+			if firstQ < 0 || rec.admitted < firstQ {
+				firstQ = rec.admitted
+			}
+			lastQ = max(lastQ, rec.admitted)
+		}
+		if rec.ticket > 0 {
+			adm = append(adm, Admission{Ticket: rec.ticket, LastQueued: rec.lastQueued, Admitted: rec.admitted})
+		}
+	}
+	if nq >= 2 && lastQ > firstQ {
+		rep.Admission.AchievedPerMinute = round3(float64(nq-1) / (lastQ - firstQ).Minutes())
+	}
+	rep.FIFO = FIFOReport{
+		Checked:            int64(len(adm)),
+		Inversions:         CountCertainInversions(adm, 0),
+		ObservedInversions: CountInversions(adm),
+		PositionIncreases:  r.count.positionUp.Load(),
+	}
+
+	n := int(math.Ceil(secs))
+	if n < 1 {
+		n = 1
+	}
+	n = min(n, len(r.series))
+	rep.Series = make([]Second, n)
+	for i := range rep.Series {
+		s := &r.series[i]
+		out := Second{
+			T: i, Arrivals: s.arrivals.Load(), Waiting: s.waiting.Load(), Admitted: s.admitted.Load(),
+			Orders: s.orders.Load(), Requests: s.requests.Load(), Errors: s.errors.Load(),
+			OriginMax: ms(time.Duration(s.originMax.Load())), Inflight: s.inflight.Load(),
+		}
+		rep.Origin.InflightSampledMax = max(rep.Origin.InflightSampledMax, out.Inflight)
+		if c := s.originN.Load(); c > 0 {
+			out.OriginMean = ms(time.Duration(s.originSum.Load() / c))
+		}
+		if i == n-1 {
+			// The last, partial second was not sampled.
+			out.Waiting = r.waiting.Load()
+		}
+		rep.Series[i] = out
+	}
+}
+
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
