@@ -1,0 +1,311 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/waitroom/waitroom/queue"
+)
+
+// health answers /healthz (the process runs) and /readyz (Redis answers)
+// before anything else in the admin chain.
+func (g *Gateway) health(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		case "/readyz":
+			ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+			defer cancel()
+			if err := g.rdb.Ping(ctx).Err(); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "redis unreachable"})
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// requireAdmin guards /admin/*: "Authorization: Bearer TOKEN", or HTTP Basic
+// with the token as the password (so the dashboard works in a browser,
+// which then sends the same credentials with its own fetches). The
+// comparison is constant-time over hashes, so neither the token's content
+// nor its length leaks through timing.
+func (g *Gateway) requireAdmin(next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(g.cfg.AdminToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.cfg.AdminToken == "" || !strings.HasPrefix(r.URL.Path, "/admin/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var got string
+		auth := r.Header.Get("Authorization")
+		if b, ok := strings.CutPrefix(auth, "Bearer "); ok {
+			got = strings.TrimSpace(b)
+		} else if _, pw, ok := r.BasicAuth(); ok {
+			got = pw
+		}
+		sum := sha256.Sum256([]byte(got))
+		if got == "" || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="waitroom admin", charset="UTF-8"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (g *Gateway) adminRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", g.metrics.handler())
+	mux.HandleFunc("GET /admin/{$}", g.serveDashboard)
+	mux.HandleFunc("GET /admin/rooms", g.serveRooms)
+	mux.HandleFunc("GET /admin/rooms/{name}", g.serveRoom)
+	mux.HandleFunc("PATCH /admin/rooms/{name}", g.patchRoom)
+	mux.HandleFunc("POST /admin/rooms/{name}/admit", g.admitRoom)
+	mux.Handle("GET /_waitroom/assets/", http.StripPrefix("/_waitroom/assets/", g.pages.Assets()))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+	})
+	return mux
+}
+
+func (g *Gateway) serveDashboard(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = g.pages.RenderDashboard(w)
+}
+
+// RoomJSON is one room in the admin API: its effective configuration and
+// live figures.
+type RoomJSON struct {
+	Name                string     `json:"name"`
+	Paths               []string   `json:"paths"`
+	State               string     `json:"state"`
+	Waiting             int64      `json:"waiting"`
+	Active              int64      `json:"active"`
+	AdmittedTotal       int64      `json:"admitted_total"`
+	AbandonedTotal      int64      `json:"abandoned_total"`
+	AdmitPerMinute      int        `json:"admit_per_minute"`
+	AchievedPerMinute   float64    `json:"achieved_per_minute"`
+	MaxActive           int        `json:"max_active"`
+	SessionTTLSeconds   int64      `json:"session_ttl_seconds"`
+	AbandonAfterSeconds int64      `json:"abandon_after_seconds"`
+	Mode                string     `json:"mode"`
+	OpensAt             *time.Time `json:"opens_at"`
+	Paused              bool       `json:"paused"`
+	Closed              bool       `json:"closed"`
+}
+
+func roomJSON(f queue.Figures) RoomJSON {
+	c := f.Config
+	out := RoomJSON{
+		Name: f.Room, Paths: c.Paths, State: string(f.State),
+		Waiting: f.Waiting, Active: f.Active, AdmittedTotal: f.AdmittedTotal, AbandonedTotal: f.AbandonedTotal,
+		AdmitPerMinute: f.AdmitPerMinute, AchievedPerMinute: f.AchievedPerMinute, MaxActive: f.MaxActive,
+		SessionTTLSeconds:   int64(c.SessionTTL / time.Second),
+		AbandonAfterSeconds: int64(c.AbandonAfter / time.Second),
+		Mode:                string(c.Mode), Paused: c.Paused, Closed: c.Closed,
+	}
+	if out.Paths == nil {
+		out.Paths = []string{}
+	}
+	if !f.OpensAt.IsZero() {
+		t := f.OpensAt.UTC()
+		out.OpensAt = &t
+	}
+	return out
+}
+
+func (g *Gateway) serveRooms(w http.ResponseWriter, r *http.Request) {
+	figs, err := g.q.Figures(r.Context(), g.router.all())
+	if err != nil {
+		g.redisError(err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
+		return
+	}
+	out := struct {
+		Rooms []RoomJSON `json:"rooms"`
+	}{Rooms: make([]RoomJSON, 0, len(figs))}
+	for _, f := range figs {
+		out.Rooms = append(out.Rooms, roomJSON(f))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// adminRoom finds the {name} room or answers 404.
+func (g *Gateway) adminRoom(w http.ResponseWriter, r *http.Request) (queue.Room, bool) {
+	name := r.PathValue("name")
+	room, ok := g.router.room(name)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such room"})
+	}
+	return room, ok
+}
+
+func (g *Gateway) writeRoom(w http.ResponseWriter, r *http.Request, room queue.Room) {
+	figs, err := g.q.Figures(r.Context(), []queue.Room{room})
+	if err != nil || len(figs) != 1 {
+		g.redisError(err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, roomJSON(figs[0]))
+}
+
+func (g *Gateway) serveRoom(w http.ResponseWriter, r *http.Request) {
+	if room, ok := g.adminRoom(w, r); ok {
+		g.writeRoom(w, r, room)
+	}
+}
+
+// roomPatch is the PATCH body; absent fields are left as they are, and
+// "opens_at": null removes the opening time.
+type roomPatch struct {
+	AdmitPerMinute      *int            `json:"admit_per_minute"`
+	MaxActive           *int            `json:"max_active"`
+	SessionTTLSeconds   *int64          `json:"session_ttl_seconds"`
+	AbandonAfterSeconds *int64          `json:"abandon_after_seconds"`
+	Paused              *bool           `json:"paused"`
+	Closed              *bool           `json:"closed"`
+	Mode                *string         `json:"mode"`
+	OpensAt             json.RawMessage `json:"opens_at"`
+}
+
+// decodeStrict reads exactly one JSON object with no unknown fields.
+func decodeStrict(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("body larger than %d bytes", mbe.Limit)
+		}
+		return err
+	}
+	if dec.More() {
+		return errors.New("one JSON object expected")
+	}
+	return nil
+}
+
+// toPatch checks every field and turns the body into a queue.Patch.
+func (p roomPatch) toPatch() (queue.Patch, error) {
+	var out queue.Patch
+	var bad []string
+	if p.AdmitPerMinute != nil {
+		if *p.AdmitPerMinute < 0 || *p.AdmitPerMinute > 1_000_000 {
+			bad = append(bad, "admit_per_minute must be 0..1000000")
+		}
+		out.AdmitPerMinute = p.AdmitPerMinute
+	}
+	if p.MaxActive != nil {
+		if *p.MaxActive < 1 || *p.MaxActive > 10_000_000 {
+			bad = append(bad, "max_active must be 1..10000000")
+		}
+		out.MaxActive = p.MaxActive
+	}
+	if p.SessionTTLSeconds != nil {
+		if *p.SessionTTLSeconds < 10 || *p.SessionTTLSeconds > 86400 {
+			bad = append(bad, "session_ttl_seconds must be 10..86400")
+		}
+		d := time.Duration(*p.SessionTTLSeconds) * time.Second
+		out.SessionTTL = &d
+	}
+	if p.AbandonAfterSeconds != nil {
+		if *p.AbandonAfterSeconds < 5 || *p.AbandonAfterSeconds > 86400 {
+			bad = append(bad, "abandon_after_seconds must be 5..86400")
+		}
+		d := time.Duration(*p.AbandonAfterSeconds) * time.Second
+		out.AbandonAfter = &d
+	}
+	if p.Mode != nil {
+		m := queue.Mode(*p.Mode)
+		if m != queue.FIFO && m != queue.Random {
+			bad = append(bad, "mode must be fifo or random")
+		}
+		out.Mode = &m
+	}
+	out.Paused, out.Closed = p.Paused, p.Closed
+	if len(p.OpensAt) > 0 {
+		if bytes.Equal(bytes.TrimSpace(p.OpensAt), []byte("null")) {
+			out.ClearOpensAt = true
+		} else {
+			var t time.Time
+			if err := json.Unmarshal(p.OpensAt, &t); err != nil {
+				bad = append(bad, "opens_at must be an RFC 3339 time or null")
+			} else {
+				out.OpensAt = &t
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return out, errors.New(strings.Join(bad, "; "))
+	}
+	return out, nil
+}
+
+func (g *Gateway) patchRoom(w http.ResponseWriter, r *http.Request) {
+	room, ok := g.adminRoom(w, r)
+	if !ok {
+		return
+	}
+	var body roomPatch
+	if err := decodeStrict(r, &body); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	p, err := body.toPatch()
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	if err := g.q.Update(r.Context(), room.Name, p); err != nil {
+		g.redisError(err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
+		return
+	}
+	g.log.Info().Str("room", room.Name).RawJSON("patch", mustJSON(body)).Msg("room changed")
+	g.writeRoom(w, r, room)
+}
+
+func (g *Gateway) admitRoom(w http.ResponseWriter, r *http.Request) {
+	room, ok := g.adminRoom(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Count int `json:"count"`
+	}
+	if err := decodeStrict(r, &body); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	if body.Count < 1 || body.Count > 100_000 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "count must be 1..100000"})
+		return
+	}
+	adm, err := g.q.AdmitNext(r.Context(), room, body.Count)
+	if err != nil {
+		g.redisError(err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
+		return
+	}
+	g.log.Info().Str("room", room.Name).Int("asked", body.Count).Int("admitted", len(adm.Admitted)).Msg("manual admit")
+	writeJSON(w, http.StatusOK, map[string]int{"admitted": len(adm.Admitted), "skipped": adm.Skipped})
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}

@@ -1,0 +1,150 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
+)
+
+// middleware wraps a handler.
+type middleware func(http.Handler) http.Handler
+
+// chain applies mws so that the first one listed sees the request first.
+func chain(h http.Handler, mws ...middleware) http.Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// buildPublicChain assembles the visitor-facing handler. Read it top-down:
+// it is the order a request goes through.
+func (g *Gateway) buildPublicChain() http.Handler {
+	return chain(g.publicRoutes(),
+		// 1. a logger in the request's context, so every later log line
+		//    carries the request id;
+		hlog.NewHandler(g.log),
+		// 2. the request id (also sent back as Request-Id, and shown on
+		//    our 502 page so a visitor can quote it);
+		hlog.RequestIDHandler("req_id", "Request-Id"),
+		// 3. the access log, once the response is written;
+		g.accessLog(),
+		// 4. bodies larger than WAITROOM_MAX_BODY_BYTES are refused (413)
+		//    before anything reads them;
+		g.limitBody,
+		// 5. routing: the gateway's own paths, then every other path is
+		//    the site's (pass-through or protected by a room).
+	)
+}
+
+// publicRoutes sends /_waitroom/* to the gateway's own handlers and
+// everything else to the site. The site's paths are not cleaned or
+// redirected: the origin sees them as the visitor sent them.
+func (g *Gateway) publicRoutes() http.Handler {
+	own := http.NewServeMux()
+	own.HandleFunc("GET "+statusPath, g.serveStatus)
+	own.HandleFunc("GET "+wsPath, g.hub.serveWS)
+	own.Handle("GET /_waitroom/jwks.json", g.signer.JWKS())
+	own.Handle("GET /_waitroom/assets/", http.StripPrefix("/_waitroom/assets/", g.pages.Assets()))
+	own.HandleFunc("/_waitroom/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+	})
+	site := http.HandlerFunc(g.serveSite)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, reservedPrefix) {
+			own.ServeHTTP(w, r)
+			return
+		}
+		site.ServeHTTP(w, r)
+	})
+}
+
+// buildAdminChain assembles the operator-facing handler, top-down.
+func (g *Gateway) buildAdminChain() http.Handler {
+	return chain(g.adminRoutes(),
+		// 1. liveness and readiness answer first: probes hit them every
+		//    few seconds and would flood the access log;
+		g.health,
+		// 2. logger, request id and access log as on the public side;
+		hlog.NewHandler(g.log),
+		hlog.RequestIDHandler("req_id", "Request-Id"),
+		g.accessLog(),
+		// 3. admin bodies are small JSON documents;
+		maxBody(64<<10),
+		// 4. /admin/* needs the token (bearer, or HTTP Basic password for
+		//    the dashboard in a browser); /metrics does not.
+		g.requireAdmin,
+	)
+}
+
+func (g *Gateway) accessLog() middleware {
+	return hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
+		l := hlog.FromRequest(r)
+		lvl := zerolog.InfoLevel
+		if status >= 500 {
+			lvl = zerolog.WarnLevel
+		}
+		l.WithLevel(lvl).
+			Str("method", r.Method).
+			Str("path", r.URL.Path).
+			Int("status", status).
+			Int("size", size).
+			Dur("duration", d).
+			Str("remote", r.RemoteAddr).
+			Msg("request")
+	})
+}
+
+// limitBody refuses a declared body over the limit at once and caps the
+// body's reader for chunked uploads.
+func (g *Gateway) limitBody(next http.Handler) http.Handler {
+	return maxBody(g.cfg.MaxBodyBytes)(next)
+}
+
+func maxBody(limit int64) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > limit {
+				writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "request body too large"})
+				return
+			}
+			if r.Body != nil && r.Body != http.NoBody {
+				r.Body = http.MaxBytesReader(w, r.Body, limit)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// PublicServer returns an http.Server for the public listener with the
+// timeouts and limits a public server needs. Its RegisterOnShutdown closes
+// the WebSockets (which Shutdown would not wait for) with 1001.
+func (g *Gateway) PublicServer() *http.Server {
+	s := &http.Server{
+		Addr:              g.cfg.Listen,
+		Handler:           g.public,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    g.cfg.MaxHeaderBytes,
+		ErrorLog:          newStdLogger(g.log),
+	}
+	s.RegisterOnShutdown(g.hub.closeAll)
+	return s
+}
+
+// AdminServer returns an http.Server for the admin listener.
+func (g *Gateway) AdminServer() *http.Server {
+	return &http.Server{
+		Addr:              g.cfg.AdminListen,
+		Handler:           g.admin,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          newStdLogger(g.log),
+	}
+}

@@ -1,0 +1,320 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/token"
+)
+
+// Gateway is one gateway instance: the public handler, the admin handler
+// and the background loops (admission, WebSocket hub). Build it with New,
+// run the loops with Start, stop with Shutdown.
+type Gateway struct {
+	cfg     Config
+	log     zerolog.Logger
+	rdb     redis.UniversalClient
+	ownRDB  bool // rdb was made here and is closed at Shutdown
+	embed   *queue.Embedded
+	q       *queue.Queue
+	router  *router
+	origin  *url.URL
+	proxy   *httputil.ReverseProxy
+	signer  *token.Signer
+	verify  *token.Verifier
+	cookies visitorCookies
+	trusted []netip.Prefix
+	pages   pageRenderer
+	passes  *passCache
+	revoked *revocations
+	hub     *hub
+	metrics *metrics
+
+	public http.Handler
+	admin  http.Handler
+
+	redisUp  atomic.Bool
+	figures  atomic.Pointer[figuresSnapshot] // last figures read by the hub
+	stopOnce sync.Once
+	stop     context.CancelFunc
+	loops    sync.WaitGroup
+}
+
+// figuresSnapshot is the hub's last read of every room's figures.
+type figuresSnapshot struct {
+	at    time.Time
+	rooms map[string]queue.Figures
+}
+
+// New builds a gateway from cfg (which it validates). It connects to Redis
+// (or starts the embedded server when no URL and no client is given),
+// loads the rooms and the pass keys. It does not start the loops: call Start.
+func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, log: log}
+	var err error
+	if g.origin, err = url.Parse(cfg.Origin); err != nil {
+		return nil, fmt.Errorf("WAITROOM_ORIGIN: %w", err)
+	}
+	g.trusted, _ = parseCIDRs(cfg.TrustedProxies)
+
+	if err := g.connectRedis(ctx); err != nil {
+		return nil, err
+	}
+	g.q = queue.New(g.rdb, queue.Config{Prefix: cfg.RedisPrefix})
+
+	rooms, err := loadRooms(cfg)
+	if err != nil {
+		g.closeRedis()
+		return nil, err
+	}
+	g.router = newRouter(rooms, cfg.PassThrough)
+
+	if g.signer, err = loadSigner(cfg, log); err != nil {
+		g.closeRedis()
+		return nil, err
+	}
+	g.verify = g.signer.Verifier()
+
+	key := []byte(cfg.CookieSecret)
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+		log.Warn().Msg("WAITROOM_COOKIE_SECRET is empty: visitor cookies are signed with a random key, so run one instance only")
+	}
+	g.cookies = visitorCookies{key: key}
+
+	if g.pages, err = newPages(cfg.PageDir); err != nil {
+		g.closeRedis()
+		return nil, fmt.Errorf("WAITROOM_PAGE_DIR: %w", err)
+	}
+	g.passes = newPassCache(100_000)
+	g.revoked = newRevocations(g.rdb, cfg.RedisPrefix)
+	g.metrics = newMetrics(g)
+	g.redisUp.Store(true)
+	g.proxy = g.newProxy()
+	g.hub = newHub(g)
+	g.public = g.buildPublicChain()
+	g.admin = g.buildAdminChain()
+	return g, nil
+}
+
+func (g *Gateway) connectRedis(ctx context.Context) error {
+	switch {
+	case g.cfg.Redis != nil:
+		g.rdb = g.cfg.Redis
+	case g.cfg.RedisURL == "":
+		e, err := queue.StartEmbedded()
+		if err != nil {
+			return fmt.Errorf("embedded redis: %w", err)
+		}
+		g.embed = e
+		g.log.Warn().Msg("WAITROOM_REDIS_URL is empty: using the embedded in-process server; run one instance only, the queue is lost at exit")
+		opt, err := redis.ParseURL(e.URL())
+		if err != nil {
+			e.Close()
+			return err
+		}
+		g.rdb, g.ownRDB = redis.NewClient(opt), true
+	default:
+		opt, err := redis.ParseURL(g.cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("WAITROOM_REDIS_URL: %w", err)
+		}
+		// Short timeouts: in an outage the fail mode should answer
+		// visitors quickly rather than hold them on a dead socket.
+		opt.DialTimeout = time.Second
+		opt.ReadTimeout = 500 * time.Millisecond
+		opt.WriteTimeout = 500 * time.Millisecond
+		opt.PoolSize = 64
+		opt.MinIdleConns = 4
+		g.rdb, g.ownRDB = redis.NewClient(opt), true
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := g.rdb.Ping(pctx).Err(); err != nil {
+		// Not fatal: the fail mode covers an outage and recovery is
+		// automatic, so a gateway may start while Redis is still down.
+		g.log.Warn().Err(err).Msg("redis does not answer yet; serving in fail mode until it does")
+	}
+	return nil
+}
+
+func (g *Gateway) closeRedis() {
+	if g.ownRDB {
+		_ = g.rdb.Close()
+	}
+	if g.embed != nil {
+		g.embed.Close()
+	}
+}
+
+// loadRooms returns cfg.Rooms, the rooms file, or the default room.
+func loadRooms(cfg Config) ([]queue.Room, error) {
+	def := queue.Room{
+		Name:           "default",
+		Paths:          []string{"/*"},
+		AdmitPerMinute: cfg.AdmitPerMin,
+		MaxActive:      cfg.MaxActive,
+		SessionTTL:     cfg.SessionTTL,
+		AbandonAfter:   cfg.AbandonAfter,
+		Mode:           queue.FIFO,
+	}
+	switch {
+	case cfg.Rooms != nil:
+		return cfg.Rooms, nil
+	case cfg.RoomsFile != "":
+		data, err := os.ReadFile(cfg.RoomsFile)
+		if err != nil {
+			return nil, fmt.Errorf("WAITROOM_ROOMS_FILE: %w", err)
+		}
+		rooms, err := queue.ParseRooms(data, def)
+		if err != nil {
+			return nil, fmt.Errorf("WAITROOM_ROOMS_FILE %s: %w", cfg.RoomsFile, err)
+		}
+		return rooms, nil
+	default:
+		return []queue.Room{def}, nil
+	}
+}
+
+func loadSigner(cfg Config, log zerolog.Logger) (*token.Signer, error) {
+	switch {
+	case cfg.PassKeyFile != "":
+		pem, err := os.ReadFile(cfg.PassKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("WAITROOM_PASS_KEY_FILE: %w", err)
+		}
+		key, err := token.ParseEd25519PrivateKeyPEM(pem)
+		if err != nil {
+			return nil, fmt.Errorf("WAITROOM_PASS_KEY_FILE: %w", err)
+		}
+		return token.NewEd25519Signer(key), nil
+	case cfg.PassSecret != "":
+		s, err := token.NewHS256Signer([]byte(cfg.PassSecret))
+		if err != nil {
+			return nil, fmt.Errorf("WAITROOM_PASS_SECRET: %w", err)
+		}
+		return s, nil
+	default:
+		key, err := token.GenerateEd25519()
+		if err != nil {
+			return nil, err
+		}
+		log.Warn().Msg("no WAITROOM_PASS_KEY_FILE or WAITROOM_PASS_SECRET: passes are signed with a key generated now and die with the process")
+		return token.NewEd25519Signer(key), nil
+	}
+}
+
+// Public is the handler of the public (visitor) listener.
+func (g *Gateway) Public() http.Handler { return g.public }
+
+// Admin is the handler of the admin listener.
+func (g *Gateway) Admin() http.Handler { return g.admin }
+
+// Verifier verifies the passes this gateway signs (for an origin running in
+// the same process, such as the demo's ticketd).
+func (g *Gateway) Verifier() *token.Verifier { return g.verify }
+
+// Queue is the queue engine the gateway uses (for in-process tools and tests).
+func (g *Gateway) Queue() *queue.Queue { return g.q }
+
+// Rooms returns the configured rooms.
+func (g *Gateway) Rooms() []queue.Room { return g.router.all() }
+
+// Start runs the background loops until ctx ends or Shutdown is called:
+// the admission step of every room, and the WebSocket hub's tick.
+func (g *Gateway) Start(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	g.stop = cancel
+	g.loops.Add(2)
+	go func() { defer g.loops.Done(); g.admitLoop(ctx) }()
+	go func() { defer g.loops.Done(); g.hub.run(ctx) }()
+}
+
+// Shutdown closes every WebSocket with 1001 (going away), stops the loops
+// and closes the Redis connection the gateway opened. HTTP servers are the
+// caller's: shut them down first (PublicServer registers the hub's close
+// with RegisterOnShutdown, so sockets close while requests drain).
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	var err error
+	g.stopOnce.Do(func() {
+		g.hub.closeAll()
+		if g.stop != nil {
+			g.stop()
+		}
+		done := make(chan struct{})
+		go func() { g.loops.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		g.closeRedis()
+	})
+	return err
+}
+
+// admitLoop runs the admission step of every room every AdmitInterval.
+// Every instance runs it: the step is one atomic script at Redis's clock,
+// so instances together keep each room's rate and admit each visitor once.
+func (g *Gateway) admitLoop(ctx context.Context) {
+	t := time.NewTicker(g.cfg.AdmitInterval)
+	defer t.Stop()
+	rooms := g.router.all()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !g.redisUp.Load() {
+			continue // the hub's tick probes Redis and flips it back
+		}
+		for _, r := range rooms {
+			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := g.q.Admit(actx, r)
+			cancel()
+			if err != nil {
+				g.redisError(err)
+				if ctx.Err() == nil {
+					g.log.Debug().Err(err).Str("room", r.Name).Msg("admission step failed")
+				}
+				break
+			}
+		}
+	}
+}
+
+// redisError records a failed Redis call: a network-level failure puts
+// the instance in fail mode until the hub's next successful read.
+func (g *Gateway) redisError(err error) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, queue.ErrNotAdmitted) {
+		return
+	}
+	if g.redisUp.Swap(false) {
+		g.log.Error().Err(err).Str("fail_mode", g.cfg.FailMode).Msg("redis unreachable; fail mode on")
+	}
+}
+
+func (g *Gateway) redisOK() {
+	if !g.redisUp.Swap(true) {
+		g.log.Info().Msg("redis answers again; fail mode off")
+	}
+}

@@ -1,0 +1,516 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rs/zerolog/hlog"
+
+	"github.com/waitroom/waitroom/queue"
+)
+
+// Hub timings.
+const (
+	hubTick        = 200 * time.Millisecond // figures read, positions computed
+	pushEvery      = time.Second            // every socket gets a push at least this often
+	pushOnMoveGap  = 400 * time.Millisecond // a changed position is pushed at most this often
+	heartbeatEvery = 5 * time.Second        // q.Heartbeat for every connected visitor
+	pingEvery      = 25 * time.Second
+	readTimeout    = 60 * time.Second // no pong for this long: the peer is gone
+	writeTimeout   = 5 * time.Second  // a write slower than this drops the client
+	hubWriters     = 32               // goroutines that write pushes
+	statusAskGap   = 2 * time.Second  // one q.Status per socket per this, at most
+)
+
+// hub holds this instance's visitor WebSockets. Per tick it reads every
+// room's figures in one call and computes each socket's position locally
+// (Ticket - Front + 1), so Redis work per tick is O(rooms), not O(sockets).
+//
+// Goroutines: one reader per socket (it must exist to answer pings and see
+// the close), a fixed pool of writers fed by the tick, and the tick itself.
+// A socket whose previous write is still in flight is skipped this round; a
+// write that exceeds writeTimeout drops the socket. So one slow client never
+// delays another.
+type hub struct {
+	g  *Gateway
+	up websocket.Upgrader
+
+	mu         sync.Mutex
+	rooms      map[string]map[*wsConn]struct{}
+	perVisitor map[string]int
+	closed     bool
+	n          atomic.Int64
+
+	jobs chan wsJob
+	sem  chan struct{} // bounds concurrent q.Status lookups
+	buf  []*wsConn     // tick-owned scratch
+}
+
+type wsJob struct {
+	c    *wsConn
+	msg  []byte // nil: a ping
+	ping bool
+}
+
+// wsConn is one visitor socket. Fields below "tick-owned" are only touched
+// by the hub's tick goroutine.
+type wsConn struct {
+	ws      *websocket.Conn
+	room    queue.Room
+	visitor string
+	busy    atomic.Bool // a write is queued or in flight
+	gone    atomic.Bool
+	asking  atomic.Bool // a q.Status lookup is in flight
+	found   atomic.Pointer[queue.Status]
+
+	// tick-owned
+	ticket    int64
+	lastState string
+	lastPos   int64
+	lastSent  time.Time
+	lastPing  time.Time
+	lastAsk   time.Time
+	final     bool // "admitted" was pushed; nothing more to say
+}
+
+func newHub(g *Gateway) *hub {
+	h := &hub{
+		g:          g,
+		rooms:      make(map[string]map[*wsConn]struct{}),
+		perVisitor: make(map[string]int),
+		jobs:       make(chan wsJob, 4096),
+		sem:        make(chan struct{}, 16),
+	}
+	h.up = websocket.Upgrader{
+		HandshakeTimeout: 5 * time.Second,
+		ReadBufferSize:   256, // visitors send nothing but control frames
+		WriteBufferSize:  1024,
+		WriteBufferPool:  &sync.Pool{},
+		CheckOrigin:      h.sameOrigin,
+	}
+	return h
+}
+
+func (h *hub) count() int64 { return h.n.Load() }
+
+// sameOrigin refuses cross-site handshakes: a browser always sends Origin,
+// and it must name the host the visitor asked for (or, behind a trusted
+// proxy, the forwarded host). Clients that send no Origin are not browsers
+// and carry no ambient credentials of another site.
+func (h *hub) sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	if h.g.trustedPeer(r) {
+		if fh := r.Header.Get("X-Forwarded-Host"); fh != "" && strings.EqualFold(u.Host, fh) {
+			return true
+		}
+	}
+	return false
+}
+
+// serveWS is GET /_waitroom/ws?room=NAME.
+func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
+	room, ok := h.g.roomParam(w, r)
+	if !ok {
+		return
+	}
+	if !h.sameOrigin(r) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-site WebSocket refused"})
+		return
+	}
+	visitor := h.g.visitorIfAny(r)
+	if visitor == "" {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "no visitor cookie; open the queue page first"})
+		return
+	}
+	if !h.g.redisUp.Load() {
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+		return
+	}
+	if !h.reserve(visitor) {
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many sockets for this visitor"})
+		return
+	}
+	st, err := h.g.q.Status(r.Context(), room, visitor)
+	if err == nil && st.State == queue.StateNone {
+		st, err = h.g.q.Join(r.Context(), room, visitor)
+	}
+	if err != nil {
+		h.unreserve(visitor)
+		h.g.redisError(err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+		return
+	}
+	ws, err := h.up.Upgrade(w, r, nil)
+	if err != nil {
+		h.unreserve(visitor)
+		hlog.FromRequest(r).Debug().Err(err).Msg("websocket upgrade")
+		return
+	}
+	sj := statusJSON(st)
+	now := time.Now()
+	c := &wsConn{ws: ws, room: room, visitor: visitor, ticket: st.Ticket,
+		lastState: sj.State, lastPos: sj.Position, lastSent: now, lastPing: now,
+		final: st.State == queue.StateAdmitted}
+	c.busy.Store(true)
+	if !h.add(c) {
+		h.unreserve(visitor)
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(time.Second))
+		_ = ws.Close()
+		return
+	}
+	// First push at once, from the lookup we just made.
+	msg, _ := json.Marshal(sj)
+	h.jobs <- wsJob{c: c, msg: msg}
+	go h.read(c)
+}
+
+// read consumes the socket (control frames; anything a visitor sends is
+// ignored) until it fails, then drops it.
+func (h *hub) read(c *wsConn) {
+	ws := c.ws
+	ws.SetReadLimit(512)
+	_ = ws.SetReadDeadline(time.Now().Add(readTimeout))
+	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(readTimeout)) })
+	for {
+		if _, _, err := ws.NextReader(); err != nil {
+			break
+		}
+	}
+	h.drop(c)
+}
+
+func (h *hub) reserve(visitor string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.perVisitor[visitor] >= h.g.cfg.MaxSocketsPerVisitor {
+		return false
+	}
+	h.perVisitor[visitor]++
+	return true
+}
+
+func (h *hub) unreserve(visitor string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.perVisitor[visitor]--; h.perVisitor[visitor] <= 0 {
+		delete(h.perVisitor, visitor)
+	}
+}
+
+func (h *hub) add(c *wsConn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	m := h.rooms[c.room.Name]
+	if m == nil {
+		m = make(map[*wsConn]struct{})
+		h.rooms[c.room.Name] = m
+	}
+	m[c] = struct{}{}
+	h.n.Add(1)
+	return true
+}
+
+// drop removes the socket and closes it; safe to call more than once.
+func (h *hub) drop(c *wsConn) {
+	if c.gone.Swap(true) {
+		return
+	}
+	_ = c.ws.Close()
+	h.mu.Lock()
+	if m := h.rooms[c.room.Name]; m != nil {
+		if _, ok := m[c]; ok {
+			delete(m, c)
+			h.n.Add(-1)
+		}
+	}
+	if h.perVisitor[c.visitor]--; h.perVisitor[c.visitor] <= 0 {
+		delete(h.perVisitor, c.visitor)
+	}
+	h.mu.Unlock()
+}
+
+// closeAll says "going away" (1001) to every socket and closes it; the
+// pages reconnect (to another instance) and keep their place, which lives
+// in Redis.
+func (h *hub) closeAll() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	var all []*wsConn
+	for _, m := range h.rooms {
+		for c := range m {
+			all = append(all, c)
+		}
+	}
+	h.mu.Unlock()
+	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server restarting")
+	var wg sync.WaitGroup
+	work := make(chan *wsConn)
+	for range min(len(all), 16) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+				h.drop(c)
+			}
+		}()
+	}
+	for _, c := range all {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+}
+
+// run is the hub's loop: writers, the tick, the heartbeats.
+func (h *hub) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range hubWriters {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.writer(ctx) }()
+	}
+	tick := time.NewTicker(hubTick)
+	beat := time.NewTicker(heartbeatEvery)
+	defer func() { tick.Stop(); beat.Stop(); wg.Wait() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			h.tick(ctx, now)
+		case <-beat.C:
+			h.heartbeat(ctx)
+		}
+	}
+}
+
+func (h *hub) writer(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-h.jobs:
+			if j.c.gone.Load() {
+				j.c.busy.Store(false)
+				continue
+			}
+			var err error
+			if j.ping {
+				err = j.c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout))
+			} else {
+				_ = j.c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+				err = j.c.ws.WriteMessage(websocket.TextMessage, j.msg)
+			}
+			j.c.busy.Store(false)
+			if err != nil {
+				h.drop(j.c)
+			}
+		}
+	}
+}
+
+// tick reads the figures of every room (one call) and pushes each socket
+// its status when it changed state, when its position moved, or when a
+// second passed.
+func (h *hub) tick(ctx context.Context, now time.Time) {
+	rooms := h.g.router.all()
+	fctx, cancel := context.WithTimeout(ctx, time.Second)
+	figs, err := h.g.q.Figures(fctx, rooms)
+	cancel()
+	if err != nil {
+		h.g.redisError(err)
+		return
+	}
+	h.g.redisOK()
+	snap := &figuresSnapshot{at: now, rooms: make(map[string]queue.Figures, len(figs))}
+	for _, f := range figs {
+		snap.rooms[f.Room] = f
+	}
+	h.g.figures.Store(snap)
+
+	for _, f := range figs {
+		h.buf = h.buf[:0]
+		h.mu.Lock()
+		for c := range h.rooms[f.Room] {
+			h.buf = append(h.buf, c)
+		}
+		h.mu.Unlock()
+		for _, c := range h.buf {
+			h.push(ctx, c, f, now)
+		}
+	}
+	clear(h.buf)
+}
+
+// push computes one socket's status from the room's figures.
+func (h *hub) push(ctx context.Context, c *wsConn, f queue.Figures, now time.Time) {
+	if c.final || c.gone.Load() {
+		return
+	}
+	if st := c.found.Swap(nil); st != nil {
+		c.ticket = st.Ticket
+		if st.State == queue.StateAdmitted {
+			c.final = true
+			h.send(c, statusJSON(*st), now)
+			return
+		}
+	}
+	sj := StatusJSON{
+		Room: f.Room, State: string(f.State), Waiting: f.Waiting, ETASeconds: -1,
+		AdmitPerMinute: f.AdmitPerMinute, Ticket: c.ticket,
+	}
+	if !f.OpensAt.IsZero() {
+		t := f.OpensAt.UTC()
+		sj.OpensAt = &t
+	}
+	if f.State != queue.StatePrequeue {
+		switch {
+		case c.ticket == 0, c.ticket < f.Front:
+			// No place known yet (the room just opened), or the front has
+			// passed this visitor: admitted, or skipped. Ask once.
+			h.ask(ctx, c, now)
+			if c.lastState == "" {
+				return
+			}
+			sj.Position = c.lastPos
+		default:
+			sj.Position = c.ticket - f.Front + 1
+		}
+		if c.lastPos > 0 && sj.Position > c.lastPos {
+			sj.Position = c.lastPos // never tell a visitor they moved back
+		}
+		if f.State == queue.StateQueued {
+			rate := f.AchievedPerMinute
+			if rate <= 0 {
+				rate = float64(f.AdmitPerMinute)
+			}
+			if rate > 0 {
+				sj.ETASeconds = int64(float64(sj.Position)*60/rate + 0.999)
+			}
+		}
+	}
+	if c.lastPing.IsZero() || now.Sub(c.lastPing) >= pingEvery {
+		if c.busy.CompareAndSwap(false, true) {
+			c.lastPing = now
+			h.enqueue(wsJob{c: c, ping: true})
+			return
+		}
+	}
+	due := sj.State != c.lastState ||
+		now.Sub(c.lastSent) >= pushEvery ||
+		(sj.Position != c.lastPos && now.Sub(c.lastSent) >= pushOnMoveGap)
+	if due {
+		h.send(c, sj, now)
+	}
+}
+
+func (h *hub) send(c *wsConn, sj StatusJSON, now time.Time) {
+	if !c.busy.CompareAndSwap(false, true) {
+		return // previous write still in flight: skip this round
+	}
+	msg, err := json.Marshal(sj)
+	if err != nil {
+		c.busy.Store(false)
+		return
+	}
+	c.lastState, c.lastPos, c.lastSent = sj.State, sj.Position, now
+	h.enqueue(wsJob{c: c, msg: msg})
+}
+
+func (h *hub) enqueue(j wsJob) {
+	select {
+	case h.jobs <- j:
+	default:
+		// Writers are saturated: this socket waits for the next round.
+		j.c.busy.Store(false)
+		j.c.lastSent = time.Time{}
+	}
+}
+
+// ask looks the visitor up in the queue (once per statusAskGap), for a
+// socket whose place the figures cannot tell.
+func (h *hub) ask(ctx context.Context, c *wsConn, now time.Time) {
+	if now.Sub(c.lastAsk) < statusAskGap || !c.asking.CompareAndSwap(false, true) {
+		return
+	}
+	c.lastAsk = now
+	go func() {
+		defer c.asking.Store(false)
+		select {
+		case h.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-h.sem }()
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		st, err := h.g.q.Status(sctx, c.room, c.visitor)
+		if err == nil && st.State == queue.StateNone {
+			// Skipped at the front (or the admission lapsed): back in line.
+			st, err = h.g.q.Join(sctx, c.room, c.visitor)
+		}
+		if err != nil {
+			h.g.redisError(err)
+			return
+		}
+		c.found.Store(&st)
+	}()
+}
+
+// heartbeat tells the queue which visitors are still connected, one call
+// per room (in batches), so they are not skipped as abandoned.
+func (h *hub) heartbeat(ctx context.Context) {
+	if !h.g.redisUp.Load() {
+		return
+	}
+	byRoom := make(map[string][]string)
+	h.mu.Lock()
+	for name, m := range h.rooms {
+		seen := make(map[string]struct{}, len(m))
+		for c := range m {
+			if _, ok := seen[c.visitor]; !ok && !c.final {
+				seen[c.visitor] = struct{}{}
+				byRoom[name] = append(byRoom[name], c.visitor)
+			}
+		}
+	}
+	h.mu.Unlock()
+	for room, ids := range byRoom {
+		for len(ids) > 0 {
+			n := min(len(ids), 5000)
+			hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			err := h.g.q.Heartbeat(hctx, room, ids[:n])
+			cancel()
+			if err != nil {
+				h.g.redisError(err)
+				return
+			}
+			ids = ids[n:]
+		}
+	}
+}

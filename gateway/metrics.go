@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the gateway's Prometheus metrics, on a registry of its own.
+// Room figures (waiting, active, admitted, abandoned) are the shared values
+// from Redis as the hub last read them, so every instance reports the same
+// numbers for a room: sum() them in a query only for per-instance metrics.
+type metrics struct {
+	reg            *prometheus.Registry
+	joins          *prometheus.CounterVec
+	proxyDuration  prometheus.Histogram
+	originErrors   prometheus.Counter
+	passRejections *prometheus.CounterVec
+	failClosed     prometheus.Counter
+	revokes        prometheus.Counter
+}
+
+func newMetrics(g *Gateway) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		joins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waitroom_joins_total", Help: "Join requests handled by this instance (protected requests without a pass).",
+		}, []string{"room"}),
+		proxyDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "waitroom_proxy_duration_seconds", Help: "Time to proxy a request to the origin and copy its response.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		originErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "waitroom_origin_errors_total", Help: "Origin round trips that failed (answered with 502).",
+		}),
+		passRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waitroom_pass_rejections_total", Help: "Pass cookies refused, by reason.",
+		}, []string{"reason"}),
+		failClosed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "waitroom_fail_closed_total", Help: "Visitors answered 503 because Redis was unreachable (fail mode closed).",
+		}),
+		revokes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "waitroom_revokes_total", Help: "Sessions ended by the origin's Waitroom-Command: revoke.",
+		}),
+	}
+	m.reg.MustRegister(m.joins, m.proxyDuration, m.originErrors, m.passRejections, m.failClosed, m.revokes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "waitroom_websockets", Help: "Open visitor WebSockets on this instance."},
+			func() float64 { return float64(g.hub.count()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "waitroom_redis_up", Help: "1 when Redis answers, 0 while in fail mode."},
+			func() float64 {
+				if g.redisUp.Load() {
+					return 1
+				}
+				return 0
+			}),
+		roomCollector{g},
+	)
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+var (
+	descWaiting   = prometheus.NewDesc("waitroom_waiting", "Visitors waiting in the room (queued and pre-queued).", []string{"room"}, nil)
+	descActive    = prometheus.NewDesc("waitroom_active", "Visitors holding a live admission or session.", []string{"room"}, nil)
+	descAdmitted  = prometheus.NewDesc("waitroom_admitted_total", "Visitors admitted since the room was created or reset.", []string{"room"}, nil)
+	descAbandoned = prometheus.NewDesc("waitroom_abandoned_total", "Queued visitors skipped as abandoned.", []string{"room"}, nil)
+	descRate      = prometheus.NewDesc("waitroom_admit_per_minute", "The room's configured admission rate.", []string{"room"}, nil)
+)
+
+// roomCollector reports the room figures of the hub's last read.
+type roomCollector struct{ g *Gateway }
+
+func (c roomCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descWaiting
+	ch <- descActive
+	ch <- descAdmitted
+	ch <- descAbandoned
+	ch <- descRate
+}
+
+func (c roomCollector) Collect(ch chan<- prometheus.Metric) {
+	snap := c.g.figures.Load()
+	if snap == nil {
+		return
+	}
+	for name, f := range snap.rooms {
+		ch <- prometheus.MustNewConstMetric(descWaiting, prometheus.GaugeValue, float64(f.Waiting), name)
+		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(f.Active), name)
+		ch <- prometheus.MustNewConstMetric(descAdmitted, prometheus.CounterValue, float64(f.AdmittedTotal), name)
+		ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(f.AbandonedTotal), name)
+		ch <- prometheus.MustNewConstMetric(descRate, prometheus.GaugeValue, float64(f.AdmitPerMinute), name)
+	}
+}
