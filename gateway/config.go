@@ -13,6 +13,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
 	"github.com/waitroom/waitroom/queue"
 )
@@ -73,11 +74,23 @@ func DefaultConfig(origin string) Config {
 // process environment) and validates it. The error is one line that names
 // every bad variable.
 func LoadConfig(opts env.Options) (Config, error) {
-	cfg, err := parseEnv(opts)
-	if err != nil {
-		return cfg, err
+	cfg, perr := parseEnv(opts)
+	verr := cfg.Validate()
+	if perr == nil {
+		return cfg, verr
 	}
-	return cfg, cfg.Validate()
+	// Report the values that did not parse, and every other problem
+	// except the ones caused by those same variables.
+	msg := perr.Error()
+	if verr != nil {
+		for _, part := range strings.Split(strings.TrimPrefix(verr.Error(), "config: "), "; ") {
+			key, _, _ := strings.Cut(part, ":")
+			if !strings.Contains(msg, key+":") {
+				msg += "; " + part
+			}
+		}
+	}
+	return cfg, errors.New(msg)
 }
 
 func parseEnv(opts env.Options) (Config, error) {
@@ -94,12 +107,27 @@ func parseEnv(opts env.Options) (Config, error) {
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
-			problems = append(problems, fmt.Sprintf("%s: %v", envKey(pe.Name), unwrapAll(pe.Err)))
+			key := envKey(pe.Name)
+			val, ok := opts.Environment[key]
+			if !ok && opts.Environment == nil {
+				val = os.Getenv(key)
+			}
+			problems = append(problems, fmt.Sprintf("%s: %q is not a valid %s (%v)", key, val, kindName(pe.Type), unwrapAll(pe.Err)))
 			continue
 		}
 		problems = append(problems, e.Error())
 	}
 	return cfg, errors.New("config: " + strings.Join(problems, "; "))
+}
+
+func kindName(t reflect.Type) string {
+	switch t {
+	case reflect.TypeOf(time.Duration(0)):
+		return "duration (e.g. 90s, 10m)"
+	case nil:
+		return "value"
+	}
+	return t.String()
 }
 
 // envKey maps a Config field name to its variable name.
@@ -180,6 +208,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		bad("WAITROOM_LOG_FORMAT", "must be json or console, got %q", c.LogFormat)
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
+		bad("WAITROOM_LOG_LEVEL", "must be one of trace, debug, info, warn, error; got %q", c.LogLevel)
 	}
 	if _, err := parseCIDRs(c.TrustedProxies); err != nil {
 		bad("WAITROOM_TRUSTED_PROXIES", "%v", err)
