@@ -248,6 +248,7 @@ func newFlags(o *options, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.PollInterval, "poll-interval", c.PollInterval, "how often polling visitors ask for their status")
 	fs.Float64Var(&c.AbandonShare, "abandon-share", c.AbandonShare, "share of waiting visitors who close the tab")
 	fs.DurationVar(&c.AbandonWithin, "abandon-within", c.AbandonWithin, "abandoning visitors leave after a random wait up to this")
+	fs.DurationVar(&c.FIFOSlack, "fifo-slack", c.FIFOSlack, "staleness allowed to \"waiting\" messages when counting FIFO inversions")
 	fs.StringVar(&o.sourceAddrs, "source-addrs", o.sourceAddrs, "loopback source addresses to spread connections over, e.g. 127.0.0.2-127.0.0.9")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most HTTP connections at once (WebSockets not counted)")
 	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "per-request timeout")

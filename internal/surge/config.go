@@ -69,6 +69,14 @@ type Config struct {
 	AbandonShare   float64       // share of waiting visitors that close the tab
 	AbandonWithin  time.Duration // an abandoning visitor leaves after a random wait up to this
 
+	// FIFOSlack is how stale a "still waiting" message may be when it
+	// arrives: a gateway computes positions once per tick and pushes them
+	// to every socket in turn, so a visitor can read "waiting" a little
+	// after a later ticket was already let in. An inversion is counted only
+	// when a later ticket was seen admitted more than FIFOSlack before an
+	// earlier ticket last read "waiting" (see CountCertainInversions).
+	FIFOSlack time.Duration
+
 	// PassSecret or PassKey sign the passes that direct-mode visitors send,
 	// so the origin runs real orders without a gateway in front. Without
 	// either, direct orders carry no pass (the origin answers 401).
@@ -99,6 +107,7 @@ func Defaults() Config {
 		PollInterval:   2 * time.Second,
 		AbandonShare:   0,
 		AbandonWithin:  10 * time.Second,
+		FIFOSlack:      time.Second,
 		MaxConns:       512,
 		Timeout:        30 * time.Second,
 		Seed:           1,
@@ -196,6 +205,9 @@ func (c Config) Validate() error {
 		if _, err := parsePassKey(c.PassKeyPEM); err != nil {
 			bad("--pass-key-file", "%v", err)
 		}
+	}
+	if c.FIFOSlack < 0 {
+		bad("--fifo-slack", "must not be negative")
 	}
 	if c.MaxConns < 1 {
 		bad("--max-conns", "must be at least 1, got %d", c.MaxConns)

@@ -97,8 +97,10 @@ type AdmissionReport struct {
 type FIFOReport struct {
 	Checked int64 `json:"checked"` // admitted visitors whose ticket was known
 	// Inversions counts pairs provably admitted out of ticket order (see
-	// CountCertainInversions); 0 for a FIFO room.
+	// CountCertainInversions, with SlackMS); 0 for a FIFO room.
 	Inversions int64 `json:"inversions"`
+	// SlackMS is the staleness allowed to "waiting" messages (Config.FIFOSlack).
+	SlackMS float64 `json:"slack_ms"`
 	// ObservedInversions counts pairs out of order by the time the client
 	// saw the admission (CountInversions); includes pairs that merely were
 	// noticed in the other order.

@@ -371,7 +371,8 @@ func (r *run) fill(rep *Report, end time.Duration, interrupted bool) {
 	}
 	rep.FIFO = FIFOReport{
 		Checked:            int64(len(adm)),
-		Inversions:         CountCertainInversions(adm, 0),
+		Inversions:         CountCertainInversions(adm, r.cfg.FIFOSlack),
+		SlackMS:            ms(r.cfg.FIFOSlack),
 		ObservedInversions: CountInversions(adm),
 		PositionIncreases:  r.count.positionUp.Load(),
 	}
