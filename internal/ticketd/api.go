@@ -1,0 +1,265 @@
+package ticketd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog/hlog"
+
+	"github.com/waitroom/waitroom/token"
+)
+
+// maxOrderBody bounds an order request body; a real one is ~20 bytes.
+const maxOrderBody = 1 << 10
+
+// maxAdminBody bounds an admin request body.
+const maxAdminBody = 16 << 10
+
+// apiError is every JSON error: a stable code a client can switch on and a
+// message for humans.
+type apiError struct {
+	Error     string `json:"error"`
+	Message   string `json:"message,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Remaining *int   `json:"remaining,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, apiError{Error: code, Message: msg})
+}
+
+// eventID parses the {id} path value; anything but a positive integer names
+// no event.
+func eventID(r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// findEvent looks in the cache first and then in the database, so an event
+// created a moment ago on another instance is found before the cache
+// reloads.
+func (s *Server) findEvent(ctx context.Context, id int64) (Event, error) {
+	e, ok, err := s.cache.Get(ctx, id)
+	if err != nil || ok {
+		return e, err
+	}
+	defer s.metrics.timeDB("event", time.Now())
+	return s.store.Event(ctx, id)
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
+	events, err := s.cache.All(r.Context())
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	if events == nil {
+		events = []Event{}
+	}
+	writeJSON(w, http.StatusOK, events)
+}
+
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
+	id, ok := eventID(r)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no such event")
+		return
+	}
+	e, err := s.findEvent(r.Context(), id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no such event")
+	case err != nil:
+		s.unavailable(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, e)
+	}
+}
+
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if len(id) != 32 {
+		writeError(w, http.StatusNotFound, "not_found", "no such order")
+		return
+	}
+	start := time.Now()
+	o, err := s.store.Order(r.Context(), id)
+	s.metrics.timeDB("order_get", start)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no such order")
+	case err != nil:
+		s.unavailable(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, o)
+	}
+}
+
+// createOrder is the buy path. Cheap refusals come first (unknown event,
+// missing or bad pass, bad body), so only well-formed orders with a valid
+// pass reach the database.
+func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
+	reject := func(status int, code, msg string) {
+		s.metrics.orders.WithLabelValues("rejected").Inc()
+		writeError(w, status, code, msg)
+	}
+	id, ok := eventID(r)
+	if !ok {
+		reject(http.StatusNotFound, "not_found", "no such event")
+		return
+	}
+	ev, err := s.findEvent(r.Context(), id)
+	if errors.Is(err, ErrNotFound) {
+		reject(http.StatusNotFound, "not_found", "no such event")
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+
+	pass := token.FromRequest(r, ev.Room)
+	if pass == "" {
+		s.metrics.passRejections.WithLabelValues("missing").Inc()
+		reject(http.StatusUnauthorized, "pass_missing", "an admission pass is required: go through the waiting room")
+		return
+	}
+	claims, err := s.verifier.Verify(pass, ev.Room)
+	if err != nil {
+		reason := token.Reason(err)
+		s.metrics.passRejections.WithLabelValues(reason).Inc()
+		if errors.Is(err, token.ErrWrongRoom) {
+			reject(http.StatusForbidden, "wrong_room", "this pass admits to another room")
+			return
+		}
+		s.metrics.orders.WithLabelValues("rejected").Inc()
+		writeJSON(w, http.StatusUnauthorized, apiError{Error: "pass_invalid", Reason: reason, Message: err.Error()})
+		return
+	}
+
+	qty, code, msg := readOrderBody(w, r)
+	if code != "" {
+		reject(http.StatusBadRequest, code, msg)
+		return
+	}
+
+	start := time.Now()
+	res, err := s.store.PlaceOrder(r.Context(), OrderRequest{
+		EventID: id, Quantity: qty, Visitor: claims.Visitor, Room: claims.Room, PassID: claims.ID,
+	})
+	s.metrics.timeDB("order", start)
+	var soldOut *SoldOutError
+	switch {
+	case err == nil:
+		s.metrics.orders.WithLabelValues("created").Inc()
+		s.cache.Sold(id, res.Remaining)
+		if res.Remaining == 0 {
+			s.metrics.soldOut.Inc()
+		}
+		// The visitor is done: let the gateway free the slot at once.
+		w.Header().Set("Waitroom-Command", "revoke")
+		w.Header().Set("Location", "/api/orders/"+res.Order.ID)
+		writeJSON(w, http.StatusCreated, res.Order)
+	case errors.As(err, &soldOut):
+		s.metrics.orders.WithLabelValues("sold_out").Inc()
+		s.cache.Sold(id, soldOut.Remaining)
+		left := soldOut.Remaining
+		writeJSON(w, http.StatusConflict, apiError{Error: "sold_out", Message: "not enough tickets left", Remaining: &left})
+	case errors.Is(err, ErrPassUsed):
+		s.metrics.orders.WithLabelValues("pass_used").Inc()
+		writeError(w, http.StatusConflict, "pass_used", "this pass has already bought tickets")
+	case errors.Is(err, ErrNotFound):
+		reject(http.StatusNotFound, "not_found", "no such event")
+	case errors.Is(err, ErrWrongRoom):
+		reject(http.StatusForbidden, "wrong_room", "this pass admits to another room")
+	default:
+		s.unavailable(w, r, err)
+	}
+}
+
+// readOrderBody decodes {"quantity":1..4}. It returns a non-empty error code
+// for a body a client must fix.
+func readOrderBody(w http.ResponseWriter, r *http.Request) (qty int, code, msg string) {
+	if code, msg := checkJSONType(r); code != "" {
+		return 0, code, msg
+	}
+	var body struct {
+		Quantity int `json:"quantity"`
+	}
+	if code, msg := decodeStrict(w, r, maxOrderBody, &body); code != "" {
+		if code == "invalid_type" {
+			return 0, "invalid_quantity", "quantity must be a whole number from 1 to 4"
+		}
+		return 0, code, msg
+	}
+	if body.Quantity < 1 || body.Quantity > 4 {
+		return 0, "invalid_quantity", "quantity must be a whole number from 1 to 4"
+	}
+	return body.Quantity, "", ""
+}
+
+// checkJSONType insists on a JSON content type. Besides being honest, it
+// means a cross-site page cannot post an order as a "simple" form request:
+// the browser has to ask (CORS preflight) first, and ticketd never says yes.
+func checkJSONType(r *http.Request) (code, msg string) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return "invalid_content_type", "send the body as application/json"
+	}
+	return "", ""
+}
+
+// decodeStrict decodes exactly one JSON value with no unknown fields from a
+// body of at most limit bytes.
+func decodeStrict(w http.ResponseWriter, r *http.Request, limit int64, v any) (code, msg string) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err2 := dec.Token(); err2 != io.EOF {
+			var mbe *http.MaxBytesError
+			if errors.As(err2, &mbe) {
+				return "body_too_large", "body is larger than " + strconv.FormatInt(limit, 10) + " bytes"
+			}
+			return "invalid_json", "body must hold exactly one JSON object"
+		}
+		return "", ""
+	}
+	var mbe *http.MaxBytesError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return "body_too_large", "body is larger than " + strconv.FormatInt(limit, 10) + " bytes"
+	case errors.As(err, &te):
+		return "invalid_type", "field " + te.Field + " has the wrong type"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown_field", strings.TrimPrefix(err.Error(), "json: ") + " (allowed fields are listed in the API docs)"
+	default:
+		return "invalid_json", "body is not valid JSON: " + err.Error()
+	}
+}
+
+// unavailable answers a database failure: 503 with Retry-After, so clients
+// retry rather than give up, and a log line with the request id.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // the client left
+	}
+	hlog.FromRequest(r).Error().Err(err).Str("path", r.URL.Path).Msg("database error")
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, "unavailable", "the ticket database is busy or unreachable; try again")
+}
