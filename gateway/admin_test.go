@@ -1,0 +1,141 @@
+package gateway_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/waitroom/waitroom/queue"
+)
+
+// Admin calls without the token get 401 (with a Basic challenge so the
+// dashboard can log in from a browser); the bearer token and the Basic
+// password both work; /healthz, /readyz and /metrics need no token.
+func TestAdminAuth(t *testing.T) {
+	r := newRig(t, rigOpts{rooms: []queue.Room{room("a", 60, 10, "/a/*")}})
+	basic := func(pw string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+pw)) }
+	cases := []struct {
+		name, path, auth string
+		want             int
+	}{
+		{"no token", "/admin/rooms", "", http.StatusUnauthorized},
+		{"wrong bearer", "/admin/rooms", "Bearer nope", http.StatusUnauthorized},
+		{"token prefix", "/admin/rooms", "Bearer " + adminToken[:5], http.StatusUnauthorized},
+		{"wrong basic", "/admin/", basic("nope"), http.StatusUnauthorized},
+		{"dashboard without token", "/admin/", "", http.StatusUnauthorized},
+		{"bearer", "/admin/rooms", "Bearer " + adminToken, http.StatusOK},
+		{"basic password", "/admin/", basic(adminToken), http.StatusOK},
+		{"healthz", "/healthz", "", http.StatusOK},
+		{"readyz", "/readyz", "", http.StatusOK},
+		{"metrics", "/metrics", "", http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, r.adm.URL+tc.path, nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tc.want {
+				t.Fatalf("got %d, want %d", res.StatusCode, tc.want)
+			}
+			if tc.want == http.StatusUnauthorized && !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Basic") {
+				t.Errorf("401 without a Basic challenge")
+			}
+		})
+	}
+}
+
+// The rooms API lists live figures, applies PATCH to every instance and
+// rejects bad or oversized bodies and unknown fields.
+func TestAdminRoomsAPI(t *testing.T) {
+	r := newRig(t, rigOpts{rooms: []queue.Room{room("a", 0, 10, "/a/*")}})
+	other := newRig(t, rigOpts{rdb: r.rdb, prefix: r.cfg.RedisPrefix, rooms: r.cfg.Rooms, origin: r.origin})
+	for range 3 {
+		newBrowser(t).get(r.pub.URL+"/a/x", false)
+	}
+	res, body := r.admin(t, http.MethodGet, "/admin/rooms", "")
+	var list struct {
+		Rooms []map[string]any `json:"rooms"`
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil || res.StatusCode != 200 || len(list.Rooms) != 1 {
+		t.Fatalf("GET /admin/rooms: %d %s", res.StatusCode, body)
+	}
+	for _, k := range []string{"name", "waiting", "active", "admitted_total", "abandoned_total", "admit_per_minute",
+		"max_active", "paused", "closed", "mode", "opens_at", "session_ttl_seconds", "abandon_after_seconds"} {
+		if _, ok := list.Rooms[0][k]; !ok {
+			t.Errorf("room JSON lacks %q", k)
+		}
+	}
+	if list.Rooms[0]["waiting"].(float64) != 3 {
+		t.Errorf("waiting %v, want 3", list.Rooms[0]["waiting"])
+	}
+
+	bad := []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"unknown field", http.MethodPatch, "/admin/rooms/a", `{"admit_per_minutes":5}`, 400},
+		{"bad mode", http.MethodPatch, "/admin/rooms/a", `{"mode":"lifo"}`, 400},
+		{"negative rate", http.MethodPatch, "/admin/rooms/a", `{"admit_per_minute":-1}`, 400},
+		{"bad opens_at", http.MethodPatch, "/admin/rooms/a", `{"opens_at":"tomorrow"}`, 400},
+		{"two objects", http.MethodPatch, "/admin/rooms/a", `{} {}`, 400},
+		{"not json", http.MethodPatch, "/admin/rooms/a", `paused=true`, 400},
+		{"oversized", http.MethodPatch, "/admin/rooms/a", `{"mode":"` + strings.Repeat("x", 100<<10) + `"}`, 0},
+		{"no such room", http.MethodPatch, "/admin/rooms/zz", `{}`, 404},
+		{"admit zero", http.MethodPost, "/admin/rooms/a/admit", `{"count":0}`, 400},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			res, body := r.admin(t, tc.method, tc.path, tc.body)
+			if tc.want == 0 {
+				if res.StatusCode != 400 && res.StatusCode != 413 {
+					t.Fatalf("got %d %s, want 400 or 413", res.StatusCode, body)
+				}
+				return
+			}
+			if res.StatusCode != tc.want || !strings.Contains(body, `"error"`) {
+				t.Fatalf("got %d %s, want %d with a JSON error", res.StatusCode, body, tc.want)
+			}
+		})
+	}
+
+	res, body = r.admin(t, http.MethodPatch, "/admin/rooms/a", `{"paused":true,"admit_per_minute":90,"opens_at":null}`)
+	if res.StatusCode != 200 || !strings.Contains(body, `"paused":true`) {
+		t.Fatalf("PATCH: %d %s", res.StatusCode, body)
+	}
+	// The other instance sees it on its next read.
+	_, body = other.admin(t, http.MethodGet, "/admin/rooms/a", "")
+	if !strings.Contains(body, `"admit_per_minute":90`) || !strings.Contains(body, `"paused":true`) {
+		t.Fatalf("other instance: %s", body)
+	}
+	// Manual admit works while paused.
+	res, body = r.admin(t, http.MethodPost, "/admin/rooms/a/admit", `{"count":2}`)
+	if res.StatusCode != 200 || !strings.Contains(body, `"admitted":2`) {
+		t.Fatalf("admit: %d %s", res.StatusCode, body)
+	}
+	// The dashboard is HTML; /metrics carries the room figures.
+	res, body = r.admin(t, http.MethodGet, "/admin/", "")
+	if res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("dashboard: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	waitFor(t, 3_000_000_000, "room metrics", func() bool {
+		res, err := http.Get(r.adm.URL + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		s := string(b)
+		return strings.Contains(s, `waitroom_waiting{room="a"} 1`) && strings.Contains(s, `waitroom_active{room="a"} 2`) &&
+			strings.Contains(s, "waitroom_websockets 0") && strings.Contains(s, "waitroom_redis_up 1") &&
+			strings.Contains(s, `waitroom_joins_total{room="a"} 3`)
+	})
+}

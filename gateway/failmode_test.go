@@ -1,0 +1,115 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/waitroom/waitroom/internal/testenv"
+	"github.com/waitroom/waitroom/queue"
+)
+
+// ownRedis starts a redis-server of the test's own on a free loopback port,
+// so the test can stop and resume it.
+func ownRedis(t *testing.T) (*exec.Cmd, *redis.Client) {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		if testenv.InCI() {
+			t.Fatal("redis-server not installed")
+		}
+		t.Skip("redis-server not installed")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(path, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	rdb := redis.NewClient(&redis.Options{
+		Addr: fmt.Sprintf("127.0.0.1:%d", port), DialTimeout: 300 * time.Millisecond,
+		ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, MaxRetries: 1,
+	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	waitFor(t, 5*time.Second, "redis-server to start", func() bool {
+		return rdb.Ping(context.Background()).Err() == nil
+	})
+	return cmd, rdb
+}
+
+// Redis stopped mid-test: visitors without a pass get the fail mode
+// (closed: 503 + Retry-After; open: proxied), pass holders keep going in
+// both, and after Redis returns the queue is intact and the gateway is
+// back to normal without a restart.
+func TestRedisOutageFailModes(t *testing.T) {
+	for _, mode := range []string{"closed", "open"} {
+		t.Run(mode, func(t *testing.T) {
+			cmd, rdb := ownRedis(t)
+			r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", failMode: mode,
+				rooms: []queue.Room{room("f", 600, 1, "/f/*")}})
+			holder, waiter := newBrowser(t), newBrowser(t)
+			if res, _ := holder.get(r.pub.URL+"/f/x", false); res.StatusCode != http.StatusOK {
+				t.Fatalf("holder not admitted: %d", res.StatusCode)
+			}
+			if res, _ := waiter.get(r.pub.URL+"/f/x", false); res.StatusCode != http.StatusTooManyRequests {
+				t.Fatalf("waiter not queued: %d", res.StatusCode)
+			}
+			// A second instance that never saw the holder's pass.
+			fresh := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", failMode: mode, rooms: r.cfg.Rooms, origin: r.origin})
+
+			if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			newcomer := newBrowser(t)
+			wantNew := map[string]int{"closed": http.StatusServiceUnavailable, "open": http.StatusOK}[mode]
+			res, _ := newcomer.get(r.pub.URL+"/f/x", false)
+			if res.StatusCode != wantNew {
+				t.Fatalf("newcomer during outage: %d, want %d", res.StatusCode, wantNew)
+			}
+			if mode == "closed" && res.Header.Get("Retry-After") == "" {
+				t.Errorf("503 without Retry-After")
+			}
+			if res, body := newcomer.get(r.pub.URL+"/f/x", true); mode == "closed" && (res.StatusCode != 503 || len(body) == 0) {
+				t.Errorf("HTML newcomer during outage: %d", res.StatusCode)
+			}
+			for name, base := range map[string]string{"known": r.pub.URL, "fresh instance": fresh.pub.URL} {
+				if res, body := holder.get(base+"/f/y", false); res.StatusCode != http.StatusOK || body != "origin:/f/y" {
+					t.Errorf("pass holder (%s) during outage: %d %q", name, res.StatusCode, body)
+				}
+			}
+			if res, _ := http.Get(r.adm.URL + "/readyz"); res.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("/readyz during outage: %d", res.StatusCode)
+			}
+
+			if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 5*time.Second, "recovery", func() bool {
+				res, _ := waiter.get(r.pub.URL+"/f/x", false)
+				return res.StatusCode == http.StatusTooManyRequests
+			})
+			if st := waiter.status(r, "f"); st.State != "queued" || st.Position != 1 {
+				t.Fatalf("after the outage the waiter is %s at %d, want queued at 1", st.State, st.Position)
+			}
+			if res, _ := http.Get(r.adm.URL + "/readyz"); res.StatusCode != http.StatusOK {
+				t.Errorf("/readyz after recovery: %d", res.StatusCode)
+			}
+		})
+	}
+}
