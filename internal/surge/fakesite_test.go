@@ -269,6 +269,7 @@ func (f *fakeSite) order(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.stock -= body.Quantity
+	w.Header().Set("Waitroom-Command", "revoke") // as ticketd: the slot is free again
 	w.WriteHeader(http.StatusCreated)
 	fmt.Fprint(w, `{"order_id":1}`)
 }

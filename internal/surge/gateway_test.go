@@ -1,0 +1,97 @@
+package surge
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/waitroom/waitroom/gateway"
+	"github.com/waitroom/waitroom/internal/testenv"
+	"github.com/waitroom/waitroom/queue"
+)
+
+const passSecret = "0123456789abcdef0123456789abcdef-pass"
+
+// realGateway starts the real gateway handlers on httptest servers, on the
+// test Redis, in front of origin; it returns the public and admin URLs.
+func realGateway(t *testing.T, origin string, apm, maxActive int) (pub, adm string) {
+	t.Helper()
+	rdb, prefix := testenv.Redis(t)
+	cfg := gateway.DefaultConfig(origin)
+	cfg.Redis, cfg.RedisPrefix = rdb, prefix
+	cfg.Rooms = []queue.Room{{
+		Name: "default", Paths: []string{"/*"}, AdmitPerMinute: apm, MaxActive: maxActive,
+		SessionTTL: 10 * time.Minute, AbandonAfter: time.Minute, Mode: queue.FIFO,
+	}}
+	cfg.CookieSecret = "0123456789abcdef0123456789abcdef-cookie"
+	cfg.PassSecret = passSecret
+	cfg.AdminToken = "admin-token"
+	cfg.AdmitInterval = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := gateway.New(ctx, cfg, zerolog.Nop())
+	if err != nil {
+		cancel()
+		t.Fatalf("gateway.New: %v", err)
+	}
+	g.Start(ctx)
+	ps := httptest.NewUnstartedServer(nil)
+	ps.Config = g.PublicServer()
+	ps.Start()
+	as := httptest.NewServer(g.Admin())
+	t.Cleanup(func() {
+		ps.Close()
+		as.Close()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = g.Shutdown(sctx)
+		cancel()
+	})
+	return ps.URL, as.URL
+}
+
+// Through the real gateway, a crowd larger than the origin may serve at
+// once is queued, admitted in ticket order at the configured rate, never
+// more than max_active at the origin, and buys the stock exactly once.
+func TestRunThroughRealGateway(t *testing.T) {
+	secret := []byte(passSecret)
+	f, origin := newFakeSite(t, 50, func(f *fakeSite) { f.Secret = secret })
+	// Sold-out visitors keep their slot (the origin revokes on a successful
+	// order only), so the crowd is sized to end just as the slots run out.
+	pub, adm := realGateway(t, origin.URL, 1200, 10)
+	c := gatewayConfig(pub, 60)
+	c.Duration = 20 * time.Second
+	c.Origin = origin.URL
+	c.GatewayAdmin, c.GatewayAdminToken = adm, "admin-token"
+	c.WebSocketShare = 0.7
+	c.PollInterval = 200 * time.Millisecond
+	rep := mustRun(t, c)
+	checkLedger(t, rep)
+	v := rep.Visitors
+	if v.Bought != 50 || v.SoldOut != 10 || v.Failed != 0 || v.Queued < 40 {
+		t.Errorf("visitors %+v, errors %v", v, rep.Errors)
+	}
+	if rep.Stock.Oversell != 0 || rep.Stock.RemainingAfter != 0 {
+		t.Errorf("stock %+v", rep.Stock)
+	}
+	if rep.FIFO.Inversions != 0 || rep.FIFO.PositionIncreases != 0 || rep.FIFO.Checked < 40 {
+		t.Errorf("fifo %+v", rep.FIFO)
+	}
+	if rep.Admission.ConfiguredPerMinute != 1200 || rep.Admission.MaxActive != 10 {
+		t.Errorf("admission %+v", rep.Admission)
+	}
+	// The fake origin counts what it really had in flight: the gateway's
+	// max_active bounds it (page reloads and orders of admitted visitors).
+	if f.peak > 10 {
+		t.Errorf("origin saw %d requests at once, max_active is 10", f.peak)
+	}
+	if len(rep.Errors) != 0 {
+		t.Errorf("errors %v", rep.Errors)
+	}
+	var b strings.Builder
+	_ = WriteTable(&b, rep)
+	t.Log("\n" + b.String())
+}
