@@ -144,10 +144,10 @@ func TestForgedVisitorCookieGainsNothing(t *testing.T) {
 	}
 	id, _, _ := strings.Cut(aliceID, ".")
 	for _, forged := range []string{
-		id,                 // no MAC
-		id + ".AAAA",       // wrong MAC
+		id,           // no MAC
+		id + ".AAAA", // wrong MAC
 		id + "." + strings.Repeat("A", 43),
-		aliceID + "x",      // altered
+		aliceID + "x", // altered
 		strings.Repeat("x", 5000),
 	} {
 		mallory := newBrowser(t)

@@ -130,4 +130,3 @@ func crowd(ctx context.Context, g *gateway.Gateway, n int) {
 		}
 	}
 }
-
