@@ -38,8 +38,8 @@ func TestETAText(t *testing.T) {
 		want    string
 	}{
 		{en, "queued", -1, "Calculating…"},
-		{en, "queued", 0, "Less than a minute"},
-		{en, "queued", 59, "Less than a minute"},
+		{en, "queued", 0, "Under a minute"},
+		{en, "queued", 59, "Under a minute"},
 		{en, "queued", 61, "About 2 min"},
 		{en, "queued", 3600, "About 1 h 0 min"},
 		{en, "queued", 5430, "About 1 h 31 min"},

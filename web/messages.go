@@ -38,7 +38,7 @@ var messages = map[string]map[string]string{
 		"days":             "{n}d",
 		"eta_unknown":      "Calculating…",
 		"eta_paused":       "On hold while paused",
-		"eta_soon":         "Less than a minute",
+		"eta_soon":         "Under a minute",
 		"eta_minutes":      "About {n} min",
 		"eta_hours":        "About {h} h {m} min",
 		"conn_connecting":  "Connecting…",

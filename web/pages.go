@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -310,8 +311,13 @@ func (p *Pages) RenderQueue(w io.Writer, d QueueData) error {
 	if s.Ticket > 0 {
 		v.TicketText = "#" + number(s.Ticket)
 	}
-	if v.Admitted {
+	switch {
+	case v.Admitted:
 		v.Progress = 100
+	case v.ShowLine:
+		// As queue.js does for a first visit: admission is the last step,
+		// so position p starts at 1/(p+1) of the way.
+		v.Progress = int(math.Round(100 / float64(s.Position+1)))
 	}
 	v.ProgressText = fill(t["progress_value"], "n", strconv.Itoa(v.Progress))
 	if s.OpensAt != nil {

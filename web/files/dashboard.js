@@ -42,18 +42,24 @@
   function roomState(r) {
     if (r.closed) return 'closed';
     if (r.paused) return 'paused';
+    if (r.state === 'prequeue') return 'prequeue';
+    if (r.state === 'queued') return 'open';
     if (r.opens_at && new Date(r.opens_at).getTime() > Date.now()) return 'prequeue';
     return 'open';
   }
 
   function record(r, now) {
     var h = history[r.name] || (history[r.name] = []);
-    h.push({ t: now, waiting: Number(r.waiting) || 0, active: Number(r.active) || 0, admitted: Number(r.admitted_total) || 0 });
+    h.push({ t: now, waiting: Number(r.waiting) || 0, active: Number(r.active) || 0, admitted: Number(r.admitted_total) || 0,
+      achieved: typeof r.achieved_per_minute === 'number' ? r.achieved_per_minute : null });
     while (h.length > 2 && now - h[0].t > HISTORY_MS) h.shift();
     // Admissions per minute over the last RATE_WINDOW_MS.
     var last = h[h.length - 1], from = last;
     for (var i = h.length - 1; i >= 0 && last.t - h[i].t <= RATE_WINDOW_MS; i--) from = h[i];
-    last.rate = last.t > from.t ? Math.max(0, (last.admitted - from.admitted) * 60000 / (last.t - from.t)) : 0;
+    // Admissions per minute: the gateway's own figure (last minute) when it
+    // gives one, else measured here over the last RATE_WINDOW_MS.
+    last.rate = last.achieved !== null ? last.achieved
+      : last.t > from.t ? Math.max(0, (last.admitted - from.admitted) * 60000 / (last.t - from.t)) : 0;
   }
 
   function renderTable(rooms) {
@@ -116,7 +122,9 @@
     });
     p.close.addEventListener('click', function () {
       var r = latest[name];
-      send(name, 'PATCH', '', { closed: !(r && r.closed) });
+      var closing = !(r && r.closed);
+      if (closing && !window.confirm('Close room ' + name + '? Nobody is admitted until it is opened again; places are kept.')) return;
+      send(name, 'PATCH', '', { closed: closing });
     });
     var controls = el('div', { class: 'controls' }, [
       p.pause, p.close,
@@ -146,7 +154,12 @@
     }).then(function (res) {
       return res.text().then(function (t) {
         if (!res.ok) throw new Error(res.status + ' ' + (t || res.statusText));
-        p.message.textContent = 'Done: ' + method + ' ' + JSON.stringify(body) + (t ? ' → ' + t.slice(0, 200) : '');
+        var summary = '';
+        try {
+          var out = JSON.parse(t);
+          if (typeof out.admitted === 'number') summary = ' → admitted ' + out.admitted + (out.skipped ? ', skipped ' + out.skipped : '');
+        } catch (e) { /* not JSON: no summary */ }
+        p.message.textContent = 'Done at ' + new Date().toLocaleTimeString() + ': ' + method + ' ' + JSON.stringify(body) + summary;
         poll();
       });
     }).catch(function (err) {
@@ -169,14 +182,18 @@
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
     g.clearRect(0, 0, w, h);
     var left = 48, right = 8, top = 8, bottom = 20;
+    // The time axis runs from the oldest point kept (at most HISTORY_MS ago)
+    // to now, so a freshly opened dashboard is not a sliver at the right.
     var now = points.length ? points[points.length - 1].t : Date.now();
-    var start = now - HISTORY_MS;
+    var start = points.length ? Math.max(points[0].t, now - HISTORY_MS) : now - HISTORY_MS;
+    var span = Math.max(now - start, POLL_MS * 2);
+    start = now - span;
     var max = 1;
     series.forEach(function (s) {
       points.forEach(function (pt) { max = Math.max(max, Number(s.value(pt)) || 0); });
     });
     max = niceCeil(max * 1.1);
-    function x(t) { return left + (w - left - right) * (t - start) / HISTORY_MS; }
+    function x(t) { return left + (w - left - right) * (t - start) / span; }
     function y(v) { return top + (h - top - bottom) * (1 - v / max); }
 
     g.font = '11px system-ui, sans-serif';
@@ -192,7 +209,7 @@
     });
     g.textAlign = 'left';
     g.textBaseline = 'bottom';
-    g.fillText('−' + Math.round(HISTORY_MS / 60000) + ' min', left, h - 2);
+    g.fillText(ago(span), left, h - 2);
     g.textAlign = 'right';
     g.fillText('now', w - right, h - 2);
 
@@ -208,8 +225,21 @@
         if (!started) { g.moveTo(x(pt.t), y(v)); started = true; } else g.lineTo(x(pt.t), y(v));
       });
       g.stroke();
+      if (!s.dashed && points.length < 20) {
+        g.fillStyle = s.color;
+        points.forEach(function (pt) {
+          var v = s.value(pt);
+          if (v === null || v === undefined || !isFinite(v)) return;
+          g.beginPath(); g.arc(x(pt.t), y(v), 2.5, 0, 2 * Math.PI); g.fill();
+        });
+      }
     });
     g.setLineDash([]);
+  }
+
+  function ago(ms) {
+    var s = Math.round(ms / 1000);
+    return s < 120 ? '−' + s + ' s' : '−' + Math.round(s / 60) + ' min';
   }
 
   function niceCeil(v) {

@@ -56,7 +56,7 @@
   }
 
   // The progress bar runs from the first position this tab saw (kept in
-  // sessionStorage, so a reload does not restart it) to the front.
+  // sessionStorage, so a reload does not restart it) to admission.
   function storageKey() { return 'waitroom:first:' + cfg.room; }
 
   function loadFirstPosition() {
@@ -66,6 +66,12 @@
   function saveFirstPosition(n) {
     firstPosition = n;
     try { sessionStorage.setItem(storageKey(), String(n)); } catch (e) { /* private mode */ }
+  }
+
+  // Admission is the last step: from position p of a first-seen P the bar
+  // stands at (P - p + 1) / (P + 1), so the front of the line is not "0%".
+  function progress(position) {
+    return 100 * (firstPosition - position + 1) / (firstPosition + 1);
   }
 
   function setProgress(percent) {
@@ -144,7 +150,7 @@
       setText('wr-ahead', fmt(position - 1));
       setText('wr-eta', etaText(state, s.eta_seconds));
     }
-    setProgress(state === 'admitted' ? 100 : inLine ? 100 * (firstPosition - position) / firstPosition : 0);
+    setProgress(state === 'admitted' ? 100 : inLine ? progress(position) : 0);
     setText('wr-ticket', int(s.ticket) > 0 ? '#' + fmt(s.ticket) : '\u2013');
     setText('wr-waiting', fmt(Math.max(0, int(s.waiting))));
     if (state === 'prequeue') countdown(s.opens_at); else clearInterval(countdownTimer);

@@ -1,0 +1,569 @@
+package web_test
+
+// Real-browser tests: headless Chromium (Debian's /usr/bin/chromium) runs
+// the queue page's script against real servers. Outside CI a missing
+// Chromium skips them; under CI=true it fails them (.ci/run installs it).
+//
+// Screenshots go to $WAITROOM_SCREENSHOTS when set (else a temporary
+// directory) so a person can look at the page in both languages.
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/rs/zerolog"
+
+	"github.com/waitroom/waitroom/gateway"
+	"github.com/waitroom/waitroom/internal/testenv"
+	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/web"
+)
+
+// chromium returns the browser to drive, or skips (fails under CI).
+func chromium(t *testing.T) string {
+	t.Helper()
+	if testing.Short() && !testenv.InCI() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	for _, p := range []string{os.Getenv("WAITROOM_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	msg := "chromium not found: apt-get install chromium (or set WAITROOM_CHROMIUM)"
+	if testenv.InCI() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// browser starts one headless Chromium with a fresh profile for the test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1000, 1000),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// visitor is one person in the browser: a tab in its own browser context
+// (own cookies), sending the given Accept-Language. Script errors on its
+// pages fail the test.
+type visitor struct {
+	t    *testing.T
+	ctx  context.Context
+	mu   sync.Mutex
+	errs []string
+}
+
+func newVisitor(t *testing.T, browserCtx context.Context, acceptLanguage string) *visitor {
+	t.Helper()
+	v := &visitor{t: t}
+	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			v.mu.Lock()
+			d := ev.ExceptionDetails
+			msg := fmt.Sprintf("%s at %s:%d:%d", d.Text, d.URL, d.LineNumber+1, d.ColumnNumber+1)
+			if d.Exception != nil {
+				msg += ": " + d.Exception.Description
+			}
+			v.errs = append(v.errs, msg)
+			v.mu.Unlock()
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				v.mu.Lock()
+				v.errs = append(v.errs, "console.error: "+strings.Join(parts, " "))
+				v.mu.Unlock()
+			}
+		}
+	}))
+	t.Cleanup(cancel)
+	v.ctx = ctx
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+		Headers: network.Headers{"Accept-Language": acceptLanguage},
+	}); err != nil {
+		t.Fatalf("set Accept-Language: %v", err)
+	}
+	t.Cleanup(func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		for _, e := range v.errs {
+			if !strings.Contains(e, "WebSocket") { // a refused socket is logged by the browser itself
+				t.Errorf("script error in the page: %s", e)
+			}
+		}
+	})
+	return v
+}
+
+func (v *visitor) do(steps ...chromedp.Action[chromedp.Void]) {
+	v.t.Helper()
+	ctx, cancel := context.WithTimeout(v.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		loc, _ := chromedp.Run(v.ctx, chromedp.Location())
+		v.t.Fatalf("browser at %s: %v", loc, err)
+	}
+}
+
+// waitFor waits until the JavaScript expression is true in the page,
+// across navigations (a poll inside the page would die with it).
+func (v *visitor) waitFor(what, expr string) {
+	v.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(v.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	text, _ := chromedp.Run(v.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	loc, _ := chromedp.Run(v.ctx, chromedp.Location())
+	v.t.Fatalf("waiting for %s (%s): last error %v\nat %s:\n%s", what, expr, lastErr, loc, text)
+}
+
+func (v *visitor) eval(expr string) string {
+	v.t.Helper()
+	s, err := chromedp.Run(v.ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		v.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return s
+}
+
+func (v *visitor) text(id string) string {
+	v.t.Helper()
+	return v.eval(fmt.Sprintf(`document.getElementById(%q).textContent.trim()`, id))
+}
+
+// screenshot saves a PNG of the page at the given viewport width.
+func (v *visitor) screenshot(name string, width int64) {
+	v.t.Helper()
+	dir := os.Getenv("WAITROOM_SCREENSHOTS")
+	if dir == "" {
+		dir = v.t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		v.t.Fatal(err)
+	}
+	v.do(chromedp.EmulateViewport(width, 800), chromedp.Sleep(800*time.Millisecond)) // let the progress bar's transition finish
+	png, err := chromedp.Run(v.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		v.t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		v.t.Fatal(err)
+	}
+	v.t.Logf("screenshot: %s", path)
+}
+
+// statusBoard is the test's own status API: it answers polls with the
+// status the test sets, and counts them.
+type statusBoard struct {
+	mu     sync.Mutex
+	status map[string]any
+	polls  int
+}
+
+func (b *statusBoard) set(s map[string]any) {
+	b.mu.Lock()
+	b.status = s
+	b.mu.Unlock()
+}
+
+func (b *statusBoard) get() map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.status
+}
+
+// The page's script, on its own: it starts from the inlined status, counts
+// down in the pre-queue, falls back to polling when the WebSocket is
+// refused, moves the position, progress bar and ETA, says "paused" in words,
+// and takes the visitor to the original URL once admitted.
+func TestQueuePageScriptInBrowser(t *testing.T) {
+	pages := newPages(t, "")
+	board := &statusBoard{}
+	opensAt := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	board.set(map[string]any{"room": "concert-42", "state": "prequeue", "position": 0, "waiting": 12,
+		"eta_seconds": -1, "admit_per_minute": 60, "opens_at": opensAt, "ticket": 0})
+
+	mux := http.NewServeMux()
+	mux.Handle("GET "+web.AssetPrefix, http.StripPrefix(web.AssetPrefix, pages.Assets()))
+	mux.HandleFunc("GET /_waitroom/api/status", func(w http.ResponseWriter, r *http.Request) {
+		board.mu.Lock()
+		board.polls++
+		board.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(board.get())
+	})
+	mux.HandleFunc("GET /_waitroom/ws", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no sockets here", http.StatusServiceUnavailable)
+	})
+	mux.HandleFunc("GET /events/42", func(w http.ResponseWriter, r *http.Request) {
+		s := board.get()
+		if s["state"] == "admitted" {
+			fmt.Fprint(w, `<!doctype html><title>Event 42</title><h1 id="origin">Event 42: choose your seats</h1>`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		err := pages.RenderQueue(w, web.QueueData{
+			Lang: web.Lang(r.Header.Get("Accept-Language")), Room: "concert-42", State: s["state"].(string), Status: s,
+			StatusURL: "/_waitroom/api/status?room=concert-42", WSURL: "/_waitroom/ws?room=concert-42",
+			ReturnURL: r.URL.RequestURI(),
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	site := httptest.NewServer(mux)
+	defer site.Close()
+
+	v := newVisitor(t, browser(t), "en-GB,en;q=0.9")
+	v.do(chromedp.Navigate(site.URL + "/events/42?seat=A1"))
+
+	// Pre-queue: a countdown to the opening, no position.
+	v.waitFor("countdown", `/^00:5\d:\d\d$/.test(document.querySelector('#wr-countdown-value').textContent)`)
+	if v.eval(`String(document.getElementById('wr-line').hidden)`) != "true" {
+		t.Error("position shown in the pre-queue")
+	}
+
+	// The socket is refused: the page polls, and the room opens.
+	board.set(map[string]any{"room": "concert-42", "state": "queued", "position": 5, "waiting": 40,
+		"eta_seconds": 240, "admit_per_minute": 60, "opens_at": nil, "ticket": 1005})
+	v.waitFor("position 5", `document.getElementById('wr-position').textContent === '5'`)
+	v.waitFor("polling status", `document.getElementById('wr-conn').getAttribute('data-conn') === 'polling'`)
+	if got := v.text("wr-heading"); got != "You're in line" {
+		t.Errorf("heading = %q", got)
+	}
+
+	board.set(map[string]any{"room": "concert-42", "state": "queued", "position": 3, "waiting": 38,
+		"eta_seconds": 130, "admit_per_minute": 60, "opens_at": nil, "ticket": 1005})
+	v.waitFor("position 3", `document.getElementById('wr-position').textContent === '3'`)
+	tests := []struct{ what, got, want string }{
+		{"people ahead", v.text("wr-ahead"), "2"},
+		{"ETA", v.text("wr-eta"), "About 3 min"},
+		{"queue number", v.text("wr-ticket"), "#1,005"},
+		{"progress aria-valuenow", v.eval(`document.getElementById('wr-progress').getAttribute('aria-valuenow')`), "50"}, // (5-3+1)/(5+1)
+		{"progress text", v.text("wr-progress-text"), "50% of the way"},
+		{"bar width", v.eval(`document.getElementById('wr-progress-fill').style.width`), "50%"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %q, want %q", tt.what, tt.got, tt.want)
+		}
+	}
+	v.screenshot("queue-en-polling", 1000)
+
+	board.set(map[string]any{"room": "concert-42", "state": "paused", "position": 3, "waiting": 38,
+		"eta_seconds": -1, "admit_per_minute": 60, "opens_at": nil, "ticket": 1005})
+	v.waitFor("paused", `document.getElementById('wr-page').getAttribute('data-state') === 'paused'`)
+	if got := v.text("wr-badge-text"); got != "Paused" {
+		t.Errorf("paused badge says %q", got)
+	}
+	v.waitFor("announcement", `document.getElementById('wr-live').textContent === 'Entry is paused'`)
+
+	board.set(map[string]any{"room": "concert-42", "state": "admitted", "position": 0, "waiting": 37,
+		"eta_seconds": 0, "admit_per_minute": 60, "opens_at": nil, "ticket": 1005})
+	v.waitFor("the origin's page", `document.getElementById('origin') !== null`)
+	if loc := v.eval(`location.pathname + location.search`); loc != "/events/42?seat=A1" {
+		t.Errorf("admitted visitor landed on %q, want the URL they asked for", loc)
+	}
+}
+
+// Korean visitors get the whole page in Korean, and it fits a small phone.
+func TestQueuePageKoreanOnPhoneWidth(t *testing.T) {
+	pages := newPages(t, "")
+	mux := http.NewServeMux()
+	mux.Handle("GET "+web.AssetPrefix, http.StripPrefix(web.AssetPrefix, pages.Assets()))
+	mux.HandleFunc("GET /events/42", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = pages.RenderQueue(w, web.QueueData{
+			Lang: web.Lang(r.Header.Get("Accept-Language")), Room: "concert-42", State: "queued",
+			Status:    map[string]any{"room": "concert-42", "state": "queued", "position": 1234, "waiting": 56789, "eta_seconds": 3725, "admit_per_minute": 20, "opens_at": nil, "ticket": 61234},
+			StatusURL: "/nowhere", WSURL: "/nowhere", ReturnURL: "/events/42",
+		})
+	})
+	site := httptest.NewServer(mux)
+	defer site.Close()
+
+	v := newVisitor(t, browser(t), "ko-KR,ko;q=0.9,en;q=0.5")
+	v.do(chromedp.EmulateViewport(360, 740), chromedp.Navigate(site.URL+"/events/42"))
+	v.waitFor("script ran", `document.getElementById('wr-conn').hasAttribute('data-conn')`)
+	tests := []struct{ what, got, want string }{
+		{"lang", v.eval(`document.documentElement.lang`), "ko"},
+		{"heading", v.text("wr-heading"), "입장을 기다리고 있습니다"},
+		{"position", v.text("wr-position"), "1,234"},
+		{"ETA", v.text("wr-eta"), "약 1시간 3분"},
+		{"horizontal overflow", v.eval(`String(document.documentElement.scrollWidth > window.innerWidth)`), "false"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %q, want %q", tt.what, tt.got, tt.want)
+		}
+	}
+	v.screenshot("queue-ko-phone", 360)
+	v.screenshot("queue-ko-desktop", 1000)
+}
+
+// originSite is the booking site behind the gateway in the end-to-end
+// tests. It remembers the pass each request carried, and answers
+// /events/42/done with "Waitroom-Command: revoke", as ticketd does after an
+// order.
+type originSite struct {
+	*httptest.Server
+	mu     sync.Mutex
+	passes map[string]string // request URI -> Waitroom-Pass header
+}
+
+func newOrigin(t *testing.T) *originSite {
+	t.Helper()
+	o := &originSite{passes: map[string]string{}}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.mu.Lock()
+		o.passes[r.URL.RequestURI()] = r.Header.Get("Waitroom-Pass")
+		o.mu.Unlock()
+		if r.URL.Path == "/events/42/done" {
+			w.Header().Set("Waitroom-Command", "revoke")
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>Event 42</title><h1 id="origin">Event 42: choose your seats</h1><p id="path">%s</p>`,
+			html.EscapeString(r.URL.RequestURI()))
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+func (o *originSite) pass(uri string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.passes[uri]
+}
+
+// startGateway runs the real gateway in-process on the test Redis, with one
+// tiny room in front of origin: one active visitor at most, one admission a
+// minute, so everyone after the first waits for the operator.
+func startGateway(t *testing.T, origin string, adminToken string) (public, admin *httptest.Server) {
+	t.Helper()
+	rdb, prefix := testenv.Redis(t)
+	cfg := gateway.DefaultConfig(origin)
+	cfg.Redis = rdb
+	cfg.RedisPrefix = prefix
+	cfg.AdminToken = adminToken
+	cfg.Rooms = []queue.Room{{
+		Name: "concert-42", Paths: []string{"/events/42", "/events/42/*"},
+		AdmitPerMinute: 1, MaxActive: 1, SessionTTL: time.Minute, AbandonAfter: time.Minute, Mode: queue.FIFO,
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := gateway.New(ctx, cfg, zerolog.Nop())
+	if err != nil {
+		cancel()
+		t.Fatalf("gateway.New: %v", err)
+	}
+	public = httptest.NewServer(g.Public())
+	admin = httptest.NewServer(g.Admin())
+	g.Start(ctx)
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = g.Shutdown(sctx)
+		public.Close()
+		admin.Close()
+		cancel()
+	})
+	return public, admin
+}
+
+// httpVisitor is a visitor without a browser: a cookie jar and Accept: text/html.
+func httpVisitor(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second}
+}
+
+func getPage(t *testing.T, c *http.Client, url string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept", "text/html")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
+// adminCall sends an operator's request to the admin listener.
+func adminCall(t *testing.T, admin, token, method, path, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, admin+path, bytes.NewBufferString(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+}
+
+// The whole trip in a real browser through the real gateway and Redis: a
+// visitor asks for a protected page while the room is full, gets the queue
+// page with their position (English or Korean by Accept-Language), follows
+// it live over the WebSocket, and once admitted lands on the page they asked
+// for, which the origin serves with a pass.
+func TestBrowserQueueThroughGateway(t *testing.T) {
+	chromium(t)
+	origin := newOrigin(t)
+	public, admin := startGateway(t, origin.URL, "")
+
+	// The first visitor is admitted at once and holds the room's only slot.
+	holder := httpVisitor(t)
+	if page := getPage(t, holder, public.URL+"/events/42"); !strings.Contains(page, `id="origin"`) {
+		t.Fatalf("first visitor was not let through to an empty room:\n%s", page)
+	}
+
+	b := browser(t)
+	en := newVisitor(t, b, "en-US,en;q=0.9")
+	en.do(chromedp.Navigate(public.URL + "/events/42?seat=A1"))
+	en.waitFor("the queue page at position 1", `!!document.getElementById('wr-position') && document.getElementById('wr-position').textContent === '1'`)
+	en.waitFor("the live socket", `document.getElementById('wr-conn').getAttribute('data-conn') === 'live'`)
+
+	ko := newVisitor(t, b, "ko-KR,ko;q=0.9")
+	ko.do(chromedp.Navigate(public.URL + "/events/42"))
+	ko.waitFor("the queue page at position 2", `!!document.getElementById('wr-position') && document.getElementById('wr-position').textContent === '2'`)
+	ko.waitFor("the live socket", `document.getElementById('wr-conn').getAttribute('data-conn') === 'live'`)
+	if got := ko.text("wr-heading"); got != "입장을 기다리고 있습니다" {
+		t.Errorf("Korean visitor's heading = %q", got)
+	}
+	if got := ko.text("wr-ahead"); got != "1" {
+		t.Errorf("Korean visitor has %q people ahead, want 1", got)
+	}
+	en.waitFor("two people waiting", `document.getElementById('wr-waiting').textContent === '2'`)
+	en.screenshot("gateway-queue-en", 1000)
+	ko.screenshot("gateway-queue-ko", 1000)
+	ko.screenshot("gateway-queue-ko-phone", 375)
+
+	// The holder buys (the origin revokes their pass) and the operator
+	// admits the next visitor.
+	getPage(t, holder, public.URL+"/events/42/done")
+	adminCall(t, admin.URL, "", http.MethodPost, "/admin/rooms/concert-42/admit", `{"count":1}`)
+	en.waitFor("the origin's page", `!!document.getElementById('origin')`)
+	if got := en.text("path"); got != "/events/42?seat=A1" {
+		t.Errorf("admitted visitor landed on %q, want the URL they asked for", got)
+	}
+	if origin.pass("/events/42?seat=A1") == "" {
+		t.Error("the origin got the admitted visitor's request without a pass")
+	}
+
+	// The Korean visitor moves to the front live, then is admitted too.
+	ko.waitFor("position 1", `document.getElementById('wr-position').textContent === '1'`)
+	adminCall(t, admin.URL, "", http.MethodPatch, "/admin/rooms/concert-42", `{"max_active":2}`)
+	adminCall(t, admin.URL, "", http.MethodPost, "/admin/rooms/concert-42/admit", `{"count":1}`)
+	ko.waitFor("the origin's page", `!!document.getElementById('origin')`)
+	if origin.pass("/events/42") == "" {
+		t.Error("the origin got the Korean visitor's request without a pass")
+	}
+}
+
+// The operator's dashboard in a real browser: it signs in with HTTP Basic,
+// lists the room with its live figures, draws the charts, and its Pause
+// button pauses the room for everyone.
+func TestDashboardInBrowser(t *testing.T) {
+	chromium(t)
+	const token = "dashboard-test-token-0123456789"
+	origin := newOrigin(t)
+	public, admin := startGateway(t, origin.URL, token)
+	for range 4 { // one admitted, three waiting
+		getPage(t, httpVisitor(t), public.URL+"/events/42")
+	}
+
+	op := newVisitor(t, browser(t), "en")
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+token))
+	if _, err := chromedp.Call(op.ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+		Headers: network.Headers{"Authorization": auth},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	op.do(chromedp.Navigate(admin.URL + "/admin/"))
+	op.waitFor("the room's row", `[...document.querySelectorAll('#rooms-table tbody th')].some(th => th.textContent === 'concert-42')`)
+	op.waitFor("three waiting", `document.querySelector('#rooms-table tbody td:nth-of-type(2)').textContent === '3'`)
+	if got := op.eval(`document.querySelector('#rooms-table tbody td:nth-of-type(3)').textContent`); got != "1" {
+		t.Errorf("active = %q, want 1", got)
+	}
+	// A chart has pixels once two polls are in.
+	op.waitFor("a drawn chart", `(() => {
+		const c = document.querySelector('#room-concert-42 canvas');
+		const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+		for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
+		return false;
+	})()`)
+
+	op.do(chromedp.Click(chromedp.CSS(`#room-concert-42 .controls button`)))
+	op.waitFor("the room paused", `document.querySelector('#rooms-table tbody td:nth-of-type(1)').textContent === 'paused'`)
+	op.waitFor("a Resume button", `document.querySelector('#room-concert-42 .controls button').textContent === 'Resume'`)
+	op.screenshot("dashboard", 1200)
+
+	// The pause reached the gateway itself: a new visitor's page says so.
+	if page := getPage(t, httpVisitor(t), public.URL+"/events/42"); !strings.Contains(page, `data-state="paused"`) {
+		t.Error("the dashboard's Pause did not pause the room")
+	}
+}
