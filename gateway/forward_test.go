@@ -1,0 +1,88 @@
+package gateway_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waitroom/waitroom/gateway"
+	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/token"
+)
+
+// X-Forwarded-* reaching the origin are set by the gateway; incoming
+// values are kept only when the direct peer is a trusted proxy, and only
+// then does X-Forwarded-Proto: https make the cookies Secure.
+func TestForwardedHeadersTrustedOnlyFromProxies(t *testing.T) {
+	cases := []struct {
+		name       string
+		trusted    []string
+		wantFor    string
+		wantProto  string
+		wantSecure bool
+	}{
+		{"untrusted peer", nil, "127.0.0.1", "http", false},
+		{"other proxy trusted", []string{"10.0.0.0/8"}, "127.0.0.1", "http", false},
+		{"trusted peer", []string{"127.0.0.1/32"}, "203.0.113.9, 127.0.0.1", "https", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOpts{mutate: func(c *gateway.Config) { c.TrustedProxies = tc.trusted }})
+			b := newBrowser(t)
+			res, _ := b.get(r.pub.URL+"/x", true, "X-Forwarded-For", "203.0.113.9", "X-Forwarded-Proto", "https")
+			got := r.origin.requests()
+			if len(got) != 1 {
+				t.Fatalf("origin saw %d requests", len(got))
+			}
+			h := got[0].Header
+			if h.Get("X-Forwarded-For") != tc.wantFor || h.Get("X-Forwarded-Proto") != tc.wantProto {
+				t.Errorf("origin saw X-Forwarded-For %q Proto %q, want %q %q", h.Get("X-Forwarded-For"), h.Get("X-Forwarded-Proto"), tc.wantFor, tc.wantProto)
+			}
+			for _, c := range res.Cookies() {
+				if c.Secure != tc.wantSecure {
+					t.Errorf("cookie %s Secure=%v, want %v", c.Name, c.Secure, tc.wantSecure)
+				}
+			}
+		})
+	}
+}
+
+// While the visitor is active the pass slides: once less than half its
+// life is left, the next request carries a renewed pass (new cookie, later
+// exp) and the origin sees the renewed one.
+func TestPassSlidesWhileActive(t *testing.T) {
+	rm := room("slide", 600, 10, "/*")
+	rm.SessionTTL = 4 * time.Second
+	r := newRig(t, rigOpts{rooms: []queue.Room{rm}})
+	b := newBrowser(t)
+	b.get(r.pub.URL+"/a", false)
+	first := b.cookie(r.pub.URL, token.CookieName("slide"))
+	c1, err := r.g.Verifier().Verify(first, "slide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Requests in the first half keep the pass.
+	b.get(r.pub.URL+"/b", false)
+	if b.cookie(r.pub.URL, token.CookieName("slide")) != first {
+		t.Fatal("pass renewed with more than half its life left")
+	}
+	time.Sleep(time.Until(c1.IssuedAt.Add(2200 * time.Millisecond)))
+	res, _ := b.get(r.pub.URL+"/c", false)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("late request: %d", res.StatusCode)
+	}
+	second := b.cookie(r.pub.URL, token.CookieName("slide"))
+	c2, err := r.g.Verifier().Verify(second, "slide")
+	if err != nil || second == first || !c2.ExpiresAt.After(c1.ExpiresAt) {
+		t.Fatalf("pass not renewed: same=%v exp %v -> %v (%v)", second == first, c1.ExpiresAt, c2.ExpiresAt, err)
+	}
+	got := r.origin.requests()
+	if last := got[len(got)-1].Header.Get(token.HeaderPass); last != second {
+		t.Errorf("origin saw the old pass after renewal")
+	}
+	// A pass for another room is not accepted here.
+	if !strings.Contains(second, ".") {
+		t.Fatal("not a JWT")
+	}
+}

@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/waitroom/waitroom/internal/testenv"
+	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/token"
+)
+
+// The visitor cookie accepts only values this gateway signed.
+func TestVisitorCookieDecode(t *testing.T) {
+	vc := visitorCookies{key: []byte("k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1")}
+	other := visitorCookies{key: []byte("k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2")}
+	id := newVisitorID()
+	good := vc.encode(id)
+	flip := func(c byte) string {
+		if c == 'A' {
+			return "B"
+		}
+		return "A"
+	}
+	cases := []struct {
+		name, value string
+		ok          bool
+	}{
+		{"signed here", good, true},
+		{"signed with another key", other.encode(id), false},
+		{"id only", id, false},
+		{"altered id", flip(good[0]) + good[1:], false},
+		{"altered mac", good[:len(good)-1] + flip(good[len(good)-1]), false},
+		{"empty", "", false},
+		{"oversized", strings.Repeat("a", 10000), false},
+		{"two dots", id + "." + strings.Repeat("A", 20) + "." + strings.Repeat("A", 22), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := vc.decode(tc.value)
+			if ok != tc.ok || (ok && got != id) {
+				t.Fatalf("decode(%q) = %q, %v; want ok=%v", tc.value, got, ok, tc.ok)
+			}
+		})
+	}
+}
+
+func FuzzVisitorCookie(f *testing.F) {
+	vc := visitorCookies{key: []byte("k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1")}
+	f.Add(vc.encode(newVisitorID()))
+	f.Add("x.y")
+	f.Fuzz(func(t *testing.T, v string) {
+		id, ok := vc.decode(v)
+		if ok && vc.encode(id) != v {
+			t.Fatalf("accepted %q that this key did not sign", v)
+		}
+	})
+}
+
+// Path patterns: exact, prefix with "*", pass-through wins, first room wins.
+func TestRouterMatch(t *testing.T) {
+	rt := newRouter([]queue.Room{
+		{Name: "a", Paths: []string{"/events/42", "/events/42/*"}},
+		{Name: "b", Paths: []string{"/events/*"}},
+	}, []string{"/events/42/static/*", "/favicon.ico"})
+	cases := map[string]string{
+		"/events/42":          "a",
+		"/events/42/buy":      "a",
+		"/events/421":         "b",
+		"/events/42/static/x": "",
+		"/favicon.ico":        "",
+		"/other":              "",
+		"/events":             "",
+	}
+	for path, want := range cases {
+		r, ok := rt.match(path)
+		got := ""
+		if ok {
+			got = r.Name
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", path, got, want)
+		}
+	}
+}
+
+// checkPass refuses every pass that is not a live pass of this gateway for
+// this room, with a reason for the metrics.
+func TestCheckPassRefusals(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	cfg := DefaultConfig("http://127.0.0.1:1")
+	cfg.Redis, cfg.RedisPrefix = rdb, prefix
+	cfg.PassSecret = strings.Repeat("s", 32)
+	cfg.CookieSecret = strings.Repeat("c", 32)
+	g, err := New(context.Background(), cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	good, _, _ := g.signer.Sign(now, "v1", "default", time.Minute)
+	otherRoom, _, _ := g.signer.Sign(now, "v1", "elsewhere", time.Minute)
+	expired, _, _ := g.signer.Sign(now.Add(-time.Hour), "v1", "default", time.Minute)
+	foreign, _ := token.NewHS256Signer([]byte(strings.Repeat("x", 32)))
+	forged, _, _ := foreign.Sign(now, "v1", "default", time.Minute)
+	edKey, _ := token.GenerateEd25519()
+	edPass, _, _ := token.NewEd25519Signer(edKey).Sign(now, "v1", "default", time.Minute)
+	parts := strings.Split(good, ".")
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
+
+	cases := []struct {
+		name, tok, want string
+	}{
+		{"good", good, ""},
+		{"other room", otherRoom, "wrong_room"},
+		{"expired", expired, "expired"},
+		{"other secret", forged, "signature"},
+		{"EdDSA pass at an HS256 gateway", edPass, "algorithm"},
+		{"alg none", none, "algorithm"},
+		{"garbage", "not-a-jwt", "malformed"},
+		{"oversized", strings.Repeat("a", 100_000), "malformed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e, reason := g.checkPass(context.Background(), tc.tok, "default", now)
+			if (e != nil) != (tc.want == "") || (tc.want != "" && reason != tc.want) {
+				t.Fatalf("got entry=%v reason=%q, want %q", e != nil, reason, tc.want)
+			}
+		})
+	}
+	// A cached pass is still refused for another room.
+	if e, reason := g.checkPass(context.Background(), good, "elsewhere", now); e != nil || reason != "wrong_room" {
+		t.Fatalf("cached pass in another room: %v %q", e != nil, reason)
+	}
+}
+
+// The admin PATCH parser never panics and rejects what it cannot apply.
+func FuzzRoomPatch(f *testing.F) {
+	f.Add(`{"admit_per_minute":10,"paused":true,"opens_at":null}`)
+	f.Add(`{"mode":"random","opens_at":"2026-12-01T10:00:00+09:00"}`)
+	f.Add(`{"session_ttl_seconds":-5}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest("PATCH", "/admin/rooms/a", bytes.NewBufferString(body))
+		var p roomPatch
+		if err := decodeStrict(req, &p); err != nil {
+			return
+		}
+		qp, err := p.toPatch()
+		if err != nil {
+			return
+		}
+		if qp.AdmitPerMinute != nil && *qp.AdmitPerMinute < 0 {
+			t.Fatalf("negative rate accepted: %s", body)
+		}
+		if qp.Mode != nil && *qp.Mode != queue.FIFO && *qp.Mode != queue.Random {
+			t.Fatalf("mode %q accepted", *qp.Mode)
+		}
+		_, _ = json.Marshal(p)
+	})
+}
