@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -29,6 +30,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/waitroom/waitroom/gateway"
@@ -276,6 +278,7 @@ func TestQueuePageScriptInBrowser(t *testing.T) {
 	if v.eval(`String(document.getElementById('wr-line').hidden)`) != "true" {
 		t.Error("position shown in the pre-queue")
 	}
+	v.screenshot("queue-en-prequeue", 1000)
 
 	// The socket is refused: the page polls, and the room opens.
 	board.set(map[string]any{"room": "concert-42", "state": "queued", "position": 5, "waiting": 40,
@@ -311,6 +314,7 @@ func TestQueuePageScriptInBrowser(t *testing.T) {
 		t.Errorf("paused badge says %q", got)
 	}
 	v.waitFor("announcement", `document.getElementById('wr-live').textContent === 'Entry is paused'`)
+	v.screenshot("queue-en-paused", 1000)
 
 	board.set(map[string]any{"room": "concert-42", "state": "admitted", "position": 0, "waiting": 37,
 		"eta_seconds": 0, "admit_per_minute": 60, "opens_at": nil, "ticket": 1005})
@@ -565,5 +569,64 @@ func TestDashboardInBrowser(t *testing.T) {
 	// The pause reached the gateway itself: a new visitor's page says so.
 	if page := getPage(t, httpVisitor(t), public.URL+"/events/42"); !strings.Contains(page, `data-state="paused"`) {
 		t.Error("the dashboard's Pause did not pause the room")
+	}
+}
+
+// When the socket drops (a gateway instance going away closes it with 1001)
+// the page reconnects by itself, after a short randomised pause, and goes
+// back to live updates.
+func TestQueuePageReconnects(t *testing.T) {
+	pages := newPages(t, "")
+	status := map[string]any{"room": "r", "state": "queued", "position": 9, "waiting": 9, "eta_seconds": 60, "admit_per_minute": 10, "opens_at": nil, "ticket": 9}
+	var mu sync.Mutex
+	connections := 0
+	upgrader := websocket.Upgrader{}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+web.AssetPrefix, http.StripPrefix(web.AssetPrefix, pages.Assets()))
+	mux.HandleFunc("GET /_waitroom/ws", func(w http.ResponseWriter, r *http.Request) {
+		c, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		mu.Lock()
+		connections++
+		n := connections
+		mu.Unlock()
+		s := maps.Clone(status)
+		s["position"] = 9 - n // positions move on with every connection
+		if err := c.WriteJSON(s); err != nil {
+			return
+		}
+		if n == 1 {
+			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "restart"), time.Now().Add(time.Second))
+			return
+		}
+		for { // keep the second one open until the page goes
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc("GET /_waitroom/api/status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(status)
+	})
+	mux.HandleFunc("GET /q", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = pages.RenderQueue(w, web.QueueData{Lang: "en", Room: "r", State: "queued", Status: status,
+			StatusURL: "/_waitroom/api/status?room=r", WSURL: "/_waitroom/ws?room=r", ReturnURL: "/q"})
+	})
+	site := httptest.NewServer(mux)
+	defer site.Close()
+
+	v := newVisitor(t, browser(t), "en")
+	v.do(chromedp.Navigate(site.URL + "/q"))
+	v.waitFor("the second socket's position", `document.getElementById('wr-position').textContent === '7'`)
+	v.waitFor("live again", `document.getElementById('wr-conn').getAttribute('data-conn') === 'live'`)
+	mu.Lock()
+	defer mu.Unlock()
+	if connections != 2 {
+		t.Errorf("page opened %d sockets, want 2 (one reconnect)", connections)
 	}
 }

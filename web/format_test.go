@@ -43,7 +43,7 @@ func TestETAText(t *testing.T) {
 		{en, "queued", 61, "About 2 min"},
 		{en, "queued", 3600, "About 1 h 0 min"},
 		{en, "queued", 5430, "About 1 h 31 min"},
-		{en, "paused", 100, "On hold while paused"},
+		{en, "paused", 100, "On hold"},
 		{en, "closed", 100, "Calculating…"},
 		{ko, "queued", 95, "약 2분"},
 		{ko, "queued", 7200, "약 2시간 0분"},

@@ -232,23 +232,37 @@ type pageConfig struct {
 	Text      map[string]string `json:"text"`
 }
 
-// queueView is the queue template's data. Texts are already filled in, in
-// the page's language; T is the whole catalog for custom templates.
+// queueView is the queue template's data: what an operator's queue.html
+// can use. Texts are already filled in, in the page's language; T is the
+// whole catalog (messages.go) for anything else.
 type queueView struct {
-	Lang, Room, State                    string
-	T                                    map[string]string
-	Heading, Lead, StateLabel, StateIcon string
-	ShowLine, ShowCountdown, Admitted    bool
-	Position                             int64
-	PositionText, AheadText, ETAText     string
-	TicketText, WaitingText              string
-	Progress                             int
-	ProgressText                         string
-	OpensAt, OpensAtText                 string
-	Refresh                              int
-	ConnText, NoScript                   string
-	ReturnURL, StatusURL, WSURL          string // reduced to paths on this site
-	Config                               template.JS
+	Lang  string            // "en" or "ko"
+	Room  string            // the room's name
+	State string            // prequeue, queued, paused, closed or admitted
+	T     map[string]string // every string in Lang, by key
+
+	Heading, Lead, StateLabel, StateIcon string // the state in words (and a symbol)
+
+	ShowLine      bool // a position to show (queued, paused or closed with a place)
+	ShowCountdown bool // pre-queue: show the countdown to OpensAt
+	Admitted      bool
+	HasTicket     bool // the visitor has a queue number
+
+	Position                         int64  // 1 = next; 0 when none
+	PositionText, AheadText, ETAText string // formatted; "–" when not in line
+	TicketText, WaitingText          string
+	Progress                         int    // 0..100, as queue.js computes it on a first visit
+	ProgressText                     string // "42% of the way"
+
+	OpensAt     string // RFC 3339, empty when none
+	OpensAtText string // "Opening time: …", empty when none
+
+	Refresh  int    // seconds between reloads without JavaScript
+	ConnText string // the connection line before the script runs
+	NoScript string // the note for visitors without JavaScript
+
+	ReturnURL, StatusURL, WSURL string      // reduced to paths on this site
+	Config                      template.JS // the JSON queue.js reads from <script id="wr-config">
 }
 
 var stateIcons = map[string]string{
@@ -308,7 +322,8 @@ func (p *Pages) RenderQueue(w io.Writer, d QueueData) error {
 	}
 	v.WaitingText = number(max(s.Waiting, 0))
 	v.TicketText = "–"
-	if s.Ticket > 0 {
+	v.HasTicket = s.Ticket > 0
+	if v.HasTicket {
 		v.TicketText = "#" + number(s.Ticket)
 	}
 	switch {

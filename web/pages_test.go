@@ -137,7 +137,7 @@ func TestRenderQueueFirstPaint(t *testing.T) {
 			[]string{"Sales open soon", `<time datetime="2026-12-01T10:00:00&#43;09:00">`, "Opening time: 1 Dec 2026, 10:00", `id="wr-line" hidden`},
 			[]string{`id="wr-countdown" hidden`}},
 		{"paused keeps the place", web.QueueData{Lang: "en", Room: "r", State: "paused", Status: queued(5)},
-			[]string{"Entry is paused", `data-state="paused"`, `id="wr-position" aria-describedby="wr-position-label">5<`, "On hold while paused", `aria-valuenow="17"`},
+			[]string{"Entry is paused", `data-state="paused"`, `id="wr-position" aria-describedby="wr-position-label">5<`, "On hold", `aria-valuenow="17"`},
 			[]string{`id="wr-line" hidden`}},
 		{"closed", web.QueueData{Lang: "ko", Room: "r", State: "closed", Status: queued(5)},
 			[]string{"대기열이 닫혔습니다", `data-state="closed"`, "마감"}, nil},

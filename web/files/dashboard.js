@@ -93,8 +93,9 @@
     return { fig: el('figure', {}, [cap, canvas]), canvas: canvas };
   }
 
-  function numberForm(label, name, button, onSubmit) {
+  function numberForm(label, name, button, onSubmit, inputs) {
     var input = el('input', { type: 'number', min: '0', step: '1', name: name, required: '' });
+    if (inputs) inputs[name] = input;
     var form = el('form', {}, [el('label', {}, [document.createTextNode(label), input]), el('button', { type: 'submit', text: button })]);
     form.addEventListener('submit', function (ev) {
       ev.preventDefault();
@@ -126,10 +127,11 @@
       if (closing && !window.confirm('Close room ' + name + '? Nobody is admitted until it is opened again; places are kept.')) return;
       send(name, 'PATCH', '', { closed: closing });
     });
+    p.inputs = {};
     var controls = el('div', { class: 'controls' }, [
       p.pause, p.close,
-      numberForm('Admit per minute', 'admit_per_minute', 'Set', function (n) { send(name, 'PATCH', '', { admit_per_minute: n }); }),
-      numberForm('Max active', 'max_active', 'Set', function (n) { send(name, 'PATCH', '', { max_active: n }); }),
+      numberForm('Admit per minute', 'admit_per_minute', 'Set', function (n) { send(name, 'PATCH', '', { admit_per_minute: n }); }, p.inputs),
+      numberForm('Max active', 'max_active', 'Set', function (n) { send(name, 'PATCH', '', { max_active: n }); }, p.inputs),
       numberForm('Admit next N now', 'count', 'Admit', function (n) { send(name, 'POST', '/admit', { count: n }); })
     ]);
     p.el = el('section', { class: 'panel', id: 'room-' + name, 'aria-label': 'Room ' + name }, [
@@ -255,6 +257,9 @@
     p.pause.setAttribute('aria-pressed', r.paused ? 'true' : 'false');
     p.close.textContent = r.closed ? 'Open' : 'Close';
     p.close.setAttribute('aria-pressed', r.closed ? 'true' : 'false');
+    // The current values show in the empty inputs.
+    p.inputs.admit_per_minute.placeholder = fmt(r.admit_per_minute);
+    p.inputs.max_active.placeholder = fmt(r.max_active);
     draw(p.canvases.waiting, h, [{ color: COLORS.waiting, value: function (pt) { return pt.waiting; } }]);
     draw(p.canvases.active, h, [
       { color: COLORS.active, value: function (pt) { return pt.active; } },

@@ -151,6 +151,7 @@
       setText('wr-eta', etaText(state, s.eta_seconds));
     }
     setProgress(state === 'admitted' ? 100 : inLine ? progress(position) : 0);
+    $('wr-fact-ticket').hidden = !(int(s.ticket) > 0);
     setText('wr-ticket', int(s.ticket) > 0 ? '#' + fmt(s.ticket) : '\u2013');
     setText('wr-waiting', fmt(Math.max(0, int(s.waiting))));
     if (state === 'prequeue') countdown(s.opens_at); else clearInterval(countdownTimer);
