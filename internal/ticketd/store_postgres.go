@@ -51,7 +51,7 @@ func openPostgres(ctx context.Context, url string, maxConns int) (*pgStore, erro
 	// Several ticketd instances may start at once: serialise the schema
 	// creation on an advisory lock so CREATE … IF NOT EXISTS cannot race.
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7461636b6574)`); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(74616362)`); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, pgSchema)
