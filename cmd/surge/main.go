@@ -204,6 +204,16 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 			return 1
 		}
 	}
+	if o.svg != "" {
+		err := os.MkdirAll(o.svg, 0o755)
+		if err == nil {
+			err = surge.WriteSVGs(o.svg, reps...)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "surge: --svg:", err)
+			return 1
+		}
+	}
 	for _, r := range reps {
 		if r.Stock.Oversell > 0 {
 			fmt.Fprintf(stderr, "surge: OVERSELL: the origin sold %d tickets beyond its stock (%s run)\n", r.Stock.Oversell, r.Mode)
@@ -220,7 +230,7 @@ type options struct {
 	sourceAddrs string
 	stock       int64
 	json, quiet bool
-	html        string
+	html, svg   string
 }
 
 func newFlags(o *options, out io.Writer) *flag.FlagSet {
@@ -256,6 +266,7 @@ func newFlags(o *options, out io.Writer) *flag.FlagSet {
 	fs.Int64Var(&o.stock, "stock", 0, "compare: create a fresh event with this many tickets per run (needs SURGE_ORIGIN_ADMIN_TOKEN)")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of a table")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report with charts to this file")
+	fs.StringVar(&o.svg, "svg", "", "also write each chart as an SVG file into this directory")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	return fs
 }

@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -23,18 +25,6 @@ func WriteHTML(w io.Writer, title string, reps ...*Report) error {
 	if err != nil {
 		return err
 	}
-	charts := []struct {
-		title string
-		unit  string
-		val   func(Second) float64
-	}{
-		{"Visitors waiting", "visitors", func(s Second) float64 { return float64(s.Waiting) }},
-		{"Admitted per second", "visitors/s", func(s Second) float64 { return float64(s.Admitted) }},
-		{"Orders per second", "orders/s", func(s Second) float64 { return float64(s.Orders) }},
-		{"Origin latency (mean per second)", "ms", func(s Second) float64 { return s.OriginMean }},
-		{"Origin in-flight requests", "requests", func(s Second) float64 { return float64(max(s.Inflight, 0)) }},
-		{"Errors per second", "errors/s", func(s Second) float64 { return float64(s.Errors) }},
-	}
 	var svgs []template.HTML
 	for _, c := range charts {
 		svgs = append(svgs, template.HTML(chartSVG(c.title, c.unit, reps, c.val)))
@@ -46,6 +36,32 @@ func WriteHTML(w io.Writer, title string, reps ...*Report) error {
 		"JSON":   template.JS(js), // marshalled by encoding/json, which escapes <, > and &
 		"Runs":   reps,
 	})
+}
+
+// WriteSVGs writes each chart of the HTML report as its own SVG file in
+// dir (waiting.svg, admitted.svg, orders.svg, origin-latency.svg,
+// origin-inflight.svg, errors.svg), for documents that embed images.
+func WriteSVGs(dir string, reps ...*Report) error {
+	for _, c := range charts {
+		svg := strings.Replace(chartSVG(c.title, c.unit, reps, c.val), "<svg ", `<svg xmlns="http://www.w3.org/2000/svg" style="background:#fff;font-family:sans-serif" `, 1)
+		if err := os.WriteFile(filepath.Join(dir, c.file+".svg"), []byte(svg), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// charts are the measures drawn over time.
+var charts = []struct {
+	file, title, unit string
+	val               func(Second) float64
+}{
+	{"waiting", "Visitors waiting", "visitors", func(s Second) float64 { return float64(s.Waiting) }},
+	{"admitted", "Admitted per second", "visitors/s", func(s Second) float64 { return float64(s.Admitted) }},
+	{"orders", "Orders per second", "orders/s", func(s Second) float64 { return float64(s.Orders) }},
+	{"origin-latency", "Origin latency (mean per second)", "ms", func(s Second) float64 { return s.OriginMean }},
+	{"origin-inflight", "Origin in-flight requests", "requests", func(s Second) float64 { return float64(max(s.Inflight, 0)) }},
+	{"errors", "Errors per second", "errors/s", func(s Second) float64 { return float64(s.Errors) }},
 }
 
 var lineColors = []string{"#c0392b", "#1f6fb2", "#2e8b57", "#8e44ad"}
