@@ -32,7 +32,7 @@ type origin struct {
 	respond func(w http.ResponseWriter, r *http.Request)
 }
 
-func newOrigin(t *testing.T) *origin {
+func newOrigin(t testing.TB) *origin {
 	t.Helper()
 	o := &origin{}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +85,7 @@ func room(name string, apm, maxActive int, paths ...string) queue.Room {
 	}
 }
 
-func newRig(t *testing.T, o rigOpts) *rig {
+func newRig(t testing.TB, o rigOpts) *rig {
 	t.Helper()
 	if o.rdb == nil {
 		o.rdb, o.prefix = testenv.Redis(t)
@@ -134,12 +134,12 @@ func newRig(t *testing.T, o rigOpts) *rig {
 
 // browser is a visitor with a cookie jar that never follows redirects.
 type browser struct {
-	t   *testing.T
+	t   testing.TB
 	c   *http.Client
 	jar *cookiejar.Jar
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, jar: jar, c: &http.Client{
@@ -197,7 +197,7 @@ func (b *browser) status(r *rig, roomName string) gateway.StatusJSON {
 }
 
 // admin calls the admin API with the token.
-func (r *rig) admin(t *testing.T, method, path, body string) (*http.Response, string) {
+func (r *rig) admin(t testing.TB, method, path, body string) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, r.adm.URL+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
@@ -211,7 +211,7 @@ func (r *rig) admin(t *testing.T, method, path, body string) (*http.Response, st
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

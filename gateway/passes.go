@@ -173,3 +173,10 @@ func (g *Gateway) checkPass(ctx context.Context, tok, room string, now time.Time
 	g.passes.put(tok, e, now)
 	return e, ""
 }
+
+// PassCached reports whether tok is a live pass for room in this
+// instance's cache (benchmarks and diagnostics).
+func (g *Gateway) PassCached(tok, room string, now time.Time) bool {
+	e := g.passes.get(tok, now)
+	return e != nil && e.claims.Room == room
+}
