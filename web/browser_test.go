@@ -630,3 +630,43 @@ func TestQueuePageReconnects(t *testing.T) {
 		t.Errorf("page opened %d sockets, want 2 (one reconnect)", connections)
 	}
 }
+
+// The 503 and 502 pages render with the gateway's own stylesheet and say
+// what happened in the visitor's language.
+func TestErrorPagesInBrowser(t *testing.T) {
+	pages := newPages(t, "")
+	mux := http.NewServeMux()
+	mux.Handle("GET "+web.AssetPrefix, http.StripPrefix(web.AssetPrefix, pages.Assets()))
+	mux.HandleFunc("GET /busy", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = pages.RenderUnavailable(w, web.Lang(r.Header.Get("Accept-Language")), 3600)
+	})
+	mux.HandleFunc("GET /down", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusBadGateway)
+		_ = pages.RenderBadGateway(w, web.Lang(r.Header.Get("Accept-Language")), "d3adb33f-0001")
+	})
+	site := httptest.NewServer(mux)
+	defer site.Close()
+
+	b := browser(t)
+	tests := []struct{ lang, path, heading string }{
+		{"en", "/busy", "Temporarily unavailable"},
+		{"ko", "/busy", "일시적으로 이용할 수 없습니다"},
+		{"en", "/down", "The site isn't answering"},
+		{"ko", "/down", "사이트가 응답하지 않습니다"},
+	}
+	for _, tt := range tests {
+		v := newVisitor(t, b, tt.lang)
+		v.do(chromedp.Navigate(site.URL + tt.path))
+		if got := v.eval(`document.querySelector('h1').textContent`); got != tt.heading {
+			t.Errorf("%s %s: heading %q, want %q", tt.lang, tt.path, got, tt.heading)
+		}
+		// The stylesheet applied: the card has its border radius.
+		if got := v.eval(`getComputedStyle(document.querySelector('main')).borderTopLeftRadius`); got != "14px" {
+			t.Errorf("%s %s: queue.css not applied (radius %q)", tt.lang, tt.path, got)
+		}
+		v.screenshot("error"+strings.ReplaceAll(tt.path, "/", "-")+"-"+tt.lang, 1000)
+	}
+}
