@@ -42,6 +42,9 @@ type Config struct {
 	// variables (for `waitroom demo` and tests, which hold the gateway's
 	// signer in the same process).
 	Verifier *token.Verifier `env:"-"`
+	// PassJWKS tunes the JWKS client used with PassJWKSURL (zero value:
+	// token's defaults).
+	PassJWKS token.JWKSConfig `env:"-"`
 }
 
 // Validate reports every problem with c in one error, each naming its
@@ -134,7 +137,7 @@ func (c Config) verifier() (*token.Verifier, *token.JWKSClient, error) {
 	case c.Verifier != nil:
 		return c.Verifier, nil, nil
 	case c.PassJWKSURL != "":
-		jc := token.NewJWKSClient(c.PassJWKSURL, token.JWKSConfig{})
+		jc := token.NewJWKSClient(c.PassJWKSURL, c.PassJWKS)
 		return token.NewJWKSVerifier(jc), jc, nil
 	case c.PassKeyFile != "":
 		pemBytes, err := os.ReadFile(c.PassKeyFile)

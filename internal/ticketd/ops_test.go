@@ -1,0 +1,82 @@
+package ticketd
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/waitroom/waitroom/token"
+)
+
+func t0() time.Time { return time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC) }
+
+// /metrics carries the series surge reads, with the orders made.
+func TestMetrics(t *testing.T) {
+	b := newBackend(t, "sqlite")
+	ev := b.createEvent(t, "M", "default", 1)
+	b.buy(t, ev, b.pass(t, "default"), 1)
+	b.buy(t, ev, b.pass(t, "default"), 1)
+	b.buy(t, ev, "", 1)
+	_, body := b.do(t, "GET", "/metrics", nil, nil)
+	for _, want := range []string{
+		`ticketd_orders_total{result="created"} 1`,
+		`ticketd_orders_total{result="sold_out"} 1`,
+		`ticketd_orders_total{result="rejected"} 1`,
+		`ticketd_orders_total{result="pass_used"} 0`,
+		`ticketd_pass_rejections_total{reason="missing"} 1`,
+		`ticketd_sold_out_total 1`,
+		`ticketd_http_inflight 1`, // the /metrics request itself
+		`ticketd_http_inflight_max `,
+		`ticketd_db_seconds_bucket{op="order"`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestHealth(t *testing.T) {
+	b := newBackend(t, "sqlite")
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if status, _ := b.do(t, "GET", path, nil, nil); status != 200 {
+			t.Errorf("%s: %d", path, status)
+		}
+	}
+}
+
+// With TICKETD_PASS_JWKS_URL ticketd takes the gateway's keys from its JWKS,
+// and a key rotation on the gateway mid-run keeps both old and new passes
+// buying.
+func TestJWKSVerification(t *testing.T) {
+	oldKey, _ := token.GenerateEd25519()
+	newKey, _ := token.GenerateEd25519()
+	current := token.NewEd25519Signer(oldKey)
+	var signer atomic.Pointer[token.Signer]
+	signer.Store(current)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { signer.Load().JWKS().ServeHTTP(w, r) }))
+	defer gw.Close()
+
+	b := newBackend(t, "sqlite", func(c *Config) {
+		c.Verifier = nil
+		c.PassJWKSURL = gw.URL
+		c.PassJWKS.MinRefreshInterval = time.Nanosecond // the test rotates at once
+	})
+	ev := b.createEvent(t, "J", "default", 10)
+	oldPass, _, _ := current.Sign(time.Now(), "v1", "default", time.Hour)
+
+	signer.Store(token.NewEd25519Signer(oldKey, newKey))
+	newPass, _, _ := signer.Load().Sign(time.Now(), "v2", "default", time.Hour)
+	for name, p := range map[string]string{"new key": newPass, "old key": oldPass} {
+		if status, body, _ := b.buy(t, ev, p, 1); status != 201 {
+			t.Fatalf("%s: %d %s", name, status, body)
+		}
+	}
+	hs, _ := token.NewHS256Signer([]byte(strings.Repeat("k", 32)))
+	hsPass, _, _ := hs.Sign(time.Now(), "v3", "default", time.Hour)
+	if status, body, _ := b.buy(t, ev, hsPass, 1); status != 401 || !strings.Contains(string(body), "algorithm") {
+		t.Fatalf("HS256 pass against a JWKS verifier: %d %s", status, body)
+	}
+}
