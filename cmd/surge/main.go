@@ -204,6 +204,19 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 			return 1
 		}
 	}
+	if o.markdown != "" {
+		f, err := os.Create(o.markdown)
+		if err == nil {
+			err = surge.WriteMarkdown(f, reps...)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "surge: --markdown:", err)
+			return 1
+		}
+	}
 	if o.svg != "" {
 		err := os.MkdirAll(o.svg, 0o755)
 		if err == nil {
@@ -231,6 +244,7 @@ type options struct {
 	stock       int64
 	json, quiet bool
 	html, svg   string
+	markdown    string
 }
 
 func newFlags(o *options, out io.Writer) *flag.FlagSet {
@@ -266,6 +280,7 @@ func newFlags(o *options, out io.Writer) *flag.FlagSet {
 	fs.Int64Var(&o.stock, "stock", 0, "compare: create a fresh event with this many tickets per run (needs SURGE_ORIGIN_ADMIN_TOKEN)")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of a table")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report with charts to this file")
+	fs.StringVar(&o.markdown, "markdown", "", "also write the table in Markdown to this file")
 	fs.StringVar(&o.svg, "svg", "", "also write each chart as an SVG file into this directory")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	return fs

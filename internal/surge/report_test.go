@@ -135,3 +135,21 @@ func TestWriteTable(t *testing.T) {
 		}
 	}
 }
+
+// The Markdown table has a header separator and one row per table line, so
+// the benchmark document renders it as a table.
+func TestWriteMarkdown(t *testing.T) {
+	var md, tab bytes.Buffer
+	r := &Report{Mode: "gateway", Errors: map[string]int64{"a|b": 1}}
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	_ = WriteTable(&tab, r)
+	lines := strings.Split(strings.TrimSpace(md.String()), "\n")
+	if len(lines) != strings.Count(tab.String(), "\n")+1 || lines[1] != "|---|--:|" {
+		t.Fatalf("markdown:\n%s", md.String())
+	}
+	if !strings.Contains(md.String(), `a\|b`) {
+		t.Error("a pipe in a cell is not escaped")
+	}
+}

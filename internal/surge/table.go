@@ -14,19 +14,54 @@ import (
 // column per report (surge run gives one, surge compare two).
 func WriteTable(w io.Writer, reps ...*Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	row := func(name string, f func(r *Report) string) {
-		fmt.Fprint(tw, name+"\t")
-		for _, r := range reps {
-			fmt.Fprint(tw, f(r)+"\t")
+	for _, row := range tableRows(reps) {
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	return tw.Flush()
+}
+
+// WriteMarkdown writes the same table as WriteTable in Markdown.
+func WriteMarkdown(w io.Writer, reps ...*Report) error {
+	rows := tableRows(reps)
+	var b strings.Builder
+	for i, row := range rows {
+		cells := make([]string, len(row))
+		for j, c := range row {
+			c = strings.ReplaceAll(c, "|", "\\|")
+			switch {
+			case j == 0 && strings.HasPrefix(c, "  "):
+				c = "&nbsp;&nbsp;" + strings.TrimSpace(c)
+			case j == 0 && c != "":
+				c = "**" + c + "**"
+			}
+			cells[j] = c
 		}
-		fmt.Fprintln(tw)
+		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+		if i == 0 {
+			b.WriteString("|---" + strings.Repeat("|--:", len(row)-1) + "|\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// tableRows lays out the report: a header row of modes, then one row per
+// figure; section rows have only a name.
+func tableRows(reps []*Report) [][]string {
+	var rows [][]string
+	row := func(name string, f func(r *Report) string) {
+		cells := []string{name}
+		for _, r := range reps {
+			cells = append(cells, f(r))
+		}
+		rows = append(rows, cells)
 	}
 	section := func(name string) {
-		fmt.Fprint(tw, name+"\t")
+		cells := []string{name}
 		for range reps {
-			fmt.Fprint(tw, "\t")
+			cells = append(cells, "")
 		}
-		fmt.Fprintln(tw)
+		rows = append(rows, cells)
 	}
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	known := func(v int64) string {
@@ -99,7 +134,7 @@ func WriteTable(w io.Writer, reps ...*Report) error {
 			row("  "+k, func(r *Report) string { return i(r.Errors[k]) })
 		}
 	}
-	return tw.Flush()
+	return rows
 }
 
 func pct(p Percentiles) string {
