@@ -24,9 +24,17 @@ import (
 // drain is how long in-flight requests get to finish on SIGTERM.
 const drain = 15 * time.Second
 
-func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
 
-func run(args []string, stderr io.Writer) int {
+// run is ticketd until ctx ends (SIGTERM or Ctrl-C); it returns the exit
+// code: 0 after a clean drain, 2 for bad usage or configuration, 1 when it
+// could not start or serve.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ticketd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -60,8 +68,6 @@ Environment (default in the second column):
 	level, _ := zerolog.ParseLevel(cfg.LogLevel) // checked by LoadConfig
 	log := zerolog.New(out).Level(level).With().Timestamp().Logger()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	srv, err := ticketd.New(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "ticketd:", err)

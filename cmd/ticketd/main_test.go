@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// When the test binary runs with TICKETD_TEST_MAIN=1 it is ticketd itself,
+// so the tests below can send it a real SIGTERM.
+func TestMain(m *testing.M) {
+	if os.Getenv("TICKETD_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// -h prints usage with every variable and exits 0; a bad setting exits 2
+// with one line naming the variable.
+func TestUsageAndBadConfig(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"-h"}, &out); code != 0 || !strings.Contains(out.String(), "TICKETD_DATABASE_URL") {
+		t.Fatalf("-h: code %d\n%s", code, out.String())
+	}
+	t.Setenv("TICKETD_PASS_SECRET", "too-short")
+	t.Setenv("TICKETD_DB_MAX_CONNS", "lots")
+	out.Reset()
+	code := run(context.Background(), nil, &out)
+	msg := strings.TrimSpace(out.String())
+	if code != 2 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "TICKETD_DB_MAX_CONNS") {
+		t.Fatalf("bad config: code %d, output %q", code, msg)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"serve"}, &out); code != 2 {
+		t.Fatalf("stray argument: code %d", code)
+	}
+}
+
+// SIGTERM stops a running ticketd cleanly with exit code 0.
+func TestSIGTERMDrains(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(os.Args[0])
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	cmd.Env = append(os.Environ(),
+		"TICKETD_TEST_MAIN=1",
+		"TICKETD_LISTEN="+addr,
+		"TICKETD_DATABASE_URL=sqlite://"+filepath.Join(t.TempDir(), "t.db"),
+		"TICKETD_PASS_SECRET="+strings.Repeat("s", 32),
+		"TICKETD_SEED_DEMO=true",
+	)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	up := false
+	for range 200 {
+		resp, err := http.Get(fmt.Sprintf("http://%s/healthz", addr))
+		if err == nil {
+			resp.Body.Close()
+			up = resp.StatusCode == 200
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !up {
+		t.Fatalf("ticketd did not come up:\n%s", logs.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "ticketd stopped") {
+		t.Fatalf("no clean stop in logs:\n%s", logs.String())
+	}
+}
