@@ -57,6 +57,7 @@ var fileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 type Pages struct {
 	templates map[string]*template.Template
 	assets    map[string]*asset
+	textJSON  map[string]json.RawMessage // each language's catalog, marshalled once
 	bufs      sync.Pool
 }
 
@@ -101,7 +102,14 @@ func New(dir string) (*Pages, error) {
 		}
 	}
 
-	p := &Pages{templates: map[string]*template.Template{}, assets: map[string]*asset{}}
+	p := &Pages{templates: map[string]*template.Template{}, assets: map[string]*asset{}, textJSON: map[string]json.RawMessage{}}
+	for _, lang := range languages {
+		b, err := json.Marshal(messages[lang])
+		if err != nil {
+			return nil, fmt.Errorf("web: %s strings: %w", lang, err)
+		}
+		p.textJSON[lang] = b
+	}
 	p.bufs.New = func() any { return new(bytes.Buffer) }
 	for name, body := range files {
 		if !strings.HasSuffix(name, ".html") {
@@ -223,13 +231,13 @@ type statusView struct {
 // pageConfig is what queue.js reads from the page (JSON in a
 // <script type="application/json"> element).
 type pageConfig struct {
-	Lang      string            `json:"lang"`
-	Room      string            `json:"room"`
-	Status    json.RawMessage   `json:"status"`
-	StatusURL string            `json:"status_url"`
-	WSURL     string            `json:"ws_url"`
-	ReturnURL string            `json:"return_url"`
-	Text      map[string]string `json:"text"`
+	Lang      string          `json:"lang"`
+	Room      string          `json:"room"`
+	Status    json.RawMessage `json:"status"`
+	StatusURL string          `json:"status_url"`
+	WSURL     string          `json:"ws_url"`
+	ReturnURL string          `json:"return_url"`
+	Text      json.RawMessage `json:"text"`
 }
 
 // queueView is the queue template's data: what an operator's queue.html
@@ -344,11 +352,12 @@ func (p *Pages) RenderQueue(w io.Writer, d QueueData) error {
 	cfg, err := json.Marshal(pageConfig{
 		Lang: lang, Room: room, Status: raw,
 		StatusURL: v.StatusURL, WSURL: v.WSURL, ReturnURL: v.ReturnURL,
-		Text: t,
 	})
 	if err != nil {
 		return fmt.Errorf("web: queue page config: %w", err)
 	}
+	text := p.textJSON[lang]
+	cfg = append(append(append(cfg[:len(cfg)-1:len(cfg)-1], `,"text":`...), text...), '}')
 	// json.Marshal escapes <, >, & and U+2028/9, so the JSON cannot end
 	// its <script> element early, whatever the room or status holds.
 	v.Config = template.JS(cfg)
