@@ -341,7 +341,7 @@ func TestQueuePageKoreanOnPhoneWidth(t *testing.T) {
 	defer site.Close()
 
 	v := newVisitor(t, browser(t), "ko-KR,ko;q=0.9,en;q=0.5")
-	v.do(chromedp.EmulateViewport(360, 740), chromedp.Navigate(site.URL+"/events/42"))
+	v.do(chromedp.EmulateViewport(320, 700), chromedp.Navigate(site.URL+"/events/42"))
 	v.waitFor("script ran", `document.getElementById('wr-conn').hasAttribute('data-conn')`)
 	tests := []struct{ what, got, want string }{
 		{"lang", v.eval(`document.documentElement.lang`), "ko"},
@@ -355,7 +355,7 @@ func TestQueuePageKoreanOnPhoneWidth(t *testing.T) {
 			t.Errorf("%s = %q, want %q", tt.what, tt.got, tt.want)
 		}
 	}
-	v.screenshot("queue-ko-phone", 360)
+	v.screenshot("queue-ko-phone", 320)
 	v.screenshot("queue-ko-desktop", 1000)
 }
 
