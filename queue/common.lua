@@ -69,16 +69,19 @@ local function active_count(now)
 end
 
 -- tokens is the generic cell rate algorithm: tat is the theoretical arrival
--- time of the next admission; the burst is one second's worth (at least 1).
+-- time of the next admission; the burst is one second's worth plus one,
+-- so callers stepping at least once a second lose nothing to rounding
+-- (whole visitors are admitted while the credit accrues in fractions).
 -- It returns how many may be admitted now, the tat to build on and the
 -- emission interval.
 local function tokens(c, now)
   if c.apm <= 0 then return 0, now, 0 end
   local T = 60000 / c.apm
-  local burst = math.max(1, math.floor(c.apm / 60))
+  local burst = math.ceil(c.apm / 60) + 1
   local tat = tonumber(redis.call("HGET", K_ST, "tat") or "0")
   if tat < now then tat = now end
-  local n = math.floor((now + burst * T - tat) / T + 1e-9)
+  -- now - tat is exact (close values); adding them up first is not
+  local n = math.floor(burst + (now - tat) / T + 1e-6)
   if n < 0 then n = 0 end
   return n, tat, T
 end

@@ -1,0 +1,26 @@
+package queue
+
+import (
+	"context"
+	"time"
+)
+
+// joinMany joins visitors visitorID(from)..visitorID(from+n-1) in pipelined
+// batches of 1,000 (set-up of big lines for tests and benchmarks).
+func (q *Queue) joinMany(ctx context.Context, room Room, n, from int, at time.Time) error {
+	if err := joinScript.Load(ctx, q.rdb).Err(); err != nil {
+		return err
+	}
+	keys := q.keys(room.Name)
+	for i := 0; i < n; i += 1000 {
+		pipe := q.rdb.Pipeline()
+		for j := i; j < n && j < i+1000; j++ {
+			args := append(q.roomArgs(room, at), visitorID(from+j), randomScore())
+			joinScript.EvalSha(ctx, pipe, keys, args...)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}

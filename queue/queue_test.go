@@ -1,0 +1,595 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+var ctx = context.Background()
+
+func visitorID(i int) string { return fmt.Sprintf("v%06d", i) }
+
+// joinAll joins n visitors at time at and returns their statuses.
+func joinAll(t *testing.T, q *Queue, room Room, n int, at time.Time) []Status {
+	t.Helper()
+	out := make([]Status, n)
+	for i := range n {
+		s, err := q.join(ctx, room, visitorID(i), at)
+		if err != nil {
+			t.Fatalf("join %d: %v", i, err)
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func figures(t *testing.T, q *Queue, room Room, at time.Time) Figures {
+	t.Helper()
+	f, err := q.figures(ctx, []Room{room}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f[0]
+}
+
+// A queued visitor is admitted in arrival order; joining again keeps the
+// place; positions only go down as the line moves.
+func TestFIFOIdempotentMonotone(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		clk := newClock(t, rdb)
+		room := Room{Name: "fifo", AdmitPerMinute: 600, MaxActive: 1000}
+		// paused while joining, so nobody walks straight in
+		if err := q.Update(ctx, room.Name, Patch{Paused: ptr(true)}); err != nil {
+			t.Fatal(err)
+		}
+		const n = 50
+		first := joinAll(t, q, room, n, clk.now)
+		for i, s := range first {
+			if s.State != StatePaused || s.Position != int64(i+1) || s.Ticket != int64(i+1) {
+				t.Fatalf("visitor %d: got %+v, want paused at position %d", i, s, i+1)
+			}
+		}
+		// joining again does not move anyone or add places
+		again := joinAll(t, q, room, n, clk.now)
+		for i := range again {
+			if again[i].Position != first[i].Position || again[i].Waiting != n {
+				t.Fatalf("rejoin %d: %+v, first %+v", i, again[i], first[i])
+			}
+		}
+		if err := q.Update(ctx, room.Name, Patch{Paused: ptr(false)}); err != nil {
+			t.Fatal(err)
+		}
+		last := make([]int64, n)
+		for i := range last {
+			last[i] = first[i].Position
+		}
+		var order []string
+		for len(order) < n {
+			a, err := q.AdmitAt(ctx, room, clk.add(300*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			order = append(order, a.Admitted...)
+			for i := range n {
+				s, err := q.status(ctx, room, visitorID(i), clk.now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch s.State {
+				case StateQueued:
+					if s.Position > last[i] || s.Position < 1 {
+						t.Fatalf("visitor %d: position went from %d to %d", i, last[i], s.Position)
+					}
+					last[i] = s.Position
+				case StateAdmitted:
+					last[i] = 0
+				default:
+					t.Fatalf("visitor %d: unexpected state %+v", i, s)
+				}
+			}
+		}
+		for i, v := range order {
+			if v != visitorID(i) {
+				t.Fatalf("admission %d was %s, want %s (order %v)", i, v, visitorID(i), order)
+			}
+		}
+		// an admitted visitor joining again stays admitted, no new place
+		s, err := q.join(ctx, room, visitorID(0), clk.now)
+		if err != nil || s.State != StateAdmitted {
+			t.Fatalf("rejoin after admission: %+v %v", s, err)
+		}
+		if f := figures(t, q, room, clk.now); f.Waiting != 0 || f.AdmittedTotal != n || f.Active != n {
+			t.Fatalf("figures %+v", f)
+		}
+	})
+}
+
+// The first visitor of an idle room walks straight in; the next ones queue
+// once the burst is used up.
+func TestJoinAdmitsAtOnceWhenIdle(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		clk := newClock(t, rdb)
+		room := Room{Name: "idle", AdmitPerMinute: 60, MaxActive: 10} // burst 2
+		s := joinAll(t, q, room, 3, clk.now)
+		for _, s := range s[:2] {
+			if s.State != StateAdmitted || !s.Until.Equal(clk.now.Add(q.cfg.AdmitWindow)) {
+				t.Fatalf("visitor of an idle room: %+v", s)
+			}
+		}
+		if s[2].State != StateQueued || s[2].Position != 1 || s[2].ETA != time.Second {
+			t.Fatalf("visitor after the burst: %+v", s[2])
+		}
+		// paused and closed rooms admit nobody at the door
+		for _, p := range []Patch{{Paused: ptr(true)}, {Closed: ptr(true)}} {
+			other := Room{Name: "idle-" + fmt.Sprint(p.Paused != nil), AdmitPerMinute: 60, MaxActive: 10}
+			if err := q.Update(ctx, other.Name, p); err != nil {
+				t.Fatal(err)
+			}
+			s, err := q.join(ctx, other, "x", clk.now)
+			if err != nil || s.State == StateAdmitted || s.Position != 1 {
+				t.Fatalf("join with %+v: %+v %v", p, s, err)
+			}
+		}
+	})
+}
+
+// Over a steered window the admitted count matches admit_per_minute within
+// 2%, whatever the calling cadence.
+func TestAdmissionRate(t *testing.T) {
+	cases := []struct {
+		apm  int
+		step time.Duration
+		span time.Duration
+	}{
+		{apm: 1200, step: 250 * time.Millisecond, span: 2 * time.Minute},
+		{apm: 600, step: 100 * time.Millisecond, span: 2 * time.Minute},
+		{apm: 90, step: 700 * time.Millisecond, span: 10 * time.Minute},
+		{apm: 6000, step: time.Second, span: time.Minute},
+		{apm: 100, step: time.Second, span: 5 * time.Minute},
+	}
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		for _, c := range cases {
+			t.Run(fmt.Sprint(c.apm), func(t *testing.T) {
+				clk := newClock(t, rdb)
+				room := Room{Name: fmt.Sprintf("rate-%d", c.apm), AdmitPerMinute: c.apm, MaxActive: 1 << 30, AbandonAfter: MaxDuration}
+				want := int(float64(c.apm) * c.span.Minutes())
+				burst := (c.apm+59)/60 + 1
+				pipeJoin(t, q, room, want+2*burst, clk.now)
+				// the first step takes the (one second) burst; the rate
+				// holds from there on
+				if a, err := q.AdmitAt(ctx, room, clk.now); err != nil || len(a.Admitted) != burst {
+					t.Fatalf("first step admitted %d (%v), want the burst %d", len(a.Admitted), err, burst)
+				}
+				got := 0
+				for end := clk.now.Add(c.span); clk.now.Before(end); {
+					a, err := q.AdmitAt(ctx, room, clk.add(c.step))
+					if err != nil {
+						t.Fatal(err)
+					}
+					got += len(a.Admitted)
+				}
+				if diff := float64(got-want) / float64(want); diff > 0.02 || diff < -0.02 {
+					t.Fatalf("admitted %d over %s at %d/min, want %d ±2%%", got, c.span, c.apm, want)
+				}
+				f := figures(t, q, room, clk.now)
+				if f.AchievedPerMinute < float64(c.apm)*0.95 || f.AchievedPerMinute > float64(c.apm)*1.05 {
+					t.Fatalf("achieved %.1f/min, configured %d", f.AchievedPerMinute, c.apm)
+				}
+			})
+		}
+	})
+}
+
+// pipeJoin joins n visitors in pipelined batches (fast set-up of big
+// lines), the room paused meanwhile so that nobody walks straight in.
+func pipeJoin(t testing.TB, q *Queue, room Room, n int, at time.Time) {
+	t.Helper()
+	if err := q.Update(ctx, room.Name, Patch{Paused: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.joinMany(ctx, room, n, 0, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Update(ctx, room.Name, Patch{Paused: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// max_active is never exceeded: admission waits for slots, an admission not
+// taken up within the admit window gives its slot back, Release frees one
+// at once.
+func TestMaxActive(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		q.cfg.AdmitWindow = 30 * time.Second
+		clk := newClock(t, rdb)
+		room := Room{Name: "max", AdmitPerMinute: 6000, MaxActive: 5, SessionTTL: time.Minute, AbandonAfter: time.Hour}
+		if err := q.Update(ctx, room.Name, Patch{Paused: ptr(true)}); err != nil {
+			t.Fatal(err)
+		}
+		joinAll(t, q, room, 20, clk.now)
+		_ = q.Update(ctx, room.Name, Patch{Paused: ptr(false)})
+		var admitted []string
+		for range 20 {
+			a, err := q.AdmitAt(ctx, room, clk.add(time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			admitted = append(admitted, a.Admitted...)
+			if f := figures(t, q, room, clk.now); f.Active > 5 {
+				t.Fatalf("active %d > max 5", f.Active)
+			}
+		}
+		if len(admitted) != 5 {
+			t.Fatalf("admitted %d, want 5 (max_active)", len(admitted))
+		}
+		// four enter, one never comes
+		for _, v := range admitted[:4] {
+			if _, err := q.session(ctx, room, v, clk.now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// revoke one: its slot is free at once
+		if err := q.Release(ctx, room.Name, admitted[0]); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := q.AdmitAt(ctx, room, clk.add(time.Second))
+		if len(a.Admitted) != 1 {
+			t.Fatalf("after release admitted %v, want one", a.Admitted)
+		}
+		if _, err := q.session(ctx, room, admitted[0], clk.now); !errors.Is(err, ErrNotAdmitted) {
+			t.Fatalf("renew after release: %v", err)
+		}
+		// the no-show's admission window (30s) runs out: slot comes back
+		a, _ = q.AdmitAt(ctx, room, clk.add(35*time.Second))
+		if len(a.Admitted) != 2 { // the no-show's and the one admitted after release
+			t.Fatalf("after the admit window admitted %v, want two", a.Admitted)
+		}
+		if s, _ := q.status(ctx, room, admitted[4], clk.now); s.State != StateNone {
+			t.Fatalf("no-show status %+v, want none", s)
+		}
+		if _, err := q.session(ctx, room, admitted[4], clk.now); !errors.Is(err, ErrNotAdmitted) {
+			t.Fatalf("late enter: %v", err)
+		}
+		// a renewed session outlives the TTL it started with
+		end, err := q.session(ctx, room, admitted[1], clk.add(20*time.Second))
+		if err != nil || !end.Equal(clk.now.Add(time.Minute)) {
+			t.Fatalf("renew: %v %v", end, err)
+		}
+		if s, _ := q.status(ctx, room, admitted[1], clk.add(40*time.Second)); s.State != StateAdmitted {
+			t.Fatalf("renewed visitor: %+v", s)
+		}
+		if f := figures(t, q, room, clk.now); f.Active > 5 {
+			t.Fatalf("active %d", f.Active)
+		}
+	})
+}
+
+// Eight instances calling admission at once admit every visitor exactly
+// once and never beyond the rate.
+func TestConcurrentInstances(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		const n = 1500
+		room := Room{Name: "crowd", AdmitPerMinute: 60000, MaxActive: 1 << 20, AbandonAfter: time.Hour}
+		clk := newClock(t, rdb)
+		pipeJoin(t, q, room, n, clk.now)
+		start, _ := rdb.Time(ctx).Result()
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		deadline := time.Now().Add(30 * time.Second)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				inst := New(rdb, q.cfg) // an instance of its own
+				for {
+					a, err := inst.Admit(ctx, room)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					for _, v := range a.Admitted {
+						seen[v]++
+					}
+					done := len(seen) == n
+					mu.Unlock()
+					if done {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Error("not everyone admitted within 30s")
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+		}
+		wg.Wait()
+		end, _ := rdb.Time(ctx).Result()
+		for v, k := range seen {
+			if k != 1 {
+				t.Fatalf("%s admitted %d times", v, k)
+			}
+		}
+		// never faster than the rate: 1000/s plus the one-second burst
+		if max := int(end.Sub(start).Seconds()*1000) + 1000 + 1; n > max {
+			t.Fatalf("admitted %d in %s: faster than 1000/s", n, end.Sub(start))
+		}
+		if f := figures(t, q, room, time.Time{}); f.AdmittedTotal != n || f.Waiting != 0 {
+			t.Fatalf("figures %+v", f)
+		}
+	})
+}
+
+// A queued visitor silent for abandon_after is skipped at the front, uses
+// no slot, is counted, and learns they lost the place.
+func TestAbandonedSkipped(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		clk := newClock(t, rdb)
+		room := Room{Name: "gone", AdmitPerMinute: 60, MaxActive: 100, AbandonAfter: time.Minute}
+		_ = q.Update(ctx, room.Name, Patch{Paused: ptr(true)})
+		joinAll(t, q, room, 4, clk.now) // v0..v3
+		_ = q.Update(ctx, room.Name, Patch{Paused: ptr(false)})
+		clk.add(45 * time.Second)
+		if err := q.heartbeat(ctx, room.Name, []string{visitorID(1), "never-joined"}, clk.now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.status(ctx, room, visitorID(3), clk.now); err != nil { // a poll is a heartbeat too
+			t.Fatal(err)
+		}
+		var admitted []string
+		skipped := 0
+		for range 3 {
+			a, err := q.AdmitAt(ctx, room, clk.add(20*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			admitted = append(admitted, a.Admitted...)
+			skipped += a.Skipped
+		}
+		if strings.Join(admitted, ",") != visitorID(1)+","+visitorID(3) || skipped != 2 {
+			t.Fatalf("admitted %v skipped %d; want v1, v3 and two skipped", admitted, skipped)
+		}
+		if f := figures(t, q, room, clk.now); f.AbandonedTotal != 2 || f.AdmittedTotal != 2 || f.Waiting != 0 {
+			t.Fatalf("figures %+v", f)
+		}
+		if s, _ := q.status(ctx, room, visitorID(0), clk.now); s.State != StateNone {
+			t.Fatalf("abandoned visitor: %+v", s)
+		}
+		// coming back means the back of the line
+		_ = q.Update(ctx, room.Name, Patch{Paused: ptr(true)})
+		if s, _ := q.join(ctx, room, visitorID(0), clk.now); s.Ticket != 5 {
+			t.Fatalf("rejoin: %+v", s)
+		}
+	})
+}
+
+// Pause and close stop admission and keep every place; reopening resumes in
+// order.
+func TestPauseCloseKeepPlaces(t *testing.T) {
+	for _, p := range []struct {
+		name      string
+		stop, go_ Patch
+		state     State
+	}{
+		{"pause", Patch{Paused: ptr(true)}, Patch{Paused: ptr(false)}, StatePaused},
+		{"close", Patch{Closed: ptr(true)}, Patch{Closed: ptr(false)}, StateClosed},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+				clk := newClock(t, rdb)
+				room := Room{Name: "stop", AdmitPerMinute: 600, MaxActive: 100, AbandonAfter: time.Hour}
+				_ = q.Update(ctx, room.Name, p.stop)
+				joinAll(t, q, room, 5, clk.now)
+				for range 10 {
+					if a, _ := q.AdmitAt(ctx, room, clk.add(time.Second)); len(a.Admitted) > 0 {
+						t.Fatalf("admitted %v while stopped", a.Admitted)
+					}
+				}
+				s, _ := q.status(ctx, room, visitorID(2), clk.now)
+				if s.State != p.state || s.Position != 3 || s.ETA != -1 {
+					t.Fatalf("status while stopped: %+v", s)
+				}
+				if f := figures(t, q, room, clk.now); f.State != p.state || f.Waiting != 5 {
+					t.Fatalf("figures %+v", f)
+				}
+				_ = q.Update(ctx, room.Name, p.go_)
+				a, _ := q.AdmitAt(ctx, room, clk.add(time.Second))
+				if len(a.Admitted) == 0 || a.Admitted[0] != visitorID(0) {
+					t.Fatalf("after reopening admitted %v", a.Admitted)
+				}
+			})
+		})
+	}
+}
+
+// Manual admit lets the next N in beyond the rate, but never beyond
+// max_active, and works while paused.
+func TestAdmitNext(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		room := Room{Name: "manual", AdmitPerMinute: 1, MaxActive: 8, AbandonAfter: time.Hour}
+		_ = q.Update(ctx, room.Name, Patch{Paused: ptr(true)})
+		joinAll(t, q, room, 12, time.Time{})
+		a, err := q.AdmitNext(ctx, room, 5)
+		if err != nil || len(a.Admitted) != 5 || a.Admitted[0] != visitorID(0) {
+			t.Fatalf("admit next 5: %+v %v", a, err)
+		}
+		a, _ = q.AdmitNext(ctx, room, 5)
+		if len(a.Admitted) != 3 {
+			t.Fatalf("second admit next: %v, want 3 (max_active 8)", a.Admitted)
+		}
+	})
+}
+
+// Live changes win over the file's values until Reset, on every instance.
+func TestUpdateReset(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		room := Room{Name: "live", AdmitPerMinute: 100, MaxActive: 10, SessionTTL: time.Minute, AbandonAfter: time.Minute, Mode: FIFO}
+		other := New(rdb, q.cfg)
+		opens := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+		err := q.Update(ctx, room.Name, Patch{AdmitPerMinute: ptr(7), MaxActive: ptr(3), SessionTTL: ptr(time.Hour),
+			AbandonAfter: ptr(2 * time.Minute), Mode: ptr(Random), OpensAt: &opens})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := other.Figures(ctx, []Room{room})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := f[0].Config
+		if c.AdmitPerMinute != 7 || c.MaxActive != 3 || c.SessionTTL != time.Hour || c.AbandonAfter != 2*time.Minute ||
+			c.Mode != Random || !c.OpensAt.Equal(opens) || f[0].State != StatePrequeue {
+			t.Fatalf("after update: %+v", f[0])
+		}
+		_ = q.Update(ctx, room.Name, Patch{ClearOpensAt: true})
+		if f, _ := other.Figures(ctx, []Room{room}); !f[0].OpensAt.IsZero() || f[0].State != StateQueued {
+			t.Fatalf("after clearing opens_at: %+v", f[0])
+		}
+		if err := q.Reset(ctx, room.Name); err != nil {
+			t.Fatal(err)
+		}
+		f, _ = other.Figures(ctx, []Room{room})
+		if f[0].AdmitPerMinute != 100 || f[0].Config.Mode != FIFO {
+			t.Fatalf("after reset: %+v", f[0])
+		}
+	})
+}
+
+// Bad operator values are refused with the field named, and nothing is
+// stored.
+func TestUpdateRejects(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		for _, p := range []struct {
+			patch Patch
+			field string
+		}{
+			{Patch{AdmitPerMinute: ptr(-1)}, "admit_per_minute"},
+			{Patch{MaxActive: ptr(-5)}, "max_active"},
+			{Patch{SessionTTL: ptr(time.Millisecond)}, "session_ttl"},
+			{Patch{AbandonAfter: ptr(30 * 24 * time.Hour)}, "abandon_after"},
+			{Patch{Mode: ptr(Mode("lifo"))}, "mode"},
+			{Patch{OpensAt: &time.Time{}}, "opens_at"},
+		} {
+			err := q.Update(ctx, "rej", p.patch)
+			if err == nil || !strings.Contains(err.Error(), p.field) {
+				t.Errorf("%+v: error %v, want one naming %s", p.patch, err, p.field)
+			}
+		}
+		if n, _ := rdb.Exists(ctx, q.key("rej", "cfg")).Result(); n != 0 {
+			t.Fatal("a refused change was stored")
+		}
+		if err := q.Update(ctx, "Bad}Name", Patch{Paused: ptr(true)}); !errors.Is(err, ErrBadRoom) {
+			t.Fatalf("bad room: %v", err)
+		}
+	})
+}
+
+// Two deployments with different prefixes on one Redis do not see each
+// other's rooms.
+func TestPrefixesIsolated(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		other := New(rdb, Config{Prefix: q.cfg.Prefix + "other:"})
+		room := Room{Name: "same", AdmitPerMinute: 60, MaxActive: 10}
+		_ = q.Update(ctx, room.Name, Patch{Paused: ptr(true)})
+		joinAll(t, q, room, 3, time.Time{})
+		s, err := other.Join(ctx, room, visitorID(0))
+		if err != nil || s.State != StateAdmitted {
+			t.Fatalf("other deployment: %+v %v", s, err)
+		}
+		f1, _ := q.Figures(ctx, []Room{room})
+		f2, _ := other.Figures(ctx, []Room{room})
+		if f1[0].Waiting != 3 || f1[0].Active != 0 || f2[0].Waiting != 0 || f2[0].Active != 1 || f2[0].State != StateQueued {
+			t.Fatalf("figures leak: %+v / %+v", f1[0], f2[0])
+		}
+	})
+}
+
+// Every key a room leaves behind expires.
+func TestKeysHaveTTL(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		room := Room{Name: "ttl", AdmitPerMinute: 60, MaxActive: 10, AbandonAfter: MaxDuration, OpensAt: time.Now().Add(time.Hour)}
+		joinAll(t, q, room, 3, time.Time{})
+		_ = q.Update(ctx, room.Name, Patch{MaxActive: ptr(5)})
+		_, _ = q.AdmitAt(ctx, room, time.Now().Add(2*time.Hour))
+		keys, err := rdb.Keys(ctx, q.cfg.Prefix+"*").Result()
+		if err != nil || len(keys) != 6 { // line vis act st cfg rate
+			t.Fatalf("keys %v %v", keys, err)
+		}
+		for _, k := range keys {
+			if ttl, _ := rdb.PTTL(ctx, k).Result(); ttl <= 0 {
+				t.Errorf("%s has no TTL (%v)", k, ttl)
+			}
+		}
+	})
+}
+
+// Forged and oversized input is refused before it reaches Redis; visitor
+// ids with Lua pattern or key syntax in them are stored as they are.
+func TestHostileInput(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		good := Room{Name: "ok", AdmitPerMinute: 60, MaxActive: 10}
+		for _, name := range []string{"", "UPPER", "a}b", "x{y", strings.Repeat("a", 33), "a b", "a:b"} {
+			if _, err := q.Join(ctx, Room{Name: name, AdmitPerMinute: 1, MaxActive: 1}, "v"); !errors.Is(err, ErrBadRoom) {
+				t.Errorf("room %q: %v", name, err)
+			}
+		}
+		for _, v := range []string{"", strings.Repeat("x", MaxVisitorLen+1)} {
+			if _, err := q.Join(ctx, good, v); !errors.Is(err, ErrBadVisitor) {
+				t.Errorf("visitor of %d bytes: %v", len(v), err)
+			}
+		}
+		_ = q.Update(ctx, good.Name, Patch{Paused: ptr(true)})
+		odd := []string{"%d:%s", "1:2", "}{", "\x00\xff", "*", "a\nb", strings.Repeat("é", 64)}
+		for i, v := range odd {
+			s, err := q.Join(ctx, good, v)
+			if err != nil || s.Position != int64(i+1) {
+				t.Fatalf("visitor %q: %+v %v", v, s, err)
+			}
+		}
+		_ = q.Update(ctx, good.Name, Patch{Paused: ptr(false)})
+		a, err := q.AdmitNext(ctx, good, 10)
+		if err != nil || strings.Join(a.Admitted, "|") != strings.Join(odd, "|") {
+			t.Fatalf("admitted %q %v", a.Admitted, err)
+		}
+	})
+}
+
+// Figures of many rooms come back in one round trip, in the order asked.
+func TestFiguresManyRooms(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		var rooms []Room
+		for i := range 20 {
+			r := Room{Name: fmt.Sprintf("room-%d", i), AdmitPerMinute: 60, MaxActive: 10}
+			_ = q.Update(ctx, r.Name, Patch{Paused: ptr(true)})
+			joinAll(t, q, r, i, time.Time{})
+			rooms = append(rooms, r)
+		}
+		_ = rdb.ScriptFlush(ctx).Err() // the pipeline must recover from NOSCRIPT
+		f, err := q.Figures(ctx, rooms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range rooms {
+			if f[i].Room != rooms[i].Name || f[i].Waiting != int64(i) {
+				t.Fatalf("room %d: %+v", i, f[i])
+			}
+		}
+	})
+}
+
+func sortedCopy(s []string) []string {
+	c := append([]string(nil), s...)
+	sort.Strings(c)
+	return c
+}
