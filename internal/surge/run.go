@@ -363,7 +363,7 @@ func (r *run) fill(rep *Report, end time.Duration, interrupted bool) {
 			lastQ = max(lastQ, rec.admitted)
 		}
 		if rec.ticket > 0 {
-			adm = append(adm, Admission{Ticket: rec.ticket, LastQueued: rec.lastQueued, Admitted: rec.admitted})
+			adm = append(adm, Admission{Ticket: rec.ticket, LastQueued: rec.lastQueued, Admitted: rec.admitted, Gap: rec.gap})
 		}
 	}
 	if nq >= 2 && lastQ > firstQ {

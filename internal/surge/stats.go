@@ -104,6 +104,11 @@ type Admission struct {
 	LastQueued time.Duration
 	// Admitted is when the visitor first saw itself admitted.
 	Admitted time.Duration
+	// Gap is the longest the visitor went between two status messages
+	// while waiting: a "waiting" message may be as stale as the server's
+	// own push cadence, which is what this measures (a lagging gateway
+	// pushes less often). 0 when unknown.
+	Gap time.Duration
 }
 
 // CountInversions counts the pairs (a, b) where a's ticket is smaller than
@@ -134,10 +139,11 @@ func CountInversions(adm []Admission) int64 {
 
 // CountCertainInversions counts the pairs where a visitor with a larger
 // ticket was seen admitted before a visitor with a smaller ticket was last
-// seen still waiting, by more than slack. Such a pair is an inversion
-// whatever the observation delays, because the true admission of each lies
-// between its last "waiting" and its first "admitted" observation; slack
-// covers how stale a "waiting" message may be when the server sends it.
+// seen still waiting, by more than the larger of slack and the waiting
+// visitor's Gap. Such a pair is an inversion whatever the observation
+// delays, because the true admission of each lies between its last
+// "waiting" and its first "admitted" observation; the slack covers how
+// stale a "waiting" message may already be when it arrives.
 func CountCertainInversions(adm []Admission, slack time.Duration) int64 {
 	type event struct {
 		at     time.Duration
@@ -148,7 +154,7 @@ func CountCertainInversions(adm []Admission, slack time.Duration) int64 {
 	for i, a := range adm {
 		ev = append(ev, event{at: a.Admitted, insert: true, i: i})
 		if a.LastQueued >= 0 {
-			ev = append(ev, event{at: a.LastQueued - slack, i: i})
+			ev = append(ev, event{at: a.LastQueued - max(slack, a.Gap), i: i})
 		}
 	}
 	// At equal times queries go first: "admitted strictly before".

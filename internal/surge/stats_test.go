@@ -24,7 +24,7 @@ func bruteCertain(adm []Admission, slack time.Duration) int64 {
 	var n int64
 	for i := range adm {
 		for j := range adm {
-			if adm[i].LastQueued >= 0 && adm[i].Ticket < adm[j].Ticket && adm[j].Admitted < adm[i].LastQueued-slack {
+			if adm[i].LastQueued >= 0 && adm[i].Ticket < adm[j].Ticket && adm[j].Admitted < adm[i].LastQueued-max(slack, adm[i].Gap) {
 				n++
 			}
 		}
@@ -82,7 +82,7 @@ func TestCountInversionsMatchesBruteForce(t *testing.T) {
 			if rng.IntN(4) > 0 {
 				q = a - time.Duration(rng.IntN(30))*time.Millisecond
 			}
-			adm[i] = Admission{Ticket: int64(rng.IntN(50) + 1), LastQueued: q, Admitted: a}
+			adm[i] = Admission{Ticket: int64(rng.IntN(50) + 1), LastQueued: q, Admitted: a, Gap: time.Duration(rng.IntN(3)) * 4 * time.Millisecond}
 		}
 		// CountInversions breaks ties by input order; make input order match
 		// the brute force's strict comparison by giving ties no inversions.
@@ -122,6 +122,10 @@ func TestCountCertainInversions(t *testing.T) {
 		{"admitted at once never waited", []Admission{
 			{Ticket: 1, LastQueued: -1, Admitted: 5 * s},
 			{Ticket: 2, LastQueued: -1, Admitted: 2 * s},
+		}, 0},
+		{"a lagging push is not proof", []Admission{
+			{Ticket: 1, LastQueued: 4 * s, Admitted: 5 * s, Gap: 3 * s}, // its messages came 3 s apart
+			{Ticket: 2, LastQueued: 1 * s, Admitted: 2 * s},
 		}, 0},
 		{"same instant is not provable", []Admission{
 			{Ticket: 1, LastQueued: 2 * s, Admitted: 3 * s},

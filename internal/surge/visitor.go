@@ -41,6 +41,7 @@ type visitor struct {
 	rec     *record
 
 	lastPos int64
+	lastObs time.Duration // when the visitor last heard about its place
 }
 
 // record is what the FIFO check needs from one visitor; written only by the
@@ -49,6 +50,7 @@ type record struct {
 	ticket     int64
 	lastQueued time.Duration // -1: never seen waiting
 	admitted   time.Duration // -1: never admitted
+	gap        time.Duration // longest silence between status messages while waiting
 }
 
 // outcome is how a visitor's journey ended.
@@ -138,6 +140,7 @@ func (v *visitor) gateway(ctx context.Context) outcome {
 	r.count.queued.Add(1)
 	r.waiting.Add(1)
 	v.rec.lastQueued = arrived
+	v.lastObs = r.since()
 	o := v.wait(ctx, arrived)
 	r.waiting.Add(-1)
 	if o != outBought { // outBought here means "admitted"
@@ -306,6 +309,8 @@ func (v *visitor) poll(ctx context.Context, abandonAt time.Time) outcome {
 func (v *visitor) observe(st Status) (o outcome, done bool) {
 	r := v.r
 	now := r.since()
+	v.rec.gap = max(v.rec.gap, now-v.lastObs)
+	v.lastObs = now
 	if st.Ticket > 0 {
 		v.rec.ticket = st.Ticket
 	}
