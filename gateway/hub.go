@@ -85,7 +85,7 @@ func newHub(g *Gateway) *hub {
 		g:          g,
 		rooms:      make(map[string]map[*wsConn]struct{}),
 		perVisitor: make(map[string]int),
-		jobs:       make(chan wsJob, 4096),
+		jobs:       make(chan wsJob, 1<<16),
 		sem:        make(chan struct{}, 16),
 	}
 	h.up = websocket.Upgrader{
@@ -422,7 +422,7 @@ func (h *hub) push(ctx context.Context, c *wsConn, f queue.Figures, now time.Tim
 		}
 	}
 	due := sj.State != c.lastState ||
-		now.Sub(c.lastSent) >= pushEvery ||
+		now.Sub(c.lastSent) >= pushEvery-hubTick/2 || // on the tick nearest to 1 s
 		(sj.Position != c.lastPos && now.Sub(c.lastSent) >= pushOnMoveGap)
 	if due {
 		h.send(c, sj, now)
