@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -36,7 +37,7 @@ func (g *Gateway) health(next http.Handler) http.Handler {
 	})
 }
 
-// requireAdmin guards /admin/*: "Authorization: Bearer TOKEN", or HTTP Basic
+// requireAdmin guards /admin/* and /debug/pprof/*: "Authorization: Bearer TOKEN", or HTTP Basic
 // with the token as the password (so the dashboard works in a browser,
 // which then sends the same credentials with its own fetches). The
 // comparison is constant-time over hashes, so neither the token's content
@@ -44,7 +45,7 @@ func (g *Gateway) health(next http.Handler) http.Handler {
 func (g *Gateway) requireAdmin(next http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(g.cfg.AdminToken))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if g.cfg.AdminToken == "" || !strings.HasPrefix(r.URL.Path, "/admin/") {
+		if g.cfg.AdminToken == "" || !(strings.HasPrefix(r.URL.Path, "/admin/") || strings.HasPrefix(r.URL.Path, "/debug/")) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -73,6 +74,10 @@ func (g *Gateway) adminRoutes() http.Handler {
 	mux.HandleFunc("GET /admin/rooms/{name}", g.serveRoom)
 	mux.HandleFunc("PATCH /admin/rooms/{name}", g.patchRoom)
 	mux.HandleFunc("POST /admin/rooms/{name}/admit", g.admitRoom)
+	// Profiles for the operator (behind the admin token like /admin/*).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.Handle("GET /_waitroom/assets/", http.StripPrefix("/_waitroom/assets/", g.pages.Assets()))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
