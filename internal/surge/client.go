@@ -179,6 +179,8 @@ func errKind(err error) string {
 		return "reset"
 	case strings.Contains(err.Error(), "cannot assign requested address"):
 		return "no_source_port"
+	case strings.Contains(err.Error(), "too many open files"):
+		return "no_file_descriptors"
 	}
 	return "conn"
 }

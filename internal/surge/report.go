@@ -40,6 +40,7 @@ type Report struct {
 	// Errors counts failures by kind, e.g. "order_http_503",
 	// "page_timeout", "ws_closed", "status_bad_json".
 	Errors map[string]int64 `json:"errors"`
+	Client ClientReport     `json:"client"`
 	// Series holds one sample per second of the run, for charts.
 	Series []Second `json:"series"`
 }
@@ -144,6 +145,15 @@ type OriginReport struct {
 	// Status5xx is responses with a 5xx status the crowd got from the
 	// origin (directly, or proxied through the gateway).
 	Status5xx int64 `json:"status_5xx"`
+}
+
+// ClientReport is surge's own footprint, sampled once a second: what it
+// costs to simulate the crowd on this machine.
+type ClientReport struct {
+	PeakGoroutines int64 `json:"peak_goroutines"`
+	PeakHeapBytes  int64 `json:"peak_heap_bytes"` // Go heap in use
+	PeakRSSBytes   int64 `json:"peak_rss_bytes"`  // resident memory; 0 where /proc is not available
+	PeakWaiting    int64 `json:"peak_waiting"`    // most visitors waiting at once at a sample
 }
 
 // Second is one second of the run.

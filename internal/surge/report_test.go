@@ -62,7 +62,7 @@ admission admission.configured_per_minute admission.max_active admission.achieve
 fifo fifo.checked fifo.inversions fifo.slack_ms fifo.observed_inversions fifo.position_increases
 stock stock.total stock.remaining_before stock.remaining_after stock.tickets_confirmed stock.oversell stock.unconfirmed
 origin origin.inflight_max origin.inflight_max_before origin.inflight_sampled_max origin.orders_by_result origin.orders_by_result.ok origin.status_5xx
-errors errors.x
+errors errors.x client client.peak_goroutines client.peak_heap_bytes client.peak_rss_bytes client.peak_waiting
 series series[].t series[].arrivals series[].waiting series[].admitted series[].orders series[].requests
 series[].errors series[].origin_ms series[].origin_max_ms series[].origin_inflight`)
 	var missing, extra []string

@@ -7,6 +7,9 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +51,9 @@ type run struct {
 	count   struct {
 		arrived, queued, admitted, atOnce, bought, soldOut, abandoned, stillWaiting, failed atomic.Int64
 		requests, orders, tickets, status5xx, positionUp, errors                            atomic.Int64
+	}
+	client struct {
+		goroutines, heap, rss, waiting atomic.Int64
 	}
 	errMu  sync.Mutex
 	errs   map[string]int64
@@ -299,7 +305,9 @@ func (r *run) sample(ctx context.Context, done <-chan struct{}, progress func(Pr
 		}
 		t := r.since() - time.Millisecond
 		s := r.second(t)
-		s.waiting.Store(r.waiting.Load())
+		w := r.waiting.Load()
+		s.waiting.Store(w)
+		r.footprint(w)
 		if r.cfg.Origin != "" && ctx.Err() == nil {
 			qctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 			if m, err := r.oc.metrics(qctx, r.cfg.Origin, "ticketd_http_inflight"); err == nil {
@@ -317,6 +325,36 @@ func (r *run) sample(ctx context.Context, done <-chan struct{}, progress func(Pr
 			})
 		}
 	}
+}
+
+// footprint samples surge's own cost.
+func (r *run) footprint(waiting int64) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	peak := func(a *atomic.Int64, v int64) {
+		if v > a.Load() {
+			a.Store(v)
+		}
+	}
+	peak(&r.client.goroutines, int64(runtime.NumGoroutine()))
+	peak(&r.client.heap, int64(ms.HeapInuse))
+	peak(&r.client.rss, rssBytes())
+	peak(&r.client.waiting, waiting)
+}
+
+// rssBytes reads this process's resident memory from /proc (Linux); 0
+// elsewhere.
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
 }
 
 // fill computes the report's figures from the counters and records.
@@ -342,6 +380,11 @@ func (r *run) fill(rep *Report, end time.Duration, interrupted bool) {
 		}
 	}
 	rep.Wait = r.wait.percentiles()
+	r.footprint(0)
+	rep.Client = ClientReport{
+		PeakGoroutines: r.client.goroutines.Load(), PeakHeapBytes: r.client.heap.Load(),
+		PeakRSSBytes: r.client.rss.Load(), PeakWaiting: r.client.waiting.Load(),
+	}
 	rep.Origin.Status5xx = r.count.status5xx.Load()
 	r.errMu.Lock()
 	rep.Errors = r.errs

@@ -127,6 +127,13 @@ func tableRows(reps []*Report) [][]string {
 	})
 	row("  in-flight sampled max", func(r *Report) string { return known(r.Origin.InflightSampledMax) })
 	row("  5xx responses", func(r *Report) string { return i(r.Origin.Status5xx) })
+	section("surge itself")
+	row("  peak waiting / goroutines", func(r *Report) string {
+		return fmt.Sprintf("%d / %d", r.Client.PeakWaiting, r.Client.PeakGoroutines)
+	})
+	row("  peak heap / RSS MiB", func(r *Report) string {
+		return fmt.Sprintf("%.0f / %.0f", float64(r.Client.PeakHeapBytes)/(1<<20), float64(r.Client.PeakRSSBytes)/(1<<20))
+	})
 	kinds := errorKinds(reps)
 	if len(kinds) > 0 {
 		section("errors")
