@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -61,28 +62,55 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// browser starts one headless Chromium with a fresh profile for the test.
+// One headless Chromium, with a fresh profile, serves every browser test of
+// the run; each visitor still gets a browser context of its own (cookies,
+// storage). TestMain stops it.
+var shared struct {
+	once sync.Once
+	ctx  context.Context
+	err  error
+	stop func()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.stop != nil {
+		shared.stop()
+	}
+	os.Exit(code)
+}
+
+// browser returns the shared browser, starting it on first use.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 1000),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("start chromium: %v", err)
+	path := chromium(t)
+	shared.once.Do(func() {
+		dir, err := os.MkdirTemp("", "waitroom-chromium-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path),
+			chromedp.Headless,
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.NoFirstRun,
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.UserDataDir(dir),
+			chromedp.WindowSize(1000, 1000),
+		)
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(alloc)
+		shared.stop = func() { cancel(); cancelAlloc(); _ = os.RemoveAll(dir) }
+		shared.ctx, shared.err = ctx, chromedp.Do(ctx) // starts the browser
+	})
+	if shared.err != nil {
+		t.Fatalf("start chromium: %v", shared.err)
 	}
-	return ctx
+	return shared.ctx
 }
 
 // visitor is one person in the browser: a tab in its own browser context
@@ -127,6 +155,13 @@ func newVisitor(t *testing.T, browserCtx context.Context, acceptLanguage string)
 		Headers: network.Headers{"Accept-Language": acceptLanguage},
 	}); err != nil {
 		t.Fatalf("set Accept-Language: %v", err)
+	}
+	// Reduced motion: the page then drops its transitions, so screenshots
+	// show the final state (and the media query gets exercised).
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}},
+	}); err != nil {
+		t.Fatalf("emulate reduced motion: %v", err)
 	}
 	t.Cleanup(func() {
 		v.mu.Lock()
@@ -195,7 +230,7 @@ func (v *visitor) screenshot(name string, width int64) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		v.t.Fatal(err)
 	}
-	v.do(chromedp.EmulateViewport(width, 800), chromedp.Sleep(800*time.Millisecond)) // let the progress bar's transition finish
+	v.do(chromedp.EmulateViewport(width, 800))
 	png, err := chromedp.Run(v.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		v.t.Fatalf("screenshot: %v", err)
@@ -667,6 +702,8 @@ func TestErrorPagesInBrowser(t *testing.T) {
 		if got := v.eval(`getComputedStyle(document.querySelector('main')).borderTopLeftRadius`); got != "14px" {
 			t.Errorf("%s %s: queue.css not applied (radius %q)", tt.lang, tt.path, got)
 		}
-		v.screenshot("error"+strings.ReplaceAll(tt.path, "/", "-")+"-"+tt.lang, 1000)
+		if tt.lang == "ko" {
+			v.screenshot("error"+strings.ReplaceAll(tt.path, "/", "-")+"-"+tt.lang, 1000)
+		}
 	}
 }
