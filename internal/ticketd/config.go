@@ -45,6 +45,10 @@ type Config struct {
 	// PassJWKS tunes the JWKS client used with PassJWKSURL (zero value:
 	// token's defaults).
 	PassJWKS token.JWKSConfig `env:"-"`
+
+	// sqliteWriters is the number of SQLite write connections: 1, except in
+	// the benchmark that shows why.
+	sqliteWriters int
 }
 
 // Validate reports every problem with c in one error, each naming its

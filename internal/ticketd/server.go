@@ -49,7 +49,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	st, err := openStore(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.sqliteWriters)
 	if err != nil {
 		return nil, err
 	}

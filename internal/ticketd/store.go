@@ -81,10 +81,13 @@ type store interface {
 }
 
 // openStore picks the database from the URL scheme.
-func openStore(ctx context.Context, url string, maxConns int) (store, error) {
+func openStore(ctx context.Context, url string, maxConns, sqliteWriters int) (store, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite://"):
-		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite://"), maxConns)
+		if sqliteWriters < 1 {
+			sqliteWriters = 1
+		}
+		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite://"), maxConns, sqliteWriters)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return openPostgres(ctx, url, maxConns)
 	}
