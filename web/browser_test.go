@@ -392,6 +392,17 @@ func TestQueuePageKoreanOnPhoneWidth(t *testing.T) {
 	}
 	v.screenshot("queue-ko-phone", 320)
 	v.screenshot("queue-ko-desktop", 1000)
+
+	// The dark scheme swaps the palette (contrast is pinned by TestQueueCSSContrast).
+	if _, err := chromedp.Call(v.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}, {Name: "prefers-reduced-motion", Value: "reduce"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.eval(`getComputedStyle(document.body).backgroundColor`); got != "rgb(15, 17, 23)" {
+		t.Errorf("dark scheme background = %q", got)
+	}
+	v.screenshot("queue-ko-dark", 1000)
 }
 
 // originSite is the booking site behind the gateway in the end-to-end
@@ -706,4 +717,32 @@ func TestErrorPagesInBrowser(t *testing.T) {
 			v.screenshot("error"+strings.ReplaceAll(tt.path, "/", "-")+"-"+tt.lang, 1000)
 		}
 	}
+}
+
+// With JavaScript off the page still shows the visitor's place, rendered on
+// the server, and says that it refreshes itself.
+func TestQueuePageWithoutJavaScript(t *testing.T) {
+	pages := newPages(t, "")
+	mux := http.NewServeMux()
+	mux.Handle("GET "+web.AssetPrefix, http.StripPrefix(web.AssetPrefix, pages.Assets()))
+	mux.HandleFunc("GET /events/42", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = pages.RenderQueue(w, web.QueueData{Lang: "en", Room: "concert-42", State: "queued", Status: queued(321),
+			StatusURL: "/_waitroom/api/status?room=concert-42", WSURL: "/_waitroom/ws?room=concert-42", ReturnURL: "/events/42"})
+	})
+	site := httptest.NewServer(mux)
+	defer site.Close()
+
+	v := newVisitor(t, browser(t), "en")
+	if _, err := chromedp.Call(v.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	v.do(chromedp.Navigate(site.URL + "/events/42"))
+	text := v.eval(`document.body.innerText`)
+	for _, want := range []string{"321", "People ahead of you\n320", "refreshes itself every 15 seconds"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("page without JavaScript lacks %q:\n%s", want, text)
+		}
+	}
+	v.screenshot("queue-en-nojs", 1000)
 }

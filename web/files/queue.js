@@ -196,6 +196,7 @@
 
   function setConnection(kind) {
     var el = $('wr-conn');
+    el.hidden = false; // hidden until the script runs: without it, the <noscript> note says it all
     el.setAttribute('data-conn', kind);
     setText('wr-conn-text', text['conn_' + kind]);
   }
