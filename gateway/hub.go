@@ -21,7 +21,8 @@ const (
 	hubTick        = 200 * time.Millisecond // figures read, positions computed
 	pushEvery      = time.Second            // every socket gets a push at least this often
 	pushOnMoveGap  = 400 * time.Millisecond // a changed position is pushed at most this often
-	heartbeatEvery = 5 * time.Second        // q.Heartbeat for every connected visitor
+	heartbeatEvery = 5 * time.Second        // q.Heartbeat for every connected visitor, at most this far apart
+	heartbeatCheck = time.Second            // how often the hub sees whether a room's heartbeat is due
 	pingEvery      = 25 * time.Second
 	readTimeout    = 60 * time.Second // no pong for this long: the peer is gone
 	writeTimeout   = 5 * time.Second  // a write slower than this drops the client
@@ -47,6 +48,7 @@ type hub struct {
 	perVisitor map[string]int
 	closed     bool
 	n          atomic.Int64
+	beatAt     map[string]time.Time // room -> last heartbeat (guarded by mu)
 
 	jobs chan wsJob
 	sem  chan struct{} // bounds concurrent q.Status lookups
@@ -85,6 +87,7 @@ func newHub(g *Gateway) *hub {
 		g:          g,
 		rooms:      make(map[string]map[*wsConn]struct{}),
 		perVisitor: make(map[string]int),
+		beatAt:     make(map[string]time.Time),
 		jobs:       make(chan wsJob, 1<<16),
 		sem:        make(chan struct{}, 16),
 	}
@@ -295,7 +298,7 @@ func (h *hub) run(ctx context.Context) {
 		go func() { defer wg.Done(); h.writer(ctx) }()
 	}
 	tick := time.NewTicker(hubTick)
-	beat := time.NewTicker(heartbeatEvery)
+	beat := time.NewTicker(heartbeatCheck)
 	defer func() { tick.Stop(); beat.Stop(); wg.Wait() }()
 	for {
 		select {
@@ -303,8 +306,8 @@ func (h *hub) run(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			h.tick(ctx, now)
-		case <-beat.C:
-			h.heartbeat(ctx)
+		case now := <-beat.C:
+			h.heartbeat(ctx, now)
 		}
 	}
 }
@@ -483,14 +486,27 @@ func (h *hub) ask(ctx context.Context, c *wsConn, now time.Time) {
 }
 
 // heartbeat tells the queue which visitors are still connected, one call
-// per room (in batches), so they are not skipped as abandoned.
-func (h *hub) heartbeat(ctx context.Context) {
+// per room (in batches), so they are not skipped as abandoned. A room's
+// heartbeat is due every heartbeatEvery, or a third of its abandon_after
+// when that is shorter (it can be changed live).
+func (h *hub) heartbeat(ctx context.Context, now time.Time) {
 	if !h.g.redisUp.Load() {
 		return
 	}
+	snap := h.g.figures.Load()
 	byRoom := make(map[string][]string)
 	h.mu.Lock()
 	for name, m := range h.rooms {
+		every := heartbeatEvery
+		if snap != nil {
+			if f, ok := snap.rooms[name]; ok && f.Config.AbandonAfter > 0 {
+				every = min(every, f.Config.AbandonAfter/3)
+			}
+		}
+		if now.Sub(h.beatAt[name]) < every-heartbeatCheck/2 {
+			continue
+		}
+		h.beatAt[name] = now
 		seen := make(map[string]struct{}, len(m))
 		for c := range m {
 			if _, ok := seen[c.visitor]; !ok && !c.final {

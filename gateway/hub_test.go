@@ -290,3 +290,40 @@ func TestFIFOAcross200Visitors(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A visitor who keeps the queue page's socket open is never skipped as
+// abandoned; one who closed the page and stopped polling is skipped at the
+// front and does not use an admission slot.
+func TestSocketKeepsVisitorFromAbandonment(t *testing.T) {
+	rm := room("aband", 0, 100, "/a/*")
+	rm.AbandonAfter = 3 * time.Second
+	r := newRig(t, rigOpts{rooms: []queue.Room{rm}})
+	gone, present := newBrowser(t), newBrowser(t)
+	gone.get(r.pub.URL+"/a/x", true)
+	present.get(r.pub.URL+"/a/x", true)
+	c, _, err := dialWS(t, r, present, "aband", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if s, err := readStatus(t, c, 2*time.Second); err != nil || s.Position != 2 {
+		t.Fatalf("present visitor %+v %v, want position 2", s, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) { // keep reading so the socket stays healthy
+		_, _ = readStatus(t, c, 2*time.Second)
+	}
+	if res, body := r.admin(t, http.MethodPost, "/admin/rooms/aband/admit", `{"count":1}`); res.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `"admitted":1`) || !strings.Contains(body, `"skipped":1`) {
+		t.Fatalf("admit: %d %s, want the silent visitor skipped and the connected one admitted", res.StatusCode, body)
+	}
+	for {
+		s, err := readStatus(t, c, 3*time.Second)
+		if err != nil {
+			t.Fatalf("no admitted push: %v", err)
+		}
+		if s.State == "admitted" {
+			break
+		}
+	}
+}
