@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ var backends = []backend{
 		if err != nil {
 			t.Fatal(err)
 		}
+		opt.ReadTimeout = 30 * time.Second // a Lua state per call, slow under -race
 		rdb := redis.NewClient(opt)
 		t.Cleanup(func() { _ = rdb.Close() })
 		return rdb, "wrtest:" + testenv.RandomID(4) + ":"
@@ -45,6 +47,11 @@ func eachBackend(t *testing.T, f func(t *testing.T, q *Queue, rdb *redis.Client)
 		})
 	}
 }
+
+// slow reports whether t runs on the embedded server, which starts a Lua
+// state per script call (several times slower than Redis, more under -race):
+// the long statistical tests run smaller there.
+func slow(t *testing.T) bool { return strings.Contains(t.Name(), "/embedded") }
 
 // clock is a steered test clock starting at Redis's own time.
 type clock struct{ now time.Time }

@@ -6,16 +6,21 @@ import (
 )
 
 // joinMany joins visitors visitorID(from)..visitorID(from+n-1) in pipelined
-// batches of 1,000 (set-up of big lines for tests and benchmarks).
+// batches of 200 (set-up of big lines for tests and benchmarks).
 func (q *Queue) joinMany(ctx context.Context, room Room, n, from int, at time.Time) error {
+	return q.joinNamed(ctx, room, n, from, at, visitorID)
+}
+
+// joinNamed is joinMany with visitor ids made by name.
+func (q *Queue) joinNamed(ctx context.Context, room Room, n, from int, at time.Time, name func(int) string) error {
 	if err := joinScript.Load(ctx, q.rdb).Err(); err != nil {
 		return err
 	}
 	keys := q.keys(room.Name)
-	for i := 0; i < n; i += 1000 {
+	for i := 0; i < n; i += 200 {
 		pipe := q.rdb.Pipeline()
-		for j := i; j < n && j < i+1000; j++ {
-			args := append(q.roomArgs(room, at), visitorID(from+j), randomScore())
+		for j := i; j < n && j < i+200; j++ {
+			args := append(q.roomArgs(room, at), name(from+j), randomScore())
 			joinScript.EvalSha(ctx, pipe, keys, args...)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {

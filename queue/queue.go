@@ -1,21 +1,3 @@
-// Package queue is waitroom's queue engine: the per-room waiting line, the
-// admission rate, the count of active visitors and the operator's live
-// changes, all kept in Redis so that any number of gateway instances share
-// one queue with no leader.
-//
-// Every operation is one Lua script call (one round trip) whose keys share
-// the room's {hash tag}, so the engine runs unchanged on a single Redis, on
-// Sentinel and on Redis Cluster. The clock is Redis's own (TIME inside the
-// scripts), so instances with skewed clocks still agree; the *At variants let
-// tests steer time.
-//
-// Places are dense ticket numbers handed out in arrival order, and visitors
-// only ever leave the line at its front (admitted, or skipped as abandoned).
-// So a queued visitor's position is Ticket - Front + 1, which lets a
-// WebSocket hub compute thousands of positions from one read of Figures per
-// room and tick.
-//
-// The package does not speak HTTP and does not sign passes: the gateway does.
 package queue
 
 import (
