@@ -13,7 +13,10 @@ local sec = math.floor(now / 1000)
 -- nobody is admitted, so no one overtakes the shuffle.
 if redis.call("HGET", K_ST, "reop") == "1" then
   redis.call("HDEL", K_ST, "reop")
-  if c.mode == "random" then redis.call("HSET", K_ST, "shuf", "1") end
+  if c.mode == "random" then
+    redis.call("HSET", K_ST, "shuf", "1")
+    redis.call("HINCRBY", K_ST, "gen", 1)
+  end
 end
 if redis.call("HGET", K_ST, "shuf") == "1" then
   -- Park-Miller minimal standard generator seeded from crypto/rand: two

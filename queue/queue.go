@@ -103,6 +103,13 @@ type Figures struct {
 	AchievedPerMinute float64 // admissions over the last minute, per minute
 	OpensAt           time.Time
 	Config            Room // the effective configuration (file values merged with live changes)
+	// Unnumbered counts waiting visitors without a ticket yet: the
+	// pre-queue, and after the opening those still being numbered. Their
+	// Status has Ticket 0 until numbered; read Status again to get it.
+	Unnumbered int64
+	// Reshuffles counts the random-mode reshuffles of the room's line. When
+	// it changes, every cached Ticket of the room is stale: read Status.
+	Reshuffles int64
 }
 
 // Admission is what one admission step did.
@@ -361,7 +368,7 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 		if err != nil {
 			return nil, fmt.Errorf("queue: figures %s: %w", rooms[i].Name, err)
 		}
-		if len(res) < 15 {
+		if len(res) < 17 {
 			return nil, fmt.Errorf("queue: figures %s: short reply", rooms[i].Name)
 		}
 		r := rooms[i]
@@ -387,6 +394,8 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 			MaxActive:         cfg.MaxActive,
 			OpensAt:           cfg.OpensAt,
 			Config:            cfg,
+			Unnumbered:        toInt(res[15]),
+			Reshuffles:        toInt(res[16]),
 		}
 	}
 	return out, nil

@@ -27,7 +27,7 @@ func TestPrequeue(t *testing.T) {
 		if a, _ := q.AdmitAt(ctx, room, clk.add(time.Minute)); len(a.Admitted) > 0 {
 			t.Fatalf("admitted %v before opening", a.Admitted)
 		}
-		if f := figures(t, q, room, clk.now); f.State != StatePrequeue || f.Waiting != n {
+		if f := figures(t, q, room, clk.now); f.State != StatePrequeue || f.Waiting != n || f.Unnumbered != n {
 			t.Fatalf("figures before opening: %+v", f)
 		}
 		// opened, nobody numbered yet: late arrivals go behind everyone
@@ -197,6 +197,10 @@ func TestReopenShuffle(t *testing.T) {
 			inOrder := fmt.Sprint(order) == fmt.Sprint(joinedIDs(40))
 			if len(order) != 40 || inOrder != (mode == FIFO) {
 				t.Fatalf("%s: admitted %v", mode, order)
+			}
+			f, _ := q.Figures(ctx, []Room{room})
+			if wantGen := map[Mode]int64{FIFO: 0, Random: 1}[mode]; f[0].Reshuffles != wantGen {
+				t.Fatalf("%s: reshuffles %d, want %d", mode, f[0].Reshuffles, wantGen)
 			}
 		}
 	})

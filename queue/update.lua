@@ -6,7 +6,10 @@ for i = 2, #ARGV, 2 do
   local f, val = ARGV[i], ARGV[i + 1]
   local old = redis.call("HGET", KEYS[1], f)
   redis.call("HSET", KEYS[1], f, val)
-  if f == "mode" and val == "random" and old ~= "random" then redis.call("HSET", KEYS[2], "shuf", "1") end
+  if f == "mode" and val == "random" and old ~= "random" then
+    redis.call("HSET", KEYS[2], "shuf", "1")
+    redis.call("HINCRBY", KEYS[2], "gen", 1)
+  end
   if f == "closed" and val == "0" and old == "1" then redis.call("HSET", KEYS[2], "reop", "1") end
 end
 redis.call("PEXPIRE", KEYS[1], ARGV[1])
