@@ -37,6 +37,8 @@ type passEntry struct {
 	// noRenew is set when the session ended in Redis: the pass keeps
 	// working until its exp (checked by signature alone) but is not renewed.
 	noRenew atomic.Bool
+	// checkedAt is the unix nano time of the last revocation check.
+	checkedAt atomic.Int64
 }
 
 func newPassCache(limit int) *passCache {
@@ -152,6 +154,9 @@ func (g *Gateway) checkPass(ctx context.Context, tok, room string, now time.Time
 		if e.claims.Room != room {
 			return nil, "wrong_room"
 		}
+		if g.revokedElsewhere(ctx, tok, e, now) {
+			return nil, "revoked"
+		}
 		return e, ""
 	}
 	claims, err := g.verify.VerifyAt(now, tok, room)
@@ -170,8 +175,32 @@ func (g *Gateway) checkPass(ctx context.Context, tok, room string, now time.Time
 		}
 	}
 	e := &passEntry{claims: claims}
+	e.checkedAt.Store(now.UnixNano())
 	g.passes.put(tok, e, now)
 	return e, ""
+}
+
+// recheckEvery bounds how often a cached pass is checked again against the
+// revocation list, so a pass revoked through another instance stops
+// working here within seconds, at one Redis read per pass per interval.
+const recheckEvery = 5 * time.Second
+
+func (g *Gateway) revokedElsewhere(ctx context.Context, tok string, e *passEntry, now time.Time) bool {
+	last := e.checkedAt.Load()
+	if now.UnixNano()-last < int64(recheckEvery) || !g.redisUp.Load() || !e.checkedAt.CompareAndSwap(last, now.UnixNano()) {
+		return false
+	}
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	revoked, err := g.revoked.isRevoked(rctx, e.claims.ID)
+	if err != nil {
+		g.redisError(err)
+		return false
+	}
+	if revoked {
+		g.passes.drop(tok)
+	}
+	return revoked
 }
 
 // PassCached reports whether tok is a live pass for room in this

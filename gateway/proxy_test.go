@@ -180,6 +180,11 @@ func TestRevokeEndsSessionAndRefusesReplay(t *testing.T) {
 		t.Fatalf("first visit: %d", res.StatusCode)
 	}
 	pass := b.cookie(r.pub.URL, token.CookieName("shop"))
+	// Another instance has seen (and cached) the pass before the revoke.
+	warm := newRig(t, rigOpts{rdb: r.rdb, prefix: r.cfg.RedisPrefix, rooms: r.cfg.Rooms, origin: o})
+	if res, _ := newBrowser(t).get(warm.pub.URL+"/event", false, "Cookie", token.CookieName("shop")+"="+pass); res.StatusCode != http.StatusOK {
+		t.Fatalf("pass on the second instance: %d", res.StatusCode)
+	}
 	res, _ := b.get(r.pub.URL+"/buy", false)
 	if res.Header.Get("Waitroom-Command") != "" {
 		t.Errorf("Waitroom-Command reached the browser")
@@ -191,6 +196,11 @@ func TestRevokeEndsSessionAndRefusesReplay(t *testing.T) {
 	waitFor(t, 3*time.Second, "the freed slot", func() bool {
 		res, _ := newBrowser(t).get(r.pub.URL+"/event", false)
 		return res.StatusCode == http.StatusOK
+	})
+	// The instance that had cached the pass refuses it within seconds.
+	waitFor(t, 7*time.Second, "the revoke to reach the other instance", func() bool {
+		res, _ := newBrowser(t).get(warm.pub.URL+"/event", false, "Cookie", token.CookieName("shop")+"="+pass)
+		return res.StatusCode != http.StatusOK
 	})
 	// A replay of the revoked pass, on this instance and on a fresh one.
 	other := newRig(t, rigOpts{rdb: r.rdb, prefix: r.cfg.RedisPrefix, rooms: r.cfg.Rooms, origin: o})

@@ -140,7 +140,9 @@ func (g *Gateway) issue(w http.ResponseWriter, r *http.Request, room, visitor st
 	if err != nil {
 		return "", token.Claims{}, err
 	}
-	g.passes.put(tok, &passEntry{claims: claims}, now)
+	e := &passEntry{claims: claims}
+	e.checkedAt.Store(now.UnixNano())
+	g.passes.put(tok, e, now)
 	http.SetCookie(w, g.cookie(r, token.CookieName(room), tok, ttl))
 	return tok, claims, nil
 }
