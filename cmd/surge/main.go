@@ -268,6 +268,7 @@ func newFlags(o *options, out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "poisson profile: arrivals per second")
 	fs.DurationVar(&c.OpensAt, "opens-at", c.OpensAt, "opens-at profile: the sale opens this long after the start")
 	fs.Float64Var(&c.PrequeueShare, "prequeue-share", c.PrequeueShare, "opens-at profile: share arriving before the opening")
+	fs.BoolVar(&c.SetOpensAt, "set-opens-at", c.SetOpensAt, "opens-at profile: also set the room's opens_at on the gateway (needs --gateway-admin)")
 	fs.Float64Var(&c.WebSocketShare, "ws-share", c.WebSocketShare, "share of waiting visitors holding the WebSocket (the rest poll)")
 	fs.DurationVar(&c.PollInterval, "poll-interval", c.PollInterval, "how often polling visitors ask for their status")
 	fs.Float64Var(&c.AbandonShare, "abandon-share", c.AbandonShare, "share of waiting visitors who close the tab")

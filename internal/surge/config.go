@@ -63,6 +63,10 @@ type Config struct {
 	OpensAt  time.Duration // OpensAt profile: when the sale opens, from the start
 	// PrequeueShare is the share of the crowd that arrives before OpensAt.
 	PrequeueShare float64
+	// SetOpensAt makes the OpensAt profile also set the room's opens_at on
+	// the gateway (PATCH /admin/rooms/{room}) to the sale's opening, so the
+	// early arrivals really wait in the pre-queue. Needs GatewayAdmin.
+	SetOpensAt bool
 
 	WebSocketShare float64       // share of waiting visitors that hold the WebSocket; the rest poll
 	PollInterval   time.Duration // how often a polling visitor asks for its status
@@ -183,6 +187,9 @@ func (c Config) Validate() error {
 		}
 	default:
 		bad("--profile", "must be burst, ramp, poisson or opens-at, got %q", c.Profile)
+	}
+	if c.SetOpensAt && (c.Profile != OpensAt || c.GatewayAdmin == "" || c.Direct != "") {
+		bad("--set-opens-at", "needs --profile opens-at, --target and --gateway-admin")
 	}
 	for _, s := range []struct {
 		name string

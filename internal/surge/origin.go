@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Event is ticketd's event JSON (GET /api/events/{id}).
@@ -177,4 +178,27 @@ func (o originClient) room(ctx context.Context, admin, token, name string) (room
 	var rc roomConfig
 	err := o.getJSON(ctx, strings.TrimRight(admin, "/")+"/admin/rooms/"+name, token, &rc)
 	return rc, err
+}
+
+// setOpensAt sets the room's opening time on the gateway.
+func (o originClient) setOpensAt(ctx context.Context, admin, token, room string, at time.Time) error {
+	body, _ := json.Marshal(map[string]any{"opens_at": at.UTC().Format(time.RFC3339Nano)})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, strings.TrimRight(admin, "/")+"/admin/rooms/"+room, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := o.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := readBody(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("PATCH /admin/rooms/%s: %s %s", room, resp.Status, bytes.TrimSpace(b))
+	}
+	return nil
 }

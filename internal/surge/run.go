@@ -205,6 +205,12 @@ func Run(ctx context.Context, c Config, progress func(Progress)) (*Report, error
 	}
 	at := arrivals(c)
 
+	if c.SetOpensAt {
+		opens := time.Now().Add(c.OpensAt)
+		if err := r.oc.setOpensAt(prep, c.GatewayAdmin, c.GatewayAdminToken, r.room, opens); err != nil {
+			return nil, fmt.Errorf("setting the room's opening time: %w", err)
+		}
+	}
 	runCtx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()
 	r.start = time.Now()
