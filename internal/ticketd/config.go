@@ -20,8 +20,9 @@ type Config struct {
 	Listen string `env:"TICKETD_LISTEN" envDefault:":8081"`
 	// DatabaseURL is sqlite://PATH or postgres://….
 	DatabaseURL string `env:"TICKETD_DATABASE_URL" envDefault:"sqlite://ticketd.db"`
-	// DBMaxConns is the connection pool size (PostgreSQL) or the number of
-	// read connections (SQLite, which always writes through one).
+	// DBMaxConns is the size of the order pool (PostgreSQL; reads get
+	// another max(2, DBMaxConns/4)) or the number of read connections
+	// (SQLite, which always writes through one).
 	DBMaxConns int `env:"TICKETD_DB_MAX_CONNS" envDefault:"16"`
 	// PassJWKSURL, PassKeyFile and PassSecret say how passes are verified;
 	// exactly one is set (or Verifier).

@@ -64,7 +64,7 @@ func newBackend(t testing.TB, kind string, mutate ...func(*Config)) *backend {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	srv, err := New(context.Background(), cfg, zerolog.Nop())
+	srv, err := New(context.Background(), cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,4 +174,9 @@ func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 
 func mustRequest(method, target string) *http.Request {
 	return httptest.NewRequest(method, target, nil)
+}
+
+// testLogger shows the server's warnings and errors in the test output.
+func testLogger(t testing.TB) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 }

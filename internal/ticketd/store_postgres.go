@@ -11,9 +11,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// pgStore keeps ticketd's data in PostgreSQL through a pgx pool.
+// pgStore keeps ticketd's data in PostgreSQL through two pgx pools: orders
+// and admin writes use pool (TICKETD_DB_MAX_CONNS connections), reads use
+// their own small pool, so that a flash crowd queueing for connections
+// cannot starve the event cache's reload (the read path would then fail with
+// the whole site, not just the buy button).
 type pgStore struct {
 	pool *pgxpool.Pool
+	read *pgxpool.Pool
 }
 
 const pgSchema = `
@@ -43,9 +48,16 @@ func openPostgres(ctx context.Context, url string, maxConns int) (*pgStore, erro
 	if err != nil {
 		return nil, fmt.Errorf("postgres URL: %w", err)
 	}
+	readCfg := cfg.Copy()
 	cfg.MaxConns = int32(maxConns)
+	readCfg.MaxConns = int32(max(2, maxConns/4))
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
+		return nil, err
+	}
+	read, err := pgxpool.NewWithConfig(ctx, readCfg)
+	if err != nil {
+		pool.Close()
 		return nil, err
 	}
 	// Several ticketd instances may start at once: serialise the schema
@@ -59,14 +71,15 @@ func openPostgres(ctx context.Context, url string, maxConns int) (*pgStore, erro
 	})
 	if err != nil {
 		pool.Close()
+		read.Close()
 		return nil, fmt.Errorf("postgres: create schema: %w", err)
 	}
-	return &pgStore{pool: pool}, nil
+	return &pgStore{pool: pool, read: read}, nil
 }
 
-func (s *pgStore) Close() error { s.pool.Close(); return nil }
+func (s *pgStore) Close() error { s.pool.Close(); s.read.Close(); return nil }
 
-func (s *pgStore) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+func (s *pgStore) Ping(ctx context.Context) error { return s.read.Ping(ctx) }
 
 func (s *pgStore) CreateEvent(ctx context.Context, e NewEvent) (int64, error) {
 	var id int64
@@ -84,7 +97,7 @@ func scanPGEvent(row pgx.Row) (Event, error) {
 }
 
 func (s *pgStore) Events(ctx context.Context) ([]Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events ORDER BY starts_at, id`)
+	rows, err := s.read.Query(ctx, `SELECT `+eventColumns+` FROM events ORDER BY starts_at, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -101,18 +114,44 @@ func (s *pgStore) Events(ctx context.Context) ([]Event, error) {
 }
 
 func (s *pgStore) Event(ctx context.Context, id int64) (Event, error) {
-	e, err := scanPGEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, id))
+	e, err := scanPGEvent(s.read.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Event{}, ErrNotFound
 	}
 	return e, err
 }
 
-// PlaceOrder locks the event row with SELECT … FOR UPDATE, so concurrent
-// buyers of one event queue on the row lock and each sees the stock the one
-// before it left. The pass check runs before the lock (cheap, and a replayed
-// pass then never waits on a hot row); the unique constraint on pass_id
-// still catches two requests with the same pass racing each other.
+// placeOrderSQL is the whole order as one statement, so it is one
+// transaction and one round trip. SELECT … FOR UPDATE locks the event row
+// (concurrent buyers of one event queue on that lock, and under READ
+// COMMITTED each sees the stock the one before it left); the UPDATE
+// decrements only when the room matches and the stock suffices; the INSERT
+// runs only when the UPDATE did, under the unique constraint on pass_id.
+// Keeping the lock for one statement rather than for several client round
+// trips is what lets a hot event sell quickly: the row is held only while
+// PostgreSQL works and commits.
+//
+// It returns no row for an unknown event, else the event's room, its stock
+// before this order, the stock after it (NULL when nothing was sold) and the
+// number of orders inserted (0 or 1).
+const placeOrderSQL = `
+WITH e AS (
+	SELECT id, room, remaining FROM events WHERE id = $1 FOR UPDATE
+), u AS (
+	UPDATE events SET remaining = events.remaining - $2
+	FROM e
+	WHERE events.id = e.id AND e.room = $3 AND e.remaining >= $2
+	RETURNING events.remaining
+), i AS (
+	INSERT INTO orders (id, event_id, quantity, visitor, pass_id, created_at)
+	SELECT $4, $1, $2, $5, $6, $7 FROM u
+	RETURNING id
+)
+SELECT e.room, e.remaining, (SELECT remaining FROM u), (SELECT count(*) FROM i) FROM e`
+
+// PlaceOrder checks the pass first (cheap, and a replayed pass then never
+// waits on a hot row), then runs placeOrderSQL. The unique constraint still
+// catches two requests with the same pass racing each other.
 func (s *pgStore) PlaceOrder(ctx context.Context, req OrderRequest) (OrderResult, error) {
 	var used bool
 	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE pass_id = $1)`, req.PassID).Scan(&used); err != nil {
@@ -121,45 +160,34 @@ func (s *pgStore) PlaceOrder(ctx context.Context, req OrderRequest) (OrderResult
 	if used {
 		return OrderResult{}, ErrPassUsed
 	}
-	var res OrderResult
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var room string
-		var remaining int
-		err := tx.QueryRow(ctx, `SELECT room, remaining FROM events WHERE id = $1 FOR UPDATE`, req.EventID).Scan(&room, &remaining)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if room != req.Room {
-			return ErrWrongRoom
-		}
-		if remaining < req.Quantity {
-			return &SoldOutError{Remaining: remaining}
-		}
-		o := Order{ID: newOrderID(), EventID: req.EventID, Quantity: req.Quantity, Visitor: req.Visitor, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-		// Decrement and insert in one round trip while the row is locked.
-		b := &pgx.Batch{}
-		b.Queue(`UPDATE events SET remaining = remaining - $1 WHERE id = $2`, req.Quantity, req.EventID)
-		b.Queue(`INSERT INTO orders (id, event_id, quantity, visitor, pass_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			o.ID, o.EventID, o.Quantity, o.Visitor, req.PassID, o.CreatedAt)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		res = OrderResult{Order: o, Remaining: remaining - req.Quantity}
-		return nil
-	})
+	o := Order{ID: newOrderID(), EventID: req.EventID, Quantity: req.Quantity, Visitor: req.Visitor, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	var (
+		room     string
+		before   int
+		after    *int
+		inserted int
+	)
+	err := s.pool.QueryRow(ctx, placeOrderSQL, req.EventID, req.Quantity, req.Room, o.ID, o.Visitor, req.PassID, o.CreatedAt).
+		Scan(&room, &before, &after, &inserted)
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return OrderResult{}, ErrNotFound
+	case errors.As(err, &pe) && pe.Code == "23505":
 		return OrderResult{}, ErrPassUsed
+	case err != nil:
+		return OrderResult{}, err
+	case room != req.Room:
+		return OrderResult{}, ErrWrongRoom
+	case after == nil || inserted != 1:
+		return OrderResult{}, &SoldOutError{Remaining: before}
 	}
-	return res, err
+	return OrderResult{Order: o, Remaining: *after}, nil
 }
 
 func (s *pgStore) Order(ctx context.Context, id string) (Order, error) {
 	var o Order
-	err := s.pool.QueryRow(ctx, `SELECT id, event_id, quantity, visitor, created_at FROM orders WHERE id = $1`, id).
+	err := s.read.QueryRow(ctx, `SELECT id, event_id, quantity, visitor, created_at FROM orders WHERE id = $1`, id).
 		Scan(&o.ID, &o.EventID, &o.Quantity, &o.Visitor, &o.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Order{}, ErrNotFound
