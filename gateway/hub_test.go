@@ -327,3 +327,46 @@ func TestSocketKeepsVisitorFromAbandonment(t *testing.T) {
 		}
 	}
 }
+
+// Before opens_at visitors wait in the pre-queue (no position); when the
+// room opens they get places (a shuffle of the pre-queue) and the socket
+// starts showing positions without a reconnect.
+func TestPrequeueThenPositionsAtOpening(t *testing.T) {
+	rm := room("pre", 0, 100, "/p/*")
+	rm.OpensAt = time.Now().Add(2 * time.Second)
+	r := newRig(t, rigOpts{rooms: []queue.Room{rm}})
+	var socks []*websocket.Conn
+	for range 3 {
+		b := newBrowser(t)
+		res, _ := b.get(r.pub.URL+"/p/x", true)
+		if st := res.Header.Get("Waitroom-State"); st != "prequeue" {
+			t.Fatalf("before opening: state %q, want prequeue", st)
+		}
+		c, _, err := dialWS(t, r, b, "pre", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		s, err := readStatus(t, c, 2*time.Second)
+		if err != nil || s.State != "prequeue" || s.Position != 0 || s.OpensAt == nil {
+			t.Fatalf("first push %+v %v, want prequeue with opens_at and no position", s, err)
+		}
+		socks = append(socks, c)
+	}
+	seen := map[int64]bool{}
+	for i, c := range socks {
+		for {
+			s, err := readStatus(t, c, 3*time.Second)
+			if err != nil {
+				t.Fatalf("socket %d: %v", i, err)
+			}
+			if s.State == "queued" && s.Position > 0 {
+				seen[s.Position] = true
+				break
+			}
+		}
+	}
+	if len(seen) != 3 || !seen[1] || !seen[2] || !seen[3] {
+		t.Fatalf("positions after opening %v, want 1, 2 and 3", seen)
+	}
+}
