@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/waitroom/waitroom/token"
 )
 
 // Defaults are SPEC's, and every bad setting is reported on one line naming
@@ -80,5 +82,17 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		if !strings.Contains(u, v) {
 			t.Errorf("usage lacks %s", v)
 		}
+	}
+}
+
+// DefaultConfig plus a verifier is a valid in-process configuration.
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig()
+	if c.Listen != ":8081" || c.DatabaseURL != "sqlite://ticketd.db" || c.DBMaxConns != 16 || c.LogFormat != "json" {
+		t.Fatalf("defaults %+v", c)
+	}
+	c.Verifier = token.NewEd25519Verifier()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -23,6 +23,15 @@ func LoadConfig(opts env.Options) (Config, error) {
 	return c, c.Validate()
 }
 
+// DefaultConfig returns the configuration with every default of SPEC and no
+// pass source: set Verifier (or a PASS variable) before calling New. It is
+// the starting point for running ticketd in-process (`waitroom demo`).
+func DefaultConfig() Config {
+	var c Config
+	_ = env.ParseWithOptions(&c, env.Options{Environment: map[string]string{}})
+	return c
+}
+
 // oneLine turns caarlos0/env's errors into one line that names each
 // variable (env names the Go field, not the variable).
 func oneLine(err error) error {
