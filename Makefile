@@ -24,6 +24,9 @@ lint: ## gofmt + go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	$(GO) vet ./...
 
+demo: ## run gateway + ticketd + embedded Redis on embedded defaults (http://localhost:8080/)
+	$(GO) run ./cmd/waitroom demo
+
 build: ## build the three binaries into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
 
