@@ -170,6 +170,7 @@
   function leave() {
     if (leaving) return;
     leaving = true;
+    try { sessionStorage.removeItem(storageKey()); } catch (e) { /* private mode */ }
     clearTimeout(retryTimer);
     clearTimeout(pollTimer);
     clearTimeout(silenceTimer);
