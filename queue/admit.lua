@@ -112,5 +112,7 @@ if admitted > 0 then
   end
 end
 if skipped > 0 then redis.call("HINCRBY", K_ST, "abd", skipped) end
-if admitted > 0 or skipped > 0 or numbered > 0 then touch(c, now) end
+local ar, span = achieved(now)
+redis.call("HSET", K_ST, "ar", I(ar), "as", I(span), "at", I(now))
+touch(c, now)
 return out

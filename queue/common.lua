@@ -124,10 +124,13 @@ end
 
 -- eta_rate is the basis of a waiting visitor's ETA, per minute in
 -- thousandths: the achieved rate once it was measured over 30 s or more,
--- the configured rate before that.
+-- the configured rate before that. The admission step caches the achieved
+-- rate in st (it runs a few times a second), so a status read stays O(1);
+-- a cache older than 5 s (nobody admitting) falls back to the configured rate.
 local function eta_rate(c, now)
-  local a, span = achieved(now)
-  if span >= 30 then return a end
+  local v = redis.call("HMGET", K_ST, "ar", "as", "at")
+  local at = tonumber(v[3] or "0")
+  if at > now - 5000 and tonumber(v[2] or "0") >= 30 then return tonumber(v[1]) end
   return c.apm * 1000
 end
 
@@ -135,12 +138,13 @@ local function waiting()
   return redis.call("LLEN", K_LINE) + redis.call("ZCARD", K_PRE)
 end
 
--- touch gives every key of the room a TTL, so a room nobody uses any more
--- leaves nothing behind; a pre-queue lives until its opening plus the TTL.
-local function touch(c, now)
+-- touch gives the room's keys (all of them, or those listed) a TTL, so a
+-- room nobody uses any more leaves nothing behind; a pre-queue lives until
+-- its opening plus the TTL.
+local function touch(c, now, keys)
   local ttl = tonumber(ARGV[11])
   if c.opens > now then ttl = ttl + (c.opens - now) end
-  for i = 1, #KEYS do redis.call("PEXPIRE", KEYS[i], I(ttl)) end
+  for _, k in ipairs(keys or KEYS) do redis.call("PEXPIRE", k, I(ttl)) end
 end
 
 -- visitor_status is the reply of join and status:

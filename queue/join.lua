@@ -29,7 +29,7 @@ if open and not pending and not c.paused and not c.closed and redis.call("LLEN",
     redis.call("HSET", K_ST, "tat", string.format("%.3f", tat + T))
     redis.call("HINCRBY", K_ST, "adm", 1)
     count_admissions(now, 1)
-    touch(c, now)
+    touch(c, now, {K_ACTIVE, K_ST, K_RATE})
     return {"admitted", 0, 0, 0, c.apm, c.opens, until_, 0}
   end
 end
@@ -48,5 +48,5 @@ else
   redis.call("RPUSH", K_LINE, v)
   redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(sec))
 end
-touch(c, now)
+touch(c, now, {K_LINE, K_VIS, K_PRE, K_ST})
 return visitor_status(c, now, v)

@@ -31,12 +31,18 @@ func (q *Queue) key(room, name string) string {
 	return q.cfg.Prefix + "{" + room + "}:" + name
 }
 
-// keys are the room scripts' KEYS, in common.lua's order.
+// keys are the room scripts' KEYS, in common.lua's order, built once per
+// room (the slice is shared: never modified).
 func (q *Queue) keys(room string) []string {
-	return []string{
+	if k, ok := q.roomKeys.Load(room); ok {
+		return k.([]string)
+	}
+	k := []string{
 		q.key(room, "line"), q.key(room, "vis"), q.key(room, "pre"), q.key(room, "act"),
 		q.key(room, "st"), q.key(room, "cfg"), q.key(room, "rate"),
 	}
+	q.roomKeys.Store(room, k)
+	return k
 }
 
 // Defaults applied to a Room field left at its zero value.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -142,8 +143,9 @@ var ErrNotAdmitted = errors.New("queue: visitor is not admitted")
 
 // Queue is the engine. It is safe for concurrent use.
 type Queue struct {
-	rdb redis.UniversalClient
-	cfg Config
+	rdb      redis.UniversalClient
+	cfg      Config
+	roomKeys sync.Map // room name -> []string of its script keys
 }
 
 // New returns a Queue on rdb.

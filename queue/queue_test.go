@@ -209,6 +209,33 @@ func pipeJoin(t testing.TB, q *Queue, room Room, n int, at time.Time) {
 	}
 }
 
+// A waiting visitor's ETA follows the rate actually achieved, not a
+// configured rate the line has not shown yet.
+func TestETAFromAchievedRate(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		clk := newClock(t, rdb)
+		room := Room{Name: "eta", AdmitPerMinute: 600, MaxActive: 1 << 20, AbandonAfter: time.Hour}
+		pipeJoin(t, q, room, 600, clk.now)
+		for range 160 { // 40 s at 10 per second
+			if _, err := q.AdmitAt(ctx, room, clk.add(250*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if f := figures(t, q, room, clk.now); f.AchievedPerMinute < 590 || f.AchievedPerMinute > 620 {
+			t.Fatalf("achieved %.1f/min, want about 600", f.AchievedPerMinute)
+		}
+		room.AdmitPerMinute = 6000 // raised, not yet achieved
+		s, err := q.status(ctx, room, visitorID(599), clk.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := time.Duration(s.Position) * 100 * time.Millisecond // 600/min
+		if s.ETA < want*95/100 || s.ETA > want*105/100 {
+			t.Fatalf("ETA %s at position %d, want about %s", s.ETA, s.Position, want)
+		}
+	})
+}
+
 // max_active is never exceeded: admission waits for slots, an admission not
 // taken up within the admit window gives its slot back, Release frees one
 // at once.
