@@ -215,3 +215,42 @@ func TestParseJWKS(t *testing.T) {
 		}
 	}
 }
+
+// Past RefreshInterval a lookup of a known key still answers from the cache
+// at once and refreshes in the background, so a key the gateway withdrew
+// stops verifying.
+func TestJWKSBackgroundRefresh(t *testing.T) {
+	a, b := mustKey(t), mustKey(t)
+	ks := newKeyServer(t, NewEd25519Signer(a, b))
+	clock := &fakeClock{now: time.Now()}
+	c := NewJWKSClient(ks.URL, JWKSConfig{Now: clock.Now, RefreshInterval: time.Minute, MinRefreshInterval: time.Second})
+	kidA := KeyID(a.Public().(ed25519.PublicKey))
+	if _, err := c.Key(context.Background(), kidA); err != nil {
+		t.Fatal(err)
+	}
+	ks.set(NewEd25519Signer(b), 0, "") // the gateway drops key a
+	clock.Advance(2 * time.Minute)
+	if _, err := c.Key(context.Background(), kidA); err != nil {
+		t.Fatalf("stale cache must still answer: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := c.Key(context.Background(), kidA); errors.Is(err, ErrUnknownKey) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("withdrawn key still accepted after the background refresh")
+}
+
+// The JWKS endpoint is read-only.
+func TestJWKSHandlerMethods(t *testing.T) {
+	h := NewEd25519Signer(mustKey(t)).JWKS()
+	for method, want := range map[string]int{"GET": 200, "HEAD": 200, "POST": 405, "DELETE": 405} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(method, "/_waitroom/jwks.json", nil))
+		if w.Code != want {
+			t.Errorf("%s: %d, want %d", method, w.Code, want)
+		}
+	}
+}

@@ -29,6 +29,8 @@ func TestAdminCreateEvent(t *testing.T) {
 		{"no starts_at", auth, map[string]any{"name": "x", "total": 1, "price": 1}, 400, "invalid_event"},
 		{"bad starts_at", auth, map[string]any{"name": "x", "total": 1, "price": 1, "starts_at": "tomorrow"}, 400, "invalid_json"},
 		{"unknown field", auth, map[string]any{"name": "x", "total": 1, "price": 1, "starts_at": "2026-12-31T20:00:00Z", "remaining": 5}, 400, "unknown_field"},
+		{"oversized body", auth, map[string]any{"name": strings.Repeat("x", 20<<10), "total": 1, "price": 1, "starts_at": "2026-12-31T20:00:00Z"}, 400, "body_too_large"},
+		{"name too long", auth, map[string]any{"name": strings.Repeat("가", 201), "total": 1, "price": 1, "starts_at": "2026-12-31T20:00:00Z"}, 400, "invalid_event"},
 		{"good", auth, good, 201, ""},
 	}
 	for _, tt := range tests {
