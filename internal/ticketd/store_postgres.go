@@ -21,7 +21,11 @@ type pgStore struct {
 	read *pgxpool.Pool
 }
 
-const pgSchema = `
+// pgMigrations are applied in order at start; schema_version records how
+// many have run. Append, never edit.
+var pgMigrations = []string{pgSchemaV1}
+
+const pgSchemaV1 = `
 CREATE TABLE IF NOT EXISTS events (
 	id         BIGSERIAL   PRIMARY KEY,
 	name       TEXT        NOT NULL,
@@ -60,21 +64,41 @@ func openPostgres(ctx context.Context, url string, maxConns int) (*pgStore, erro
 		pool.Close()
 		return nil, err
 	}
-	// Several ticketd instances may start at once: serialise the schema
-	// creation on an advisory lock so CREATE … IF NOT EXISTS cannot race.
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	if err := migratePostgres(ctx, pool); err != nil {
+		pool.Close()
+		read.Close()
+		return nil, fmt.Errorf("postgres: migrate schema: %w", err)
+	}
+	return &pgStore{pool: pool, read: read}, nil
+}
+
+// migratePostgres brings the schema up to date in one transaction. Several
+// ticketd instances may start at once, so it first takes an advisory lock.
+func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(74616362)`); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, pgSchema)
-		return err
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+			return err
+		}
+		var v int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+			return err
+		}
+		if v > len(pgMigrations) {
+			return fmt.Errorf("database schema version %d is newer than this ticketd (%d)", v, len(pgMigrations))
+		}
+		for ; v < len(pgMigrations); v++ {
+			if _, err := tx.Exec(ctx, pgMigrations[v]); err != nil {
+				return fmt.Errorf("migration %d: %w", v+1, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, v+1); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	if err != nil {
-		pool.Close()
-		read.Close()
-		return nil, fmt.Errorf("postgres: create schema: %w", err)
-	}
-	return &pgStore{pool: pool, read: read}, nil
 }
 
 func (s *pgStore) Close() error { s.pool.Close(); s.read.Close(); return nil }

@@ -25,7 +25,12 @@ type sqliteStore struct {
 	read  *sql.DB
 }
 
-const sqliteSchema = `
+// sqliteMigrations are applied in order at start; schema_version records how
+// many have run. Append, never edit: a database in the field has run the old
+// ones.
+var sqliteMigrations = []string{sqliteSchemaV1}
+
+const sqliteSchemaV1 = `
 CREATE TABLE IF NOT EXISTS events (
 	id         INTEGER PRIMARY KEY AUTOINCREMENT,
 	name       TEXT    NOT NULL,
@@ -72,9 +77,9 @@ func openSQLite(ctx context.Context, path string, maxConns, writers int) (*sqlit
 	write.SetMaxOpenConns(writers)
 	write.SetMaxIdleConns(writers)
 	write.SetConnMaxIdleTime(0)
-	if _, err := write.ExecContext(ctx, sqliteSchema); err != nil {
+	if err := migrateSQLite(ctx, write); err != nil {
 		_ = write.Close()
-		return nil, fmt.Errorf("sqlite %s: create schema: %w", path, err)
+		return nil, fmt.Errorf("sqlite %s: migrate schema: %w", path, err)
 	}
 	read, err := sql.Open("sqlite", sqliteDSN(path, false)+"&_pragma=query_only(1)")
 	if err != nil {
@@ -84,6 +89,35 @@ func openSQLite(ctx context.Context, path string, maxConns, writers int) (*sqlit
 	read.SetMaxOpenConns(maxConns)
 	read.SetMaxIdleConns(maxConns)
 	return &sqliteStore{write: write, read: read}, nil
+}
+
+// migrateSQLite brings the schema up to date in one immediate transaction,
+// so two ticketd processes starting on one file cannot both migrate.
+func migrateSQLite(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var v int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return err
+	}
+	if v > len(sqliteMigrations) {
+		return fmt.Errorf("database schema version %d is newer than this ticketd (%d)", v, len(sqliteMigrations))
+	}
+	for ; v < len(sqliteMigrations); v++ {
+		if _, err := tx.ExecContext(ctx, sqliteMigrations[v]); err != nil {
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func (s *sqliteStore) Close() error {
