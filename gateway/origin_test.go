@@ -1,10 +1,14 @@
 package gateway_test
 
 import (
+	"bufio"
+	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -96,5 +100,74 @@ func TestOriginWebSocketProxiedForAdmitted(t *testing.T) {
 	// max_active is 1: a second visitor waits and gets no socket.
 	if _, res, err := (&websocket.Dialer{Jar: newBrowser(t).jar}).Dial(u, nil); err == nil || res.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("visitor without a pass: %v", err)
+	}
+}
+
+// Server-sent events from the origin reach an admitted visitor as they are
+// written, not when the response ends.
+func TestOriginEventStreamFlushedAtOnce(t *testing.T) {
+	o := newOrigin(t)
+	release := make(chan struct{})
+	o.respond = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+		_, _ = io.WriteString(w, "data: second\n\n")
+	}
+	r := newRig(t, rigOpts{origin: o})
+	b := newBrowser(t)
+	close(release)
+	b.get(r.pub.URL+"/warmup", false) // admitted; the origin answers at once
+	release = make(chan struct{})
+	req, _ := http.NewRequest(http.MethodGet, r.pub.URL+"/events/stream", nil)
+	res, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("first event %q %v", line, err)
+	}
+	close(release)
+	rest, _ := io.ReadAll(br)
+	if !strings.Contains(string(rest), "data: second") {
+		t.Fatalf("rest of the stream %q", rest)
+	}
+}
+
+// Shutdown drains: a request in flight at the origin completes.
+func TestShutdownDrainsInFlightRequests(t *testing.T) {
+	o := newOrigin(t)
+	started := make(chan struct{}, 1)
+	o.respond = func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			started <- struct{}{}
+			time.Sleep(300 * time.Millisecond)
+		}
+		_, _ = io.WriteString(w, "done")
+	}
+	r := newRig(t, rigOpts{origin: o})
+	b := newBrowser(t)
+	b.get(r.pub.URL+"/warmup", false)
+	type result struct {
+		code int
+		body string
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, body := b.get(r.pub.URL+"/slow", false)
+		done <- result{res.StatusCode, body}
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.pub.Config.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-done; got.code != http.StatusOK || got.body != "done" {
+		t.Fatalf("in-flight request got %d %q", got.code, got.body)
 	}
 }
