@@ -1,8 +1,11 @@
 package ticketd
 
 import (
+	"crypto/ed25519"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -78,5 +81,44 @@ func TestJWKSVerification(t *testing.T) {
 	hsPass, _, _ := hs.Sign(time.Now(), "v3", "default", time.Hour)
 	if status, body, _ := b.buy(t, ev, hsPass, 1); status != 401 || !strings.Contains(string(body), "algorithm") {
 		t.Fatalf("HS256 pass against a JWKS verifier: %d %s", status, body)
+	}
+}
+
+// Each way of configuring pass verification from the environment works end
+// to end: the public key file and the shared secret.
+func TestPassSources(t *testing.T) {
+	key, _ := token.GenerateEd25519()
+	pubPEM, _ := token.MarshalEd25519PublicKeyPEM(key.Public().(ed25519.PublicKey))
+	keyFile := filepath.Join(t.TempDir(), "pass.pub.pem")
+	if err := os.WriteFile(keyFile, pubPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.Repeat("z", 40)
+	hs, _ := token.NewHS256Signer([]byte(secret))
+	tests := []struct {
+		name   string
+		set    func(*Config)
+		signer *token.Signer
+	}{
+		{"TICKETD_PASS_KEY_FILE", func(c *Config) { c.Verifier = nil; c.PassKeyFile = keyFile }, token.NewEd25519Signer(key)},
+		{"TICKETD_PASS_SECRET", func(c *Config) { c.Verifier = nil; c.PassSecret = secret }, hs},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBackend(t, "sqlite", tt.set)
+			ev := b.createEvent(t, "P", "default", 5)
+			p, _, _ := tt.signer.Sign(time.Now(), "v", "default", time.Minute)
+			if status, body, _ := b.buy(t, ev, p, 1); status != 201 {
+				t.Fatalf("%d %s", status, body)
+			}
+			other := token.NewEd25519Signer(key)
+			if tt.signer.Algorithm() == "EdDSA" {
+				other = hs
+			}
+			p, _, _ = other.Sign(time.Now(), "v", "default", time.Minute)
+			if status, body, _ := b.buy(t, ev, p, 1); status != 401 || !strings.Contains(string(body), `"reason":"algorithm"`) {
+				t.Fatalf("other algorithm: %d %s", status, body)
+			}
+		})
 	}
 }
