@@ -50,6 +50,9 @@ func newTransport() *http.Transport {
 	t.ResponseHeaderTimeout = 60 * time.Second
 	t.ExpectContinueTimeout = time.Second
 	t.ForceAttemptHTTP2 = false // the origin is usually plain HTTP/1.1 on a private network
+	// A proxy passes encodings through: without this the transport would
+	// ask the origin for gzip on the visitor's behalf and inflate it here.
+	t.DisableCompression = true
 	t.WriteBufferSize = 16 << 10
 	t.ReadBufferSize = 16 << 10
 	return t
