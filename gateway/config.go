@@ -169,7 +169,11 @@ func (c Config) Validate() error {
 		bad("WAITROOM_ADMIN_TOKEN", "required because WAITROOM_ADMIN_LISTEN %q is not a loopback address", c.AdminListen)
 	}
 	if c.RedisURL != "" && c.Redis == nil {
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+		parse := func(s string) error { _, err := redis.ParseURL(s); return err }
+		if isClusterURL(c.RedisURL) {
+			parse = func(s string) error { _, err := redis.ParseClusterURL(s); return err }
+		}
+		if err := parse(c.RedisURL); err != nil {
 			bad("WAITROOM_REDIS_URL", "%v", err)
 		}
 	}

@@ -104,7 +104,13 @@ func TestLoadConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := LoadConfig(env.Options{Environment: map[string]string{"WAITROOM_ORIGIN": "http://127.0.0.1:8081"}}); err != nil {
-		t.Fatalf("defaults with an origin: %v", err)
+	for _, ok := range []map[string]string{
+		{"WAITROOM_ORIGIN": "http://127.0.0.1:8081"},
+		{"WAITROOM_ORIGIN": "http://127.0.0.1:8081", "WAITROOM_REDIS_URL": "redis://127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002"},
+		{"WAITROOM_ORIGIN": "http://127.0.0.1:8081", "WAITROOM_ADMIN_LISTEN": "0.0.0.0:9090", "WAITROOM_ADMIN_TOKEN": "t"},
+	} {
+		if _, err := LoadConfig(env.Options{Environment: ok}); err != nil {
+			t.Errorf("%v: %v", ok, err)
+		}
 	}
 }

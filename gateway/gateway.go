@@ -132,6 +132,17 @@ func (g *Gateway) connectRedis(ctx context.Context) error {
 			return err
 		}
 		g.rdb, g.ownRDB = redis.NewClient(opt), true
+	case isClusterURL(g.cfg.RedisURL):
+		// redis://host:port?addr=host2:port2&addr=...: a Redis Cluster (every
+		// queue script's keys share the room's hash tag).
+		opt, err := redis.ParseClusterURL(g.cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("WAITROOM_REDIS_URL: %w", err)
+		}
+		opt.DialTimeout = time.Second
+		opt.ReadTimeout = 500 * time.Millisecond
+		opt.WriteTimeout = 500 * time.Millisecond
+		g.rdb, g.ownRDB = redis.NewClusterClient(opt), true
 	default:
 		opt, err := redis.ParseURL(g.cfg.RedisURL)
 		if err != nil {
@@ -154,6 +165,12 @@ func (g *Gateway) connectRedis(ctx context.Context) error {
 		g.log.Warn().Err(err).Msg("redis does not answer yet; serving in fail mode until it does")
 	}
 	return nil
+}
+
+// isClusterURL reports whether a Redis URL names cluster nodes (addr=).
+func isClusterURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Query().Has("addr")
 }
 
 func (g *Gateway) closeRedis() {
