@@ -27,21 +27,28 @@ if redis.call("HGET", K_ST, "shuf") == "1" then
     return x
   end
   local moved = 0
-  local last = nil
   while moved < batch do
-    local v = redis.call("LPOP", K_LINE)
-    if not v then break end
-    local h = redis.call("HGET", K_VIS, v)
-    if h then
-      local t, s = parse(h)
-      last = t
-      local score = draw() * 2097152 + math.floor(draw() / 1024)
-      redis.call("ZADD", K_PRE, I(score), v)
-      redis.call("HSET", K_VIS, v, "0:" .. I(s))
+    local ids = redis.call("LPOP", K_LINE, math.min(500, batch - moved))
+    if not ids or #ids == 0 then break end
+    moved = moved + #ids
+    local hs = redis.call("HMGET", K_VIS, unpack(ids))
+    local zadd, hset, last = {}, {}, nil
+    for k, v in ipairs(ids) do
+      if hs[k] then
+        local t, s = parse(hs[k])
+        last = t
+        zadd[#zadd + 1] = I(draw() * 2097152 + math.floor(draw() / 1024))
+        zadd[#zadd + 1] = v
+        hset[#hset + 1] = v
+        hset[#hset + 1] = "0:" .. I(s)
+      end
     end
-    moved = moved + 1
+    if #zadd > 0 then
+      redis.call("ZADD", K_PRE, unpack(zadd))
+      redis.call("HSET", K_VIS, unpack(hset))
+    end
+    if last then redis.call("HSET", K_ST, "front", I(last + 1)) end
   end
-  if last then redis.call("HSET", K_ST, "front", I(last + 1)) end
   if redis.call("LLEN", K_LINE) == 0 then redis.call("HDEL", K_ST, "shuf") end
   touch(c, now)
   return {0, moved}
@@ -54,15 +61,32 @@ if not is_open(c, now) then return {0, 0} end
 local numbered = 0
 if redis.call("ZCARD", K_PRE) > 0 then
   local popped = redis.call("ZPOPMIN", K_PRE, batch)
-  for i = 1, #popped, 2 do
-    local v = popped[i]
-    local h = redis.call("HGET", K_VIS, v)
-    if h then
-      local _, s = parse(h)
-      local t = redis.call("HINCRBY", K_ST, "next", 1)
-      redis.call("RPUSH", K_LINE, v)
-      redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(s))
-      numbered = numbered + 1
+  local i = 1
+  while i <= #popped do
+    -- 500 at a time: a few calls per chunk instead of four per visitor
+    local ids = {}
+    while i <= #popped and #ids < 500 do
+      ids[#ids + 1] = popped[i]
+      i = i + 2
+    end
+    local hs = redis.call("HMGET", K_VIS, unpack(ids))
+    local valid = 0
+    for k = 1, #ids do if hs[k] then valid = valid + 1 end end
+    if valid > 0 then
+      local t = redis.call("HINCRBY", K_ST, "next", valid) - valid
+      local line, hset = {}, {}
+      for k, v in ipairs(ids) do
+        if hs[k] then
+          local _, s = parse(hs[k])
+          t = t + 1
+          line[#line + 1] = v
+          hset[#hset + 1] = v
+          hset[#hset + 1] = I(t) .. ":" .. I(s)
+        end
+      end
+      redis.call("RPUSH", K_LINE, unpack(line))
+      redis.call("HSET", K_VIS, unpack(hset))
+      numbered = numbered + valid
     end
   end
 end

@@ -92,6 +92,32 @@ func TestMillion(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("admitted %d in %d steps; figures: waiting %d, front %d", admitted, steps, f[0].Waiting, f[0].Front)
+
+	// The opening of a pre-queue of n/5: each admission step numbers one
+	// batch (Config.Batch, 2,000) in shuffled order; how long does a step
+	// hold Redis, and how long until everyone has a position?
+	pre := Room{Name: "opening", AdmitPerMinute: 1200, MaxActive: 1 << 30, AbandonAfter: time.Hour, OpensAt: now.Add(time.Minute)}
+	if err := q.joinNamed(ctx, pre, n/5, 0, now, id); err != nil {
+		t.Fatal(err)
+	}
+	now = pre.OpensAt
+	start = time.Now()
+	stepsTaken, slowest := 0, time.Duration(0)
+	for {
+		st := time.Now()
+		if _, err := q.AdmitAt(ctx, pre, now); err != nil {
+			t.Fatal(err)
+		}
+		slowest = max(slowest, time.Since(st))
+		stepsTaken++
+		f, _ := q.Figures(ctx, []Room{pre})
+		if f[0].Unnumbered == 0 {
+			break
+		}
+		now = now.Add(250 * time.Millisecond)
+	}
+	t.Logf("opening a pre-queue of %d: numbered in %d steps, %s in all, slowest step %s",
+		n/5, stepsTaken, time.Since(start).Round(time.Millisecond), slowest.Round(100*time.Microsecond))
 }
 
 // ownRedis starts a redis-server of its own on a free loopback port.

@@ -133,7 +133,7 @@ type Config struct {
 	// use never expires.
 	KeyTTL time.Duration
 	// Batch is how many visitors one admission step numbers or reshuffles
-	// at most (default 10,000): it bounds how long one script holds Redis.
+	// at most (default 2,000): it bounds how long one script holds Redis.
 	Batch int
 }
 
@@ -160,7 +160,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Queue {
 		cfg.KeyTTL = 7 * 24 * time.Hour
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 10000
+		cfg.Batch = 2000
 	}
 	return &Queue{rdb: rdb, cfg: cfg}
 }
