@@ -319,10 +319,18 @@ func (g *Gateway) admitLoop(ctx context.Context) {
 	}
 }
 
-// redisError records a failed Redis call: a network-level failure puts
-// the instance in fail mode until the hub's next successful read.
+// redisError records a failed Redis call: a failure to reach Redis
+// (refused, timed out, closed) puts the instance in fail mode until the
+// hub's next successful read.
 func (g *Gateway) redisError(err error) {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, queue.ErrNotAdmitted) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, queue.ErrNotAdmitted) ||
+		errors.Is(err, redis.ErrPoolTimeout) { // busy, not down: a flash crowd must not trip the fail mode
+		return
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		// Redis answered (a script or command error): it is up; the
+		// caller reports the failure of its own operation.
 		return
 	}
 	if g.redisUp.Swap(false) {

@@ -75,8 +75,8 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 	if c, err := r.Cookie(token.CookieName(room.Name)); err == nil && c.Value != "" {
 		e, reason := g.checkPass(ctx, c.Value, room.Name, now)
 		if e != nil {
-			tok := g.maybeRenew(w, r, room, e, c.Value, now)
-			g.serveProxy(w, withAdmitted(r, &admittedRequest{room: room.Name, visitor: e.claims.Visitor, pass: tok, claims: e.claims}))
+			tok, claims := g.maybeRenew(w, r, room, e, c.Value, now)
+			g.serveProxy(w, withAdmitted(r, &admittedRequest{room: room.Name, visitor: claims.Visitor, pass: tok, claims: claims}))
 			return
 		}
 		if reason != "" {
@@ -151,15 +151,16 @@ func (g *Gateway) issue(w http.ResponseWriter, r *http.Request, room, visitor st
 const renewEvery = 5 * time.Second
 
 // maybeRenew renews the pass when less than half its life is left, at most
-// once per renewEvery per pass, and returns the pass to forward.
-func (g *Gateway) maybeRenew(w http.ResponseWriter, r *http.Request, room queue.Room, e *passEntry, tok string, now time.Time) string {
+// once per renewEvery per pass, and returns the pass to forward with its
+// claims (the renewed one's, so a revoke names the pass the visitor holds).
+func (g *Gateway) maybeRenew(w http.ResponseWriter, r *http.Request, room queue.Room, e *passEntry, tok string, now time.Time) (string, token.Claims) {
 	life := e.claims.ExpiresAt.Sub(e.claims.IssuedAt)
 	if e.claims.ExpiresAt.Sub(now) > life/2 || e.noRenew.Load() || !g.redisUp.Load() {
-		return tok
+		return tok, e.claims
 	}
 	last := e.renewAt.Load()
 	if now.UnixNano()-last < int64(renewEvery) || !e.renewAt.CompareAndSwap(last, now.UnixNano()) {
-		return tok
+		return tok, e.claims
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
@@ -170,13 +171,13 @@ func (g *Gateway) maybeRenew(w http.ResponseWriter, r *http.Request, room queue.
 		} else {
 			g.redisError(err)
 		}
-		return tok
+		return tok, e.claims
 	}
-	nt, _, err := g.issue(w, r, room.Name, e.claims.Visitor, until)
+	nt, claims, err := g.issue(w, r, room.Name, e.claims.Visitor, until)
 	if err != nil {
-		return tok
+		return tok, e.claims
 	}
-	return nt
+	return nt, claims
 }
 
 // queued answers a visitor who waits: the queue page for browsers, 429 and
