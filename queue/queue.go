@@ -42,7 +42,9 @@ const (
 
 // Room is a room's configuration as the operator wrote it (rooms file or the
 // gateway's defaults). Live changes made with Update are kept in Redis and
-// win over these values until Reset.
+// win over these values until Reset. A zero SessionTTL or AbandonAfter means
+// DefaultSessionTTL or DefaultAbandonAfter, an empty Mode FIFO; a zero
+// AdmitPerMinute admits nobody by rate and a zero MaxActive nobody at all.
 type Room struct {
 	Name           string        // [a-z0-9-]{1,32}
 	Paths          []string      // path patterns; used by the gateway, not by the queue
@@ -101,7 +103,11 @@ type Figures struct {
 	Front             int64
 	AdmitPerMinute    int     // effective configured rate
 	MaxActive         int     // effective max active
-	AchievedPerMinute float64 // admissions over the last minute, per minute
+	// AchievedPerMinute is the admissions of the last minute, per minute
+	// (over the time since the first admission in that minute when it is
+	// shorter, but at least 10 s, so a line that just started shows its
+	// pace). Status bases ETAs on it once it spans 30 s.
+	AchievedPerMinute float64
 	OpensAt           time.Time
 	Config            Room // the effective configuration (file values merged with live changes)
 	// Unnumbered counts waiting visitors without a ticket yet: the
@@ -143,13 +149,23 @@ var ErrNotAdmitted = errors.New("queue: visitor is not admitted")
 
 // Queue is the engine. It is safe for concurrent use.
 type Queue struct {
-	rdb      redis.UniversalClient
+	rdb      rediser
 	cfg      Config
 	roomKeys sync.Map // room name -> []string of its script keys
 }
 
-// New returns a Queue on rdb.
-func New(rdb redis.UniversalClient, cfg Config) *Queue {
+// rediser is what the engine needs of a go-redis client: scripts, pipelines
+// and two plain commands. *redis.Client, *redis.ClusterClient,
+// *redis.Ring and every redis.UniversalClient fit.
+type rediser interface {
+	redis.Scripter
+	Pipeline() redis.Pipeliner
+	ZRem(ctx context.Context, key string, members ...any) *redis.IntCmd
+	Del(ctx context.Context, keys ...string) *redis.IntCmd
+}
+
+// New returns a Queue on rdb (a single Redis, Sentinel or Cluster client).
+func New(rdb rediser, cfg Config) *Queue {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "wr:"
 	}
@@ -168,7 +184,9 @@ func New(rdb redis.UniversalClient, cfg Config) *Queue {
 // Join puts the visitor in the room's line (idempotent: one place per
 // visitor) and returns their status. When nobody is waiting, fewer than
 // MaxActive are active and the rate allows one more now, the visitor is
-// admitted at once (State admitted). Joining records a heartbeat.
+// admitted at once (State admitted). Joining records a heartbeat. A paused
+// or closed room still gives places (State paused or closed); before
+// OpensAt the visitor joins the pre-queue (State prequeue, no position).
 func (q *Queue) Join(ctx context.Context, room Room, visitor string) (Status, error) {
 	return q.join(ctx, room, visitor, time.Time{})
 }
