@@ -136,7 +136,12 @@ if admitted > 0 then
   end
 end
 if skipped > 0 then redis.call("HINCRBY", K_ST, "abd", skipped) end
-local ar, span = achieved(now)
-redis.call("HSET", K_ST, "ar", I(ar), "as", I(span), "at", I(now))
+-- refresh the cached achieved rate after admitting, and at least once a
+-- second while nobody is admitted (the minute slides on)
+local cached = tonumber(redis.call("HGET", K_ST, "at") or "0")
+if admitted > 0 or now - cached >= 1000 or now < cached then
+  local ar, span = achieved(now)
+  redis.call("HSET", K_ST, "ar", I(ar), "as", I(span), "at", I(now))
+end
 touch(c, now)
 return out
