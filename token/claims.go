@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Issuer is the iss claim of every pass.
@@ -33,20 +34,82 @@ type Claims struct {
 	IssuedAt, NotBefore, ExpiresAt time.Time
 }
 
-// wireClaims is the JSON payload of a pass.
-type wireClaims struct {
-	Iss string       `json:"iss"`
-	Sub string       `json:"sub"`
-	Aud audience     `json:"aud"`
-	Iat *numericDate `json:"iat,omitempty"`
-	Nbf *numericDate `json:"nbf,omitempty"`
-	Exp *numericDate `json:"exp"`
-	Jti string       `json:"jti"`
+// passClaims is the JSON payload of a pass, as golang-jwt signs and parses it.
+type passClaims struct {
+	Iss string           `json:"iss"`
+	Sub string           `json:"sub"`
+	Aud audience         `json:"aud"`
+	Iat *jwt.NumericDate `json:"iat,omitempty"`
+	Nbf *jwt.NumericDate `json:"nbf,omitempty"`
+	Exp *jwt.NumericDate `json:"exp"`
+	Jti string           `json:"jti"`
+}
+
+var _ jwt.Claims = (*passClaims)(nil)
+
+func (c *passClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Exp, nil }
+func (c *passClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.Iat, nil }
+func (c *passClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.Nbf, nil }
+func (c *passClaims) GetIssuer() (string, error)                   { return c.Iss, nil }
+func (c *passClaims) GetSubject() (string, error)                  { return c.Sub, nil }
+
+func (c *passClaims) GetAudience() (jwt.ClaimStrings, error) {
+	if c.Aud == "" {
+		return nil, nil
+	}
+	return jwt.ClaimStrings{string(c.Aud)}, nil
+}
+
+// maxNumericDate bounds exp, nbf and iat (about the year 36812); dates before
+// 1970 are refused too.
+const maxNumericDate = 1 << 40
+
+// check refuses, as ErrMalformed, a payload that golang-jwt would let through
+// but a pass must not have: sub, aud, jti or exp missing, or a date out of
+// range. It runs after the signature and before the time and audience checks,
+// which is the order Reason reports.
+func (c *passClaims) check() error {
+	switch {
+	case c.Sub == "":
+		return refuse(ErrMalformed, "no sub")
+	case c.Aud == "":
+		return refuse(ErrMalformed, "no aud")
+	case c.Jti == "":
+		return refuse(ErrMalformed, "no jti")
+	case c.Exp == nil:
+		return refuse(ErrMalformed, "no exp")
+	}
+	for _, d := range [...]struct {
+		name string
+		date *jwt.NumericDate
+	}{{"exp", c.Exp}, {"nbf", c.Nbf}, {"iat", c.Iat}} {
+		if d.date != nil && (d.date.Unix() < 0 || d.date.Unix() > maxNumericDate) {
+			return refuse(ErrMalformed, "%s %d out of range", d.name, d.date.Unix())
+		}
+	}
+	return nil
+}
+
+// claims returns the verified claims, with times at one-second resolution
+// whatever jwt.TimePrecision says.
+func (c *passClaims) claims() Claims {
+	return Claims{
+		Visitor: c.Sub, Room: string(c.Aud), ID: c.Jti,
+		IssuedAt: seconds(c.Iat), NotBefore: seconds(c.Nbf), ExpiresAt: seconds(c.Exp),
+	}
+}
+
+func seconds(d *jwt.NumericDate) time.Time {
+	if d == nil {
+		return time.Time{}
+	}
+	return time.Unix(d.Unix(), 0)
 }
 
 // audience is the aud claim: a string, or (as RFC 7519 allows and some
 // libraries write) an array holding exactly one string. It is written as a
-// plain string.
+// plain string. (jwt.ClaimStrings would accept a list of several rooms and,
+// by default, write one room as an array.)
 type audience string
 
 func (a *audience) UnmarshalJSON(b []byte) error {
@@ -68,29 +131,4 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	}
 	*a = audience(s)
 	return nil
-}
-
-// numericDate is seconds since the epoch; fractions are accepted and
-// truncated, values outside year 1970..~36812 are refused.
-type numericDate int64
-
-const maxNumericDate = 1 << 40
-
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
-	}
-	if math.IsNaN(f) || f < 0 || f > maxNumericDate {
-		return fmt.Errorf("date %v out of range", f)
-	}
-	*d = numericDate(f)
-	return nil
-}
-
-func (d *numericDate) time() time.Time {
-	if d == nil {
-		return time.Time{}
-	}
-	return time.Unix(int64(*d), 0)
 }

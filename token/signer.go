@@ -2,20 +2,18 @@ package token
 
 import (
 	"crypto/ed25519"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
-const (
-	algEdDSA = "EdDSA"
-	algHS256 = "HS256"
-)
+// algEdDSA is the alg of EdDSA passes and of the keys in a JWK Set.
+const algEdDSA = "EdDSA"
 
 // MinSecretBytes is the shortest HS256 secret accepted (RFC 7518 §3.2: a key
 // at least as long as the hash output).
@@ -24,10 +22,9 @@ const MinSecretBytes = 32
 // Signer makes passes. Build it with NewEd25519Signer or NewHS256Signer; it
 // is safe for concurrent use and never changes after construction.
 type Signer struct {
-	alg    string
-	header string // base64url of the JOSE header, fixed per signer
-	priv   ed25519.PrivateKey
-	secret []byte
+	method jwt.SigningMethod // jwt.SigningMethodEdDSA or jwt.SigningMethodHS256
+	kid    string            // EdDSA: KeyID of the signing key
+	key    any               // ed25519.PrivateKey or the HS256 secret
 	jwks   []byte
 	verify *Verifier
 }
@@ -44,15 +41,13 @@ func NewEd25519Signer(keys ...ed25519.PrivateKey) *Signer {
 	for i, k := range keys {
 		pubs[i] = k.Public().(ed25519.PublicKey)
 	}
-	newest := keys[len(keys)-1]
-	s := &Signer{
-		alg:    algEdDSA,
-		header: encodeHeader(algEdDSA, KeyID(pubs[len(pubs)-1])),
-		priv:   newest,
+	return &Signer{
+		method: jwt.SigningMethodEdDSA,
+		kid:    KeyID(pubs[len(pubs)-1]),
+		key:    keys[len(keys)-1],
+		jwks:   marshalJWKS(pubs),
 		verify: NewEd25519Verifier(pubs...),
 	}
-	s.jwks = marshalJWKS(pubs)
-	return s
 }
 
 // NewHS256Signer returns a Signer that signs with HMAC-SHA256. The secret must
@@ -63,26 +58,15 @@ func NewHS256Signer(secret []byte) (*Signer, error) {
 		return nil, err
 	}
 	return &Signer{
-		alg:    algHS256,
-		header: encodeHeader(algHS256, ""),
-		secret: v.secret,
+		method: jwt.SigningMethodHS256,
+		key:    v.secret,
 		jwks:   []byte(`{"keys":[]}`),
 		verify: v,
 	}, nil
 }
 
-func encodeHeader(alg, kid string) string {
-	h := struct {
-		Alg string `json:"alg"`
-		Typ string `json:"typ"`
-		Kid string `json:"kid,omitempty"`
-	}{alg, "JWT", kid}
-	b, _ := json.Marshal(h)
-	return b64.EncodeToString(b)
-}
-
 // Algorithm returns "EdDSA" or "HS256".
-func (s *Signer) Algorithm() string { return s.alg }
+func (s *Signer) Algorithm() string { return s.method.Alg() }
 
 // Sign makes a pass for visitor in room, valid from now for ttl. It returns
 // the compact token and the claims it holds (times rounded down to the
@@ -100,32 +84,21 @@ func (s *Signer) Sign(now time.Time, visitor, room string, ttl time.Duration) (s
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", Claims{}, fmt.Errorf("token: jti: %w", err)
 	}
-	iat := numericDate(now.Unix())
-	exp := numericDate(now.Add(ttl).Unix())
-	wc := wireClaims{
+	iat := &jwt.NumericDate{Time: time.Unix(now.Unix(), 0)}
+	pc := &passClaims{
 		Iss: Issuer, Sub: visitor, Aud: audience(room),
-		Iat: &iat, Nbf: &iat, Exp: &exp,
+		Iat: iat, Nbf: iat, Exp: &jwt.NumericDate{Time: time.Unix(now.Add(ttl).Unix(), 0)},
 		Jti: b64.EncodeToString(id[:]),
 	}
-	payload, err := json.Marshal(wc)
+	t := jwt.NewWithClaims(s.method, pc)
+	if s.kid != "" {
+		t.Header["kid"] = s.kid
+	}
+	tok, err := t.SignedString(s.key)
 	if err != nil {
-		return "", Claims{}, fmt.Errorf("token: %w", err)
+		return "", Claims{}, fmt.Errorf("token: sign: %w", err)
 	}
-	input := s.header + "." + b64.EncodeToString(payload)
-	var sig []byte
-	switch s.alg {
-	case algEdDSA:
-		sig = ed25519.Sign(s.priv, []byte(input))
-	case algHS256:
-		m := hmac.New(sha256.New, s.secret)
-		m.Write([]byte(input))
-		sig = m.Sum(nil)
-	}
-	c := Claims{
-		Visitor: visitor, Room: room, ID: wc.Jti,
-		IssuedAt: iat.time(), NotBefore: iat.time(), ExpiresAt: exp.time(),
-	}
-	return input + "." + b64.EncodeToString(sig), c, nil
+	return tok, pc.claims(), nil
 }
 
 // Verifier returns a Verifier that accepts what this Signer signs, with every

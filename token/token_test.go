@@ -182,6 +182,102 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 }
 
+// Passes that are wrong in more than one way, or in ways only a foreign
+// signer would produce, get the reason that comes first in VerifyAt's order:
+// the claims' shape, then iss, exp, nbf, aud.
+func TestVerifyRefusalOrder(t *testing.T) {
+	key := mustKey(t)
+	ed := NewEd25519Signer(key)
+	hs := mustHS(t, secret32)
+	kid := KeyID(key.Public().(ed25519.PublicKey))
+	hdr := map[string]any{"alg": "EdDSA", "kid": kid, "typ": "JWT"}
+	sign := func(in string) []byte { return ed25519.Sign(key, []byte(in)) }
+	iat := t0.Unix()
+	exp := t0.Add(10 * time.Minute).Unix()
+	late := t0.Add(time.Hour)
+	stranger := mustKey(t)
+	claims := func(edit func(map[string]any)) map[string]any {
+		p := payload(Issuer, "v1", "concert-42", "x", iat, exp)
+		edit(p)
+		return p
+	}
+	hs512, err := jwt.NewWithClaims(jwt.SigningMethodHS512, jwt.MapClaims(payload(Issuer, "v1", "concert-42", "x", iat, exp))).
+		SignedString([]byte(secret32))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		v    *Verifier
+		tok  string
+		room string
+		at   time.Time
+		want error
+	}{
+		{"HS512 with the right secret to HS256 verifier", hs.Verifier(), hs512, "", t0, ErrAlgorithm},
+		{"alg RS256", ed.Verifier(), forge(map[string]any{"alg": "RS256", "kid": kid}, claims(func(map[string]any) {}), sign), "", t0, ErrAlgorithm},
+		{"no alg", ed.Verifier(), forge(map[string]any{"kid": kid}, claims(func(map[string]any) {}), sign), "", t0, ErrAlgorithm},
+		{"kid not a string", ed.Verifier(), forge(map[string]any{"alg": "EdDSA", "kid": 7}, claims(func(map[string]any) {}), sign), "", t0, ErrMalformed},
+		{"no iss", ed.Verifier(), forge(hdr, claims(func(p map[string]any) { delete(p, "iss") }), sign), "", t0, ErrIssuer},
+		{"exp before 1970", ed.Verifier(), forge(hdr, claims(func(p map[string]any) { p["exp"] = -5 }), sign), "", t0, ErrMalformed},
+		{"nbf past year 36812", ed.Verifier(), forge(hdr, claims(func(p map[string]any) { p["nbf"] = 1e15 }), sign), "", t0, ErrMalformed},
+		{"no jti and expired", ed.Verifier(), forge(hdr, claims(func(p map[string]any) { delete(p, "jti") }), sign), "", late, ErrMalformed},
+		{"wrong issuer and expired", ed.Verifier(), forge(hdr, claims(func(p map[string]any) { p["iss"] = "evil" }), sign), "", late, ErrIssuer},
+		{"expired and wrong room", ed.Verifier(), forge(hdr, claims(func(map[string]any) {}), sign), "other", late, ErrExpired},
+		{"not yet valid and wrong room", ed.Verifier(), forge(hdr, claims(func(map[string]any) {}), sign), "other", t0.Add(-time.Hour), ErrNotYetValid},
+		{"aud lists two rooms, one of them right", ed.Verifier(), forge(hdr, claims(func(p map[string]any) { p["aud"] = []string{"concert-42", "vip"} }), sign), "concert-42", t0, ErrMalformed},
+		{"altered and expired", ed.Verifier(), forge(hdr, claims(func(map[string]any) {}), func(in string) []byte { return ed25519.Sign(stranger, []byte(in)) }), "", late, ErrSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.v.VerifyAt(tt.at, tt.tok, tt.room)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// Passes written the other ways RFC 7519 allows still verify: aud as an
+// array of one room, no kid (tried against every key of the verifier), no
+// iat or nbf.
+func TestVerifyAcceptsVariants(t *testing.T) {
+	oldKey, newKey := mustKey(t), mustKey(t)
+	v := NewEd25519Signer(oldKey, newKey).Verifier()
+	exp := t0.Add(10 * time.Minute).Unix()
+	for name, tc := range map[string]struct {
+		hdr     map[string]any
+		payload map[string]any
+	}{
+		"aud array": {map[string]any{"alg": "EdDSA", "kid": KeyID(newKey.Public().(ed25519.PublicKey))},
+			map[string]any{"iss": Issuer, "sub": "v", "aud": []string{"r"}, "jti": "x", "exp": exp}},
+		"no kid, old key": {map[string]any{"alg": "EdDSA"},
+			map[string]any{"iss": Issuer, "sub": "v", "aud": "r", "jti": "x", "exp": exp}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			key := newKey
+			if _, ok := tc.hdr["kid"]; !ok {
+				key = oldKey
+			}
+			tok := forge(tc.hdr, tc.payload, func(in string) []byte { return ed25519.Sign(key, []byte(in)) })
+			c, err := v.VerifyAt(t0, tok, "r")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Room != "r" || !c.IssuedAt.IsZero() || !c.NotBefore.IsZero() || c.ExpiresAt.Unix() != exp {
+				t.Fatalf("claims %+v", c)
+			}
+		})
+	}
+	// A verifier without keys refuses a pass without kid instead of
+	// accepting it.
+	tok := forge(map[string]any{"alg": "EdDSA"}, payload(Issuer, "v", "r", "x", t0.Unix(), exp), func(in string) []byte { return ed25519.Sign(oldKey, []byte(in)) })
+	if _, err := NewEd25519Verifier().VerifyAt(t0, tok, "r"); !errors.Is(err, ErrSignature) {
+		t.Fatalf("keyless verifier: %v", err)
+	}
+}
+
 // Clock skew up to Leeway on either side does not refuse a pass.
 func TestVerifyLeeway(t *testing.T) {
 	s := NewEd25519Signer(mustKey(t))
@@ -250,11 +346,12 @@ func TestRotationKeepsOldPasses(t *testing.T) {
 
 func kidOf(t *testing.T, tok string) string {
 	t.Helper()
-	h, err := decodeHeader(strings.Split(tok, ".")[0])
+	parsed, _, err := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h.Kid
+	kid, _ := parsed.Header["kid"].(string)
+	return kid
 }
 
 // KeyID is the RFC 7638 thumbprint, checked against RFC 8037 Appendix A.3.
