@@ -7,6 +7,7 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -223,6 +224,102 @@ func BenchmarkRedisBenchmark(b *testing.B) {
 			if rps := csvRPS(out); rps > 0 {
 				b.ReportMetric(rps, "server-req/s")
 			}
+		})
+	}
+}
+
+// BenchmarkClientRatio alternates short rounds of the Go API and of
+// redis-benchmark (EVALSHA of the same script, same arguments, 16 clients
+// each) so both see the same load on a shared machine; it reports each
+// side's requests per second over all rounds and their ratio (Go / server
+// floor: 1 means no client overhead). One b.N iteration is one pair of
+// rounds of 2,000 requests each.
+func BenchmarkClientRatio(b *testing.B) {
+	path, err := exec.LookPath("redis-benchmark")
+	if err != nil {
+		b.Skip("redis-benchmark not installed")
+	}
+	q, rdb, _ := benchQueue(b)
+	_ = q.Update(ctx, benchRoom.Name, Patch{Paused: ptr(true)})
+	rbID := func(i int) string { return fmt.Sprintf("s%012d", i) }
+	if err := q.joinNamed(ctx, benchRoom, 10000, 0, time.Time{}, rbID); err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range []*redis.Script{joinScript, statusScript, trivialScript} {
+		if err := s.Load(ctx, rdb).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	host, port, _ := net.SplitHostPort(rdb.Options().Addr)
+	roomArgs := func(visitor string) []string {
+		args := append([]string{"7"}, q.keys(benchRoom.Name)...)
+		for _, a := range q.roomArgs(benchRoom, time.Time{}) {
+			args = append(args, fmt.Sprint(a))
+		}
+		return append(args, visitor)
+	}
+	const round = 2000
+	var seq atomic.Int64
+	ops := []struct {
+		name string
+		rb   []string
+		rand string
+		goOp func(i int64) error
+	}{
+		{"join", append(append([]string{"EVALSHA", joinScript.Hash()}, roomArgs("rb:__rand_int__")...), "123456789"), "1000000000",
+			func(i int64) error {
+				_, err := q.Join(ctx, benchRoom, "g"+strconv.FormatInt(seq.Add(1), 10))
+				return err
+			}},
+		{"status", append([]string{"EVALSHA", statusScript.Hash()}, roomArgs("s__rand_int__")...), "10000",
+			func(i int64) error {
+				_, err := q.Status(ctx, benchRoom, rbID(int(i%10000)))
+				return err
+			}},
+		{"trivial", []string{"EVALSHA", trivialScript.Hash(), "0"}, "10",
+			func(int64) error { return trivialScript.Run(ctx, rdb, nil).Err() }},
+	}
+	for _, op := range ops {
+		b.Run(op.name, func(b *testing.B) {
+			var goTime, rbTime time.Duration
+			for range b.N {
+				start := time.Now()
+				var wg sync.WaitGroup
+				var next atomic.Int64
+				for range benchConns {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							i := next.Add(1)
+							if i > round {
+								return
+							}
+							if err := op.goOp(i); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				goTime += time.Since(start)
+
+				// redis-benchmark's own figure, so its start-up is not counted
+				args := []string{"-h", host, "-p", port, "-c", strconv.Itoa(benchConns), "-n", strconv.Itoa(round), "-r", op.rand, "--csv"}
+				out, err := exec.Command(path, append(args, op.rb...)...).CombinedOutput()
+				rps := csvRPS(out)
+				if err != nil || rps <= 0 {
+					b.Fatalf("redis-benchmark: %v\n%s", err, out)
+				}
+				rbTime += time.Duration(float64(round) / rps * float64(time.Second))
+			}
+			goRate := float64(b.N*round) / goTime.Seconds()
+			rbRate := float64(b.N*round) / rbTime.Seconds()
+			b.ReportMetric(goRate, "go-req/s")
+			b.ReportMetric(rbRate, "server-req/s")
+			b.ReportMetric(goRate/rbRate, "ratio")
+			b.ReportMetric(0, "ns/op")
 		})
 	}
 }
