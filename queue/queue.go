@@ -74,10 +74,16 @@ type Patch struct {
 
 // Status is one visitor's view of a room.
 type Status struct {
-	Room     string
-	State    State
-	Ticket   int64 // the visitor's place number; 0 when not queued
-	Position int64 // 1 = next to be admitted; 0 when not queued (prequeue, admitted, none)
+	Room  string
+	State State
+	// Ticket is the visitor's place number: Position = Ticket - Front + 1
+	// (see Figures). 0 when not waiting, and while waiting without a number
+	// yet (pre-queue, or a shuffle being numbered: Position is still right).
+	Ticket int64
+	// Position is 1 for the next to be admitted; it is kept while the room is
+	// paused or closed, and 0 in the pre-queue before the opening, when
+	// admitted and when not waiting (StateNone).
+	Position int64
 	Waiting  int64 // visitors waiting in the room (queued and pre-queued)
 	// ETA is the expected wait from the admission rate actually achieved
 	// recently (the configured rate when nothing was admitted yet); -1 when
@@ -100,9 +106,9 @@ type Figures struct {
 	AbandonedTotal int64 // visitors skipped as abandoned
 	// Front is the ticket of the next visitor to be admitted: a queued
 	// visitor's position is Ticket - Front + 1.
-	Front             int64
-	AdmitPerMinute    int     // effective configured rate
-	MaxActive         int     // effective max active
+	Front          int64
+	AdmitPerMinute int // effective configured rate
+	MaxActive      int // effective max active
 	// AchievedPerMinute is the admissions of the last minute, per minute
 	// (over the time since the first admission in that minute when it is
 	// shorter, but at least 10 s, so a line that just started shows its
