@@ -246,14 +246,31 @@ func (q *Queue) heartbeat(ctx context.Context, room string, visitors []string, a
 	if len(visitors) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(visitors)+1)
-	args = append(args, clockArg(at))
-	for _, v := range visitors {
-		if checkVisitor(v) == nil {
-			args = append(args, v)
+	// 1,000 visitors per script keeps each one short; the pipeline keeps
+	// the whole call one round trip.
+	const chunk = 1000
+	keys := []string{q.key(room, "vis")}
+	run := func() error {
+		pipe := q.rdb.Pipeline()
+		for i := 0; i < len(visitors); i += chunk {
+			args := make([]any, 0, chunk+1)
+			args = append(args, clockArg(at))
+			for _, v := range visitors[i:min(i+chunk, len(visitors))] {
+				if checkVisitor(v) == nil {
+					args = append(args, v)
+				}
+			}
+			heartbeatScript.EvalSha(ctx, pipe, keys, args...)
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	err := run()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err = heartbeatScript.Load(ctx, q.rdb).Err(); err == nil {
+			err = run()
 		}
 	}
-	err := heartbeatScript.Run(ctx, q.rdb, []string{q.key(room, "vis")}, args...).Err()
 	if err != nil {
 		return fmt.Errorf("queue: heartbeat %s: %w", room, err)
 	}

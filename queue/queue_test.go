@@ -409,6 +409,29 @@ func TestAbandonedSkipped(t *testing.T) {
 	})
 }
 
+// A hub's heartbeat for thousands of sockets is one call and keeps every
+// one of them from being skipped as abandoned.
+func TestHeartbeatMany(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		clk := newClock(t, rdb)
+		room := Room{Name: "hub", AdmitPerMinute: 60000, MaxActive: 1 << 20, AbandonAfter: time.Minute}
+		n := 2500
+		if slow(t) {
+			n = 1200
+		}
+		pipeJoin(t, q, room, n, clk.now)
+		_ = rdb.ScriptFlush(ctx).Err() // the pipeline must recover from NOSCRIPT
+		ids := joinedIDs(n)
+		if err := q.heartbeat(ctx, room.Name, append(ids, "", strings.Repeat("x", 500)), clk.add(50*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		a, err := q.AdmitNext(ctx, room, n)
+		if err != nil || len(a.Admitted) != n || a.Skipped != 0 {
+			t.Fatalf("admitted %d, skipped %d (%v): want all %d", len(a.Admitted), a.Skipped, err, n)
+		}
+	})
+}
+
 // Pause and close stop admission and keep every place; reopening resumes in
 // order.
 func TestPauseCloseKeepPlaces(t *testing.T) {
