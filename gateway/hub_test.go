@@ -370,3 +370,40 @@ func TestPrequeueThenPositionsAtOpening(t *testing.T) {
 		t.Fatalf("positions after opening %v, want 1, 2 and 3", seen)
 	}
 }
+
+// An operator's pause or close reaches every open socket, keeping the
+// visitor's position.
+func TestWebSocketPushesPauseAndClose(t *testing.T) {
+	r := newRig(t, rigOpts{rooms: []queue.Room{room("op", 0, 100, "/op/*")}})
+	b := newBrowser(t)
+	b.get(r.pub.URL+"/op/x", true)
+	c, _, err := dialWS(t, r, b, "op", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if s, err := readStatus(t, c, 2*time.Second); err != nil || s.State != "queued" {
+		t.Fatalf("first push %+v %v", s, err)
+	}
+	for _, step := range []struct{ patch, want string }{
+		{`{"paused":true}`, "paused"},
+		{`{"paused":false,"closed":true}`, "closed"},
+		{`{"closed":false}`, "queued"},
+	} {
+		if res, body := r.admin(t, http.MethodPatch, "/admin/rooms/op", step.patch); res.StatusCode != http.StatusOK {
+			t.Fatalf("PATCH %s: %s", step.patch, body)
+		}
+		for {
+			s, err := readStatus(t, c, 2*time.Second)
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", step.want, err)
+			}
+			if s.State == step.want {
+				if s.Position != 1 {
+					t.Errorf("%s with position %d, want 1", s.State, s.Position)
+				}
+				break
+			}
+		}
+	}
+}
