@@ -227,8 +227,8 @@ func Run(ctx context.Context, c Config, progress func(Progress)) (*Report, error
 	// The schedule: one goroutine per visitor, started at its arrival.
 	var wg sync.WaitGroup
 	scheduled := 0
-	tm := time.NewTimer(0)
-	<-tm.C
+	tm := time.NewTimer(time.Hour)
+	tm.Stop()
 schedule:
 	for i, a := range at {
 		if d := time.Until(r.start.Add(a)); d > 0 {
