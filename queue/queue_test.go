@@ -366,6 +366,51 @@ func TestConcurrentInstances(t *testing.T) {
 	})
 }
 
+// Eight instances admitting at Redis's clock while admissions run out and
+// free their slots never hold more than max_active at once.
+func TestConcurrentMaxActive(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		q.cfg.AdmitWindow = 300 * time.Millisecond // nobody enters: slots recycle
+		room := Room{Name: "cap", AdmitPerMinute: 60000, MaxActive: 50, AbandonAfter: time.Hour}
+		pipeJoin(t, q, room, 800, time.Time{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		total := 0
+		end := time.Now().Add(1500 * time.Millisecond)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				inst := New(rdb, q.cfg)
+				for time.Now().Before(end) {
+					a, err := inst.Admit(ctx, room)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					f, err := inst.Figures(ctx, []Room{room})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if f[0].Active > 50 {
+						t.Errorf("active %d > max_active 50", f[0].Active)
+						return
+					}
+					mu.Lock()
+					total += len(a.Admitted)
+					mu.Unlock()
+					time.Sleep(10 * time.Millisecond)
+				}
+			}()
+		}
+		wg.Wait()
+		if total <= 50 {
+			t.Fatalf("admitted %d: slots were not given back", total)
+		}
+	})
+}
+
 // A queued visitor silent for abandon_after is skipped at the front, uses
 // no slot, is counted, and learns they lost the place.
 func TestAbandonedSkipped(t *testing.T) {
