@@ -149,7 +149,7 @@ func TestShuffleUniform(t *testing.T) {
 		t.Run(sh.name, func(t *testing.T) {
 			eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
 				clk := newClock(t, rdb)
-				rounds := 400
+				rounds := 300
 				if slow(t) {
 					rounds = 160
 				}
