@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
+	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"strings"
 	"time"
 
@@ -64,6 +67,76 @@ func (g *Gateway) requireAdmin(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// sameOriginWrites refuses state-changing /admin/* requests that a browser
+// could have sent on behalf of another site. The dashboard logs in with HTTP
+// Basic, which the browser re-sends on its own, and a loopback admin
+// listener without a token has no credentials at all, so a page on any site
+// could otherwise PATCH a room through the operator's browser.
+//
+// A write must declare Content-Type: application/json (415 otherwise): an
+// HTML form or a "simple" cross-site fetch cannot send that type without a
+// CORS preflight, which this listener never grants. It is refused with 403
+// when the browser says it comes from another site (Sec-Fetch-Site
+// cross-site or same-site) or names an Origin whose host is not the one the
+// request was sent to. Clients that are not browsers (curl, surge) send
+// neither header and are not affected. Safe methods (GET, HEAD, OPTIONS)
+// pass untouched.
+func sameOriginWrites(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !strings.HasPrefix(r.URL.Path, "/admin/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if reason := crossSite(r); reason != "" {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": reason})
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "Content-Type must be application/json"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossSite says why r looks like a request from another site, or "".
+func crossSite(r *http.Request) string {
+	switch strings.ToLower(r.Header.Get("Sec-Fetch-Site")) {
+	case "cross-site", "same-site":
+		return "cross-site request refused"
+	}
+	origins := r.Header.Values("Origin")
+	if len(origins) == 0 {
+		return ""
+	}
+	if len(origins) > 1 {
+		return "cross-site request refused: more than one Origin"
+	}
+	u, err := url.Parse(origins[0])
+	if err != nil || u.Host == "" || !strings.EqualFold(withPort(u.Host, u.Scheme), withPort(r.Host, u.Scheme)) {
+		return "cross-site request refused: Origin does not match Host"
+	}
+	return ""
+}
+
+// withPort adds the scheme's default port to a host without one, so
+// "http://admin.example" matches "Host: admin.example:80".
+func withPort(host, scheme string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	port := "80"
+	if scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), port)
 }
 
 func (g *Gateway) adminRoutes() http.Handler {

@@ -3,11 +3,13 @@ package gateway_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/waitroom/waitroom/gateway"
 	"github.com/waitroom/waitroom/queue"
 )
 
@@ -138,4 +140,74 @@ func TestAdminRoomsAPI(t *testing.T) {
 			strings.Contains(s, "waitroom_websockets 0") && strings.Contains(s, "waitroom_redis_up 1") &&
 			strings.Contains(s, `waitroom_joins_total{room="a"} 3`)
 	})
+}
+
+// Writes to the admin API from another site are refused: the dashboard's
+// Basic credentials are re-sent by the browser on its own, and a loopback
+// admin without a token has none, so a page elsewhere must not be able to
+// PATCH a room or admit visitors through the operator's browser. Only JSON
+// writes from the listener's own origin (or from clients that are not
+// browsers) get through; reads are untouched.
+func TestAdminRefusesCrossSiteWrites(t *testing.T) {
+	for _, token := range []string{adminToken, ""} {
+		r := newRig(t, rigOpts{
+			rooms:  []queue.Room{room("a", 0, 10, "/a/*")},
+			mutate: func(c *gateway.Config) { c.AdminToken = token },
+		})
+		host := strings.TrimPrefix(r.adm.URL, "http://")
+		cases := []struct {
+			name, method, path, ctype string
+			hdr                       []string
+			want                      int
+		}{
+			{"json from curl", "PATCH", "/admin/rooms/a", "application/json", nil, 200},
+			{"json with charset", "PATCH", "/admin/rooms/a", "application/json; charset=utf-8", nil, 200},
+			{"admit as json", "POST", "/admin/rooms/a/admit", "application/json", nil, 200},
+			{"dashboard fetch", "PATCH", "/admin/rooms/a", "application/json", []string{"Origin", r.adm.URL, "Sec-Fetch-Site", "same-origin"}, 200},
+			{"no content type", "PATCH", "/admin/rooms/a", "", nil, 415},
+			{"text/plain (simple CORS request)", "POST", "/admin/rooms/a/admit", "text/plain", nil, 415},
+			{"html form", "POST", "/admin/rooms/a/admit", "application/x-www-form-urlencoded", nil, 415},
+			{"json-like type", "PATCH", "/admin/rooms/a", "application/jsonx", nil, 415},
+			{"sec-fetch cross-site", "PATCH", "/admin/rooms/a", "application/json", []string{"Sec-Fetch-Site", "cross-site"}, 403},
+			{"sec-fetch same-site", "PATCH", "/admin/rooms/a", "application/json", []string{"Sec-Fetch-Site", "same-site"}, 403},
+			{"foreign origin", "POST", "/admin/rooms/a/admit", "application/json", []string{"Origin", "https://evil.example"}, 403},
+			{"foreign origin, form", "POST", "/admin/rooms/a/admit", "text/plain", []string{"Origin", "https://evil.example"}, 403},
+			{"origin on another port", "PATCH", "/admin/rooms/a", "application/json", []string{"Origin", "http://127.0.0.1:1"}, 403},
+			{"opaque origin", "PATCH", "/admin/rooms/a", "application/json", []string{"Origin", "null"}, 403},
+			{"matching origin, host case", "PATCH", "/admin/rooms/a", "application/json", []string{"Origin", "http://" + strings.ToUpper(host)}, 200},
+			{"read from anywhere", "GET", "/admin/rooms/a", "", []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}, 200},
+		}
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("token=%t/%s", token != "", tc.name), func(t *testing.T) {
+				body := `{"count":1}`
+				if tc.method == "PATCH" {
+					body = `{"admit_per_minute":5}`
+				} else if tc.method == "GET" {
+					body = ""
+				}
+				req, _ := http.NewRequest(tc.method, r.adm.URL+tc.path, strings.NewReader(body))
+				if token != "" {
+					req.Header.Set("Authorization", "Bearer "+token)
+				}
+				if tc.ctype != "" {
+					req.Header.Set("Content-Type", tc.ctype)
+				}
+				for i := 0; i+1 < len(tc.hdr); i += 2 {
+					req.Header.Set(tc.hdr[i], tc.hdr[i+1])
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != tc.want {
+					t.Fatalf("got %d %s, want %d", res.StatusCode, b, tc.want)
+				}
+				if tc.want != 200 && (!strings.Contains(string(b), `"error"`) || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json")) {
+					t.Fatalf("refusal is not a JSON error: %s %q", res.Header.Get("Content-Type"), b)
+				}
+			})
+		}
+	}
 }

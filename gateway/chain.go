@@ -74,7 +74,11 @@ func (g *Gateway) buildAdminChain() http.Handler {
 		g.accessLog(),
 		// 3. admin bodies are small JSON documents;
 		maxBody(64<<10),
-		// 4. /admin/* needs the token (bearer, or HTTP Basic password for
+		// 4. writes to /admin/* come from this origin as JSON, never from
+		//    another site riding on the browser's Basic credentials (or on
+		//    a loopback listener without a token);
+		sameOriginWrites,
+		// 5. /admin/* needs the token (bearer, or HTTP Basic password for
 		//    the dashboard in a browser); /metrics does not.
 		g.requireAdmin,
 	)

@@ -201,6 +201,9 @@ func (r *rig) admin(t testing.TB, method, path, body string) (*http.Response, st
 	t.Helper()
 	req, _ := http.NewRequest(method, r.adm.URL+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
