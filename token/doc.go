@@ -13,6 +13,11 @@
 // HS256 pass signed with an Ed25519 public key, or anything else — before it
 // looks at the claims.
 //
+// Signing and parsing are done by github.com/golang-jwt/jwt/v5 (one allowed
+// method, issuer, leeway, required exp, audience, strict base64); this
+// package adds the key lookup by kid, the claims a pass must carry, and the
+// mapping of every refusal onto its own errors.
+//
 // Which type to reach for:
 //
 //   - the gateway builds a Signer (NewEd25519Signer or NewHS256Signer), calls
