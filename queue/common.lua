@@ -80,6 +80,12 @@ local function tokens(c, now)
   local burst = math.ceil(c.apm / 60) + 1
   local tat = tonumber(redis.call("HGET", K_ST, "tat") or "0")
   if tat < now then tat = now end
+  -- a debt run up at a lower rate is forgiven down to one burst, so a
+  -- raised rate applies within a second
+  if tat > now + burst * T then
+    tat = now + burst * T
+    redis.call("HSET", K_ST, "tat", string.format("%.3f", tat))
+  end
   -- now - tat is exact (close values); adding them up first is not
   local n = math.floor(burst + (now - tat) / T + 1e-6)
   if n < 0 then n = 0 end

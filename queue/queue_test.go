@@ -194,6 +194,31 @@ func TestAdmissionRate(t *testing.T) {
 	})
 }
 
+// A rate raised live applies within a second, even after a slow rate ran
+// up a long wait for the next admission.
+func TestRateRaisedApplies(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+		clk := newClock(t, rdb)
+		room := Room{Name: "raise", AdmitPerMinute: 1, MaxActive: 1 << 20, AbandonAfter: time.Hour}
+		pipeJoin(t, q, room, 200, clk.now)
+		if a, _ := q.AdmitAt(ctx, room, clk.now); len(a.Admitted) != 2 { // burst of 1/min: 1 + 1
+			t.Fatalf("first step admitted %v", a.Admitted)
+		}
+		_ = q.Update(ctx, room.Name, Patch{AdmitPerMinute: ptr(600)})
+		got := 0
+		for range 8 { // two seconds at 600/min
+			a, err := q.AdmitAt(ctx, room, clk.add(250*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += len(a.Admitted)
+		}
+		if got < 15 || got > 32 {
+			t.Fatalf("admitted %d in 2 s after raising the rate to 10/s", got)
+		}
+	})
+}
+
 // pipeJoin joins n visitors in pipelined batches (fast set-up of big
 // lines), the room paused meanwhile so that nobody walks straight in.
 func pipeJoin(t testing.TB, q *Queue, room Room, n int, at time.Time) {
