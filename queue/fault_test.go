@@ -39,3 +39,26 @@ func TestRedisDown(t *testing.T) {
 		t.Errorf("calls took %s with Redis down", d)
 	}
 }
+
+// The embedded server answers only clients that know its password.
+func TestEmbeddedNeedsPassword(t *testing.T) {
+	e, err := StartEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	opt, err := redis.ParseURL(e.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := redis.NewClient(opt)
+	defer good.Close()
+	if err := good.Ping(ctx).Err(); err != nil {
+		t.Fatalf("with the URL's password: %v", err)
+	}
+	bare := redis.NewClient(&redis.Options{Addr: opt.Addr, MaxRetries: -1})
+	defer bare.Close()
+	if err := bare.Set(ctx, "k", "v", 0).Err(); err == nil {
+		t.Fatal("a client without the password was served")
+	}
+}

@@ -401,7 +401,7 @@ func TestConcurrentMaxActive(t *testing.T) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		total := 0
-		end := time.Now().Add(1500 * time.Millisecond)
+		end := time.Now().Add(time.Second)
 		for range 8 {
 			wg.Add(1)
 			go func() {

@@ -149,9 +149,9 @@ func TestShuffleUniform(t *testing.T) {
 		t.Run(sh.name, func(t *testing.T) {
 			eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
 				clk := newClock(t, rdb)
-				rounds := 300
+				rounds := 250
 				if slow(t) {
-					rounds = 160
+					rounds = 120
 				}
 				counts := make([][]int, k)
 				for i := range counts {
