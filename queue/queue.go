@@ -120,6 +120,10 @@ type Figures struct {
 	// pre-queue, and after the opening those still being numbered. Their
 	// Status has Ticket 0 until numbered; read Status again to get it.
 	Unnumbered int64
+	// ETAPerMinute is the rate Status bases ETAs on (AchievedPerMinute once
+	// measured over 30 s, AdmitPerMinute before): a hub computing ETAs from
+	// Figures should use it, so sockets and status polls agree.
+	ETAPerMinute float64
 	// Reshuffles counts the random-mode reshuffles of the room's line. When
 	// it changes, every cached Ticket of the room is stale: read Status.
 	Reshuffles int64
@@ -411,7 +415,7 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 		if err != nil {
 			return nil, fmt.Errorf("queue: figures %s: %w", rooms[i].Name, err)
 		}
-		if len(res) < 17 {
+		if len(res) < 18 {
 			return nil, fmt.Errorf("queue: figures %s: short reply", rooms[i].Name)
 		}
 		r := rooms[i]
@@ -439,6 +443,7 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 			Config:            cfg,
 			Unnumbered:        toInt(res[15]),
 			Reshuffles:        toInt(res[16]),
+			ETAPerMinute:      float64(toInt(res[17])) / 1000,
 		}
 	}
 	return out, nil

@@ -246,8 +246,8 @@ func TestETAFromAchievedRate(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if f := figures(t, q, room, clk.now); f.AchievedPerMinute < 590 || f.AchievedPerMinute > 620 {
-			t.Fatalf("achieved %.1f/min, want about 600", f.AchievedPerMinute)
+		if f := figures(t, q, room, clk.now); f.AchievedPerMinute < 590 || f.AchievedPerMinute > 620 || f.ETAPerMinute != f.AchievedPerMinute {
+			t.Fatalf("achieved %.1f/min (ETA basis %.1f), want about 600", f.AchievedPerMinute, f.ETAPerMinute)
 		}
 		room.AdmitPerMinute = 6000 // raised, not yet achieved
 		s, err := q.status(ctx, room, visitorID(599), clk.now)
