@@ -17,6 +17,11 @@
 // room's shared figures once per tick and computes every connected visitor's
 // position locally (Ticket - Front + 1).
 //
+// A pass the origin revokes (Waitroom-Command: revoke) is recorded in Redis
+// and published on the channel <prefix>revoked; every instance subscribes
+// and evicts it from its cache at once, with a periodic recheck as the
+// fallback for a message lost while Redis was away (see revocation.go).
+//
 // Use it in-process as:
 //
 //	cfg, err := gateway.LoadConfig(env.Options{})

@@ -256,13 +256,15 @@ func (g *Gateway) Queue() *queue.Queue { return g.q }
 func (g *Gateway) Rooms() []queue.Room { return g.router.all() }
 
 // Start runs the background loops until ctx ends or Shutdown is called:
-// the admission step of every room, and the WebSocket hub's tick.
+// the admission step of every room, the WebSocket hub's tick, and the
+// subscription that carries revoked passes from other instances.
 func (g *Gateway) Start(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	g.stop = cancel
-	g.loops.Add(2)
+	g.loops.Add(3)
 	go func() { defer g.loops.Done(); g.admitLoop(ctx) }()
 	go func() { defer g.loops.Done(); g.hub.run(ctx) }()
+	go func() { defer g.loops.Done(); g.revocationLoop(ctx) }()
 }
 
 // Shutdown closes every WebSocket with 1001 (going away), stops the loops

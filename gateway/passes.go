@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/waitroom/waitroom/token"
 )
 
@@ -24,8 +22,9 @@ type passCache struct {
 }
 
 type passShard struct {
-	mu sync.RWMutex
-	m  map[string]*passEntry
+	mu  sync.RWMutex
+	m   map[string]*passEntry
+	ids map[string]string // pass id (jti) -> token, for eviction by id
 }
 
 // passEntry is one verified pass.
@@ -45,6 +44,7 @@ func newPassCache(limit int) *passCache {
 	c := &passCache{seed: maphash.MakeSeed(), limit: max(limit/32, 16)}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]*passEntry)
+		c.shards[i].ids = make(map[string]string)
 	}
 	return c
 }
@@ -72,75 +72,65 @@ func (c *passCache) put(tok string, e *passEntry, now time.Time) {
 	if len(s.m) >= c.limit {
 		for k, v := range s.m {
 			if !now.Before(v.claims.ExpiresAt) {
-				delete(s.m, k)
+				s.remove(k, v)
 			}
 		}
-		for k := range s.m {
+		for k, v := range s.m {
 			if len(s.m) < c.limit {
 				break
 			}
-			delete(s.m, k)
+			s.remove(k, v)
 		}
 	}
+	if old := s.m[tok]; old != nil {
+		s.remove(tok, old)
+	}
 	s.m[tok] = e
+	s.ids[e.claims.ID] = tok
+}
+
+// remove deletes tok (whose entry is e) and its id; s.mu is held.
+func (s *passShard) remove(tok string, e *passEntry) {
+	delete(s.m, tok)
+	if s.ids[e.claims.ID] == tok {
+		delete(s.ids, e.claims.ID)
+	}
 }
 
 func (c *passCache) drop(tok string) {
 	s := c.shard(tok)
 	s.mu.Lock()
-	delete(s.m, tok)
+	if e := s.m[tok]; e != nil {
+		s.remove(tok, e)
+	}
 	s.mu.Unlock()
 }
 
-// revocations remembers the ids (jti) of passes the origin revoked until
-// they expire, in Redis (so every instance refuses a replayed revoked pass
-// when it first sees it) and in memory (so this instance never asks twice).
-type revocations struct {
-	rdb    redis.UniversalClient
-	prefix string
-	mu     sync.Mutex
-	local  map[string]time.Time // jti -> exp
-}
-
-func newRevocations(rdb redis.UniversalClient, prefix string) *revocations {
-	return &revocations{rdb: rdb, prefix: prefix, local: make(map[string]time.Time)}
-}
-
-func (rv *revocations) key(jti string) string { return rv.prefix + "revoked:" + jti }
-
-// revoke records jti as revoked until exp.
-func (rv *revocations) revoke(ctx context.Context, jti string, exp, now time.Time) error {
-	rv.mu.Lock()
-	if len(rv.local) > 100_000 {
-		for k, e := range rv.local {
-			if !now.Before(e) {
-				delete(rv.local, k)
-			}
+// dropID evicts the pass whose id (jti) is id, wherever it is cached.
+// Revocations name passes by id, and they are rare next to requests, so
+// this asks every shard rather than keeping a second sharded index.
+func (c *passCache) dropID(id string) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		if tok, ok := s.ids[id]; ok {
+			s.remove(tok, s.m[tok])
 		}
+		s.mu.Unlock()
 	}
-	rv.local[jti] = exp
-	rv.mu.Unlock()
-	ttl := exp.Sub(now) + token.Leeway
-	if ttl <= 0 {
-		return nil
-	}
-	return rv.rdb.Set(ctx, rv.key(jti), 1, ttl).Err()
 }
 
-// isRevoked reports whether jti was revoked. A Redis failure answers
-// "not revoked": in an outage pass holders keep going.
-func (rv *revocations) isRevoked(ctx context.Context, jti string) (bool, error) {
-	rv.mu.Lock()
-	_, ok := rv.local[jti]
-	rv.mu.Unlock()
-	if ok {
-		return true, nil
+// recheckAll makes every cached pass due for its revocation check on its
+// next use (after revocation messages may have been lost).
+func (c *passCache) recheckAll() {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		for _, e := range s.m {
+			e.checkedAt.Store(0)
+		}
+		s.mu.RUnlock()
 	}
-	n, err := rv.rdb.Exists(ctx, rv.key(jti)).Result()
-	if err != nil {
-		return false, err
-	}
-	return n > 0, nil
 }
 
 // checkPass returns the verified entry for tok in room, or nil with the
@@ -163,6 +153,9 @@ func (g *Gateway) checkPass(ctx context.Context, tok, room string, now time.Time
 	if err != nil {
 		return nil, token.Reason(err)
 	}
+	if g.revoked.known(claims.ID) {
+		return nil, "revoked"
+	}
 	if g.redisUp.Load() {
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
 		revoked, err := g.revoked.isRevoked(rctx, claims.ID)
@@ -177,12 +170,21 @@ func (g *Gateway) checkPass(ctx context.Context, tok, room string, now time.Time
 	e := &passEntry{claims: claims}
 	e.checkedAt.Store(now.UnixNano())
 	g.passes.put(tok, e, now)
+	// A revocation message handled while this pass was being checked
+	// found nothing to evict; it did record the id first, so look again.
+	if g.revoked.known(claims.ID) {
+		g.passes.drop(tok)
+		return nil, "revoked"
+	}
 	return e, ""
 }
 
 // recheckEvery bounds how often a cached pass is checked again against the
-// revocation list, so a pass revoked through another instance stops
-// working here within seconds, at one Redis read per pass per interval.
+// revocation list. Revocations normally arrive at once over pub/sub
+// (revocation.go); this periodic check is the fallback for a message lost
+// while the subscription was down, so a pass revoked through another
+// instance stops working here within seconds even then, at one Redis read
+// per pass per interval.
 const recheckEvery = 5 * time.Second
 
 func (g *Gateway) revokedElsewhere(ctx context.Context, tok string, e *passEntry, now time.Time) bool {

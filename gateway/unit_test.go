@@ -164,3 +164,49 @@ func FuzzRoomPatch(f *testing.F) {
 		_, _ = json.Marshal(p)
 	})
 }
+
+// A revocation message evicts exactly the pass it names, in whichever
+// shard it sits, and makes the pass refused even when it is shown to this
+// instance for the first time; malformed or oversized payloads on the
+// channel are ignored without touching the cache.
+func TestApplyRevocation(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	cfg := DefaultConfig("http://127.0.0.1:1")
+	cfg.Redis, cfg.RedisPrefix = rdb, prefix
+	cfg.PassSecret = strings.Repeat("s", 32)
+	cfg.CookieSecret = strings.Repeat("c", 32)
+	g, err := New(context.Background(), cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var toks []string
+	var ids []string
+	for i := range 50 {
+		tok, claims, _ := g.signer.Sign(now, "v"+string(rune('a'+i%26)), "default", time.Minute)
+		if e, reason := g.checkPass(context.Background(), tok, "default", now); e == nil {
+			t.Fatalf("pass %d refused: %s", i, reason)
+		}
+		toks, ids = append(toks, tok), append(ids, claims.ID)
+	}
+	for _, bad := range []string{"", ids[0], " 123", ids[0] + " soon", strings.Repeat("x", 200) + " 123", "\x00 1"} {
+		g.applyRevocation(bad, now)
+	}
+	for i, tok := range toks {
+		if !g.PassCached(tok, "default", now) {
+			t.Fatalf("a malformed message evicted pass %d", i)
+		}
+	}
+	g.applyRevocation(revocationMessage(ids[7], now.Add(time.Minute)), now)
+	for i, tok := range toks {
+		if got := g.PassCached(tok, "default", now); got != (i != 7) {
+			t.Fatalf("pass %d cached=%t after revoking pass 7", i, got)
+		}
+	}
+	// A pass revoked through another instance and never seen here before.
+	fresh, claims, _ := g.signer.Sign(now, "w", "default", time.Minute)
+	g.applyRevocation(revocationMessage(claims.ID, claims.ExpiresAt), now)
+	if e, reason := g.checkPass(context.Background(), fresh, "default", now); e != nil || reason != "revoked" {
+		t.Fatalf("revoked pass seen first: entry=%t reason=%q", e != nil, reason)
+	}
+}

@@ -1,0 +1,124 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/token"
+)
+
+// waitEvicted polls (briefly: revocations travel over pub/sub, so this is
+// far below the 5 s periodic recheck) until r no longer holds pass in its
+// verified-pass cache.
+func waitEvicted(t *testing.T, r *rig, pass, room string) {
+	t.Helper()
+	waitFor(t, time.Second, "the revocation to reach the other instance", func() bool {
+		return !r.g.PassCached(pass, room, time.Now())
+	})
+}
+
+// waitSubscribers polls until n instances listen on the revocation channel.
+func waitSubscribers(t *testing.T, rdb redis.UniversalClient, channel string, n int64) {
+	t.Helper()
+	waitFor(t, 10*time.Second, fmt.Sprintf("%d revocation subscribers", n), func() bool {
+		got, err := rdb.PubSubNumSub(context.Background(), channel).Result()
+		return err == nil && got[channel] == n
+	})
+}
+
+// revokeOrigin answers /buy with Waitroom-Command: revoke and records the
+// pass of every request it receives.
+func revokeOrigin(t *testing.T) *origin {
+	o := newOrigin(t)
+	o.respond = func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/buy" {
+			w.Header().Set("Waitroom-Command", "revoke")
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	return o
+}
+
+// proxiedWith counts the origin's requests that carried pass.
+func proxiedWith(o *origin, pass string) int {
+	n := 0
+	for _, r := range o.requests() {
+		if r.Header.Get(token.HeaderPass) == pass {
+			n++
+		}
+	}
+	return n
+}
+
+// A revoke handled by one instance reaches every other instance at once:
+// an instance that had verified and cached the pass refuses it on its very
+// next request, without waiting for its periodic recheck. After Redis goes
+// away and comes back (a restart loses every subscription), the instances
+// subscribe again on their own and revocations keep arriving at once.
+func TestRevocationReachesEveryInstance(t *testing.T) {
+	cmd, rdb := ownRedis(t)
+	o := revokeOrigin(t)
+	rooms := []queue.Room{room("shop", 6000, 10, "/*")}
+	a := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", origin: o, rooms: rooms})
+	b := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", origin: o, rooms: rooms})
+	const channel = "wr:revoked"
+	waitSubscribers(t, rdb, channel, 2)
+
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("redis restarted=%t", restart), func(t *testing.T) {
+			visitor := newBrowser(t)
+			if res, _ := visitor.get(a.pub.URL+"/event", false); res.StatusCode != http.StatusOK {
+				t.Fatalf("first visit: %d", res.StatusCode)
+			}
+			pass := visitor.cookie(a.pub.URL, token.CookieName("shop"))
+			replay := func(base string) *http.Response {
+				res, _ := newBrowser(t).get(base+"/event", false, "Cookie", token.CookieName("shop")+"="+pass)
+				return res
+			}
+			// b verifies the pass and keeps it in its cache.
+			if res := replay(b.pub.URL); res.StatusCode != http.StatusOK || !b.g.PassCached(pass, "shop", time.Now()) {
+				t.Fatalf("pass on the second instance: %d", res.StatusCode)
+			}
+			if restart {
+				cmd = restartRedis(t, cmd, rdb)
+				waitSubscribers(t, rdb, channel, 2)
+			}
+			if res, _ := visitor.get(a.pub.URL+"/buy", false); res.StatusCode != http.StatusOK {
+				t.Fatalf("revoking request: %d", res.StatusCode)
+			}
+			waitEvicted(t, b, pass, "shop")
+			before := proxiedWith(o, pass)
+			replay(b.pub.URL)
+			replay(a.pub.URL)
+			if n := proxiedWith(o, pass) - before; n != 0 {
+				t.Fatalf("the revoked pass reached the origin %d more times", n)
+			}
+		})
+	}
+}
+
+// restartRedis kills the test's redis-server and starts a new, empty one
+// on the same port (an outage that drops every connection and subscription).
+func restartRedis(t *testing.T, cmd *exec.Cmd, rdb *redis.Client) *exec.Cmd {
+	t.Helper()
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	port := rdb.Options().Addr[strings.LastIndex(rdb.Options().Addr, ":")+1:]
+	next := exec.Command(cmd.Path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := next.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = next.Process.Kill(); _ = next.Wait() })
+	waitFor(t, 5*time.Second, "redis-server to restart", func() bool {
+		return rdb.Ping(context.Background()).Err() == nil
+	})
+	return next
+}
