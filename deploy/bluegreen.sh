@@ -7,8 +7,9 @@
 # 2. start the gateway of the other colour ($WAITROOM_BIN with $WAITROOM_ENV_FILE,
 #    listening on that colour's ports);
 # 3. wait until its /readyz answers 200 (Redis reachable), or give up and stop it;
-# 4. rewrite $UPSTREAM_FILE and reload nginx (nginx finishes in-flight requests on
-#    the old workers, new connections go to the new gateway);
+# 4. rewrite $UPSTREAM_FILE, reload nginx and give its new workers $RELOAD_SETTLE
+#    seconds to take over (the old workers finish their in-flight requests,
+#    new connections go to the new gateway);
 # 5. SIGTERM the old gateway: it drains requests and closes WebSockets with 1001,
 #    and the queue page reconnects through nginx to the new one. Places live in
 #    Redis, so nobody loses theirs.
@@ -27,6 +28,10 @@ BLUE=${BLUE:-8080:9090}     # public:admin
 GREEN=${GREEN:-8082:9092}
 READY_TRIES=${READY_TRIES:-30}
 DRAIN_SECONDS=${DRAIN_SECONDS:-30}
+# "nginx -s reload" only signals the master: its new workers take over a
+# moment later, and until then the old ones still pass new requests to the
+# old gateway. Stopping the old gateway before that answers them with 502.
+RELOAD_SETTLE=${RELOAD_SETTLE:-2}
 
 log() { printf '> %s\n' "$*"; }
 
@@ -51,7 +56,7 @@ log "live: $old (port $current_port); starting $new on $HOST:$public (admin $adm
 echo $! >"$RUN_DIR/$new.pid"
 
 for i in $(seq 1 "$READY_TRIES"); do
-  if curl -fsS -o /dev/null "http://$HOST:$admin/readyz"; then
+  if curl -fs -o /dev/null "http://$HOST:$admin/readyz"; then
     log "$new is ready"
     break
   fi
@@ -67,6 +72,7 @@ printf '# The live gateway (%s). Written by deploy/bluegreen.sh.\nserver %s:%s m
   "$new" "$HOST" "$public" >"$UPSTREAM_FILE.tmp"
 mv "$UPSTREAM_FILE.tmp" "$UPSTREAM_FILE"
 $NGINX_RELOAD
+sleep "$RELOAD_SETTLE"
 log "nginx now sends traffic to $new"
 
 if [ -f "$RUN_DIR/$old.pid" ]; then
