@@ -78,21 +78,46 @@ func Redis(t testing.TB) (*redis.Client, string) {
 	return rdb, prefix
 }
 
-// DeletePrefix removes every key that starts with prefix.
+// DeletePrefix removes every key that starts with prefix, on every master
+// when rdb is a cluster client.
 func DeletePrefix(rdb redis.UniversalClient, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		_ = cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			deletePrefix(ctx, node, prefix, true)
+			return nil
+		})
+		return
+	}
+	deletePrefix(ctx, rdb, prefix, false)
+}
+
+// deletePrefix unlinks the keys in batches; on a cluster node one key per
+// command, since a batch would span hash slots.
+func deletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string, perKey bool) {
 	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	var batch []string
+	flush := func() {
+		if perKey {
+			pipe := rdb.Pipeline()
+			for _, k := range batch {
+				pipe.Unlink(ctx, k)
+			}
+			_, _ = pipe.Exec(ctx)
+		} else {
+			rdb.Unlink(ctx, batch...)
+		}
+		batch = batch[:0]
+	}
 	for iter.Next(ctx) {
 		batch = append(batch, iter.Val())
 		if len(batch) == 500 {
-			rdb.Unlink(ctx, batch...)
-			batch = batch[:0]
+			flush()
 		}
 	}
 	if len(batch) > 0 {
-		rdb.Unlink(ctx, batch...)
+		flush()
 	}
 }
 
