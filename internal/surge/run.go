@@ -206,9 +206,18 @@ func Run(ctx context.Context, c Config, progress func(Progress)) (*Report, error
 	at := arrivals(c)
 
 	if c.SetOpensAt {
-		opens := time.Now().Add(c.OpensAt)
+		// A live change reaches every gateway instance within a second
+		// (SPEC): set the opening that far ahead, wait it out, then start
+		// the crowd, so the first arrival already meets the pre-queue.
+		const propagation = 1200 * time.Millisecond
+		opens := time.Now().Add(propagation + c.OpensAt)
 		if err := r.oc.setOpensAt(prep, c.GatewayAdmin, c.GatewayAdminToken, r.room, opens); err != nil {
 			return nil, fmt.Errorf("setting the room's opening time: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Until(opens.Add(-c.OpensAt))):
 		}
 	}
 	runCtx, cancel := context.WithTimeout(ctx, c.Duration)
