@@ -15,7 +15,7 @@
 // achieved against the configured one, FIFO inversions, orders against the
 // origin's stock (oversell), the origin's peak in-flight requests and errors
 // by kind, plus one sample per second for charts. Compare runs the same crowd
-// straight at the origin and then through the gateway. The report renders as
+// through the gateway and then straight at the origin. The report renders as
 // a terminal table (WriteTable), JSON (the Report struct is the schema) and a
 // self-contained HTML page with SVG charts (WriteHTML).
 //
