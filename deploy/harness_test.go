@@ -76,6 +76,7 @@ func TestMain(m *testing.M) {
 	if bins.dir != "" {
 		os.RemoveAll(bins.dir)
 	}
+	testenv.StopRedisCluster()
 	os.Exit(code)
 }
 
