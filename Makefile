@@ -17,8 +17,8 @@ test-short: ## quick tests, no race detector
 services: ## check that Redis and PostgreSQL for the tests are reachable
 	@.ci/check-services
 
-bench: ## Go benchmarks and the standard surge scenarios; writes docs/benchmarks.md
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(BIN)/bench.txt
+bench: ## Go benchmarks and the standard surge scenarios; writes docs/benchmarks.md (needs jq, curl, redis-server)
+	.ci/bench
 
 lint: ## gofmt + go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
@@ -31,6 +31,6 @@ build: ## build the three binaries into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 fuzz: ## run each fuzzer for 20s
-	@for pkg in ./queue ./token ./gateway; do \
+	@for pkg in ./queue ./token ./gateway ./web ./internal/ticketd; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; done; done
