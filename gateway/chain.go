@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/xid"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
 )
@@ -24,18 +25,16 @@ func chain(h http.Handler, mws ...middleware) http.Handler {
 // it is the order a request goes through.
 func (g *Gateway) buildPublicChain() http.Handler {
 	return chain(g.publicRoutes(),
-		// 1. a logger in the request's context, so every later log line
-		//    carries the request id;
-		hlog.NewHandler(g.log),
-		// 2. the request id (also sent back as Request-Id, and shown on
-		//    our 502 page so a visitor can quote it);
-		hlog.RequestIDHandler("req_id", "Request-Id"),
-		// 3. the access log, once the response is written;
+		// 1. the request id in the request's context (also sent back as
+		//    Request-Id, carried by every log line about the request, and
+		//    shown on our 502 page so a visitor can quote it);
+		g.requestID,
+		// 2. the access log, once the response is written;
 		g.accessLog(),
-		// 4. bodies larger than WAITROOM_MAX_BODY_BYTES are refused (413)
+		// 3. bodies larger than WAITROOM_MAX_BODY_BYTES are refused (413)
 		//    before anything reads them;
 		g.limitBody,
-		// 5. routing: the gateway's own paths, then every other path is
+		// 4. routing: the gateway's own paths, then every other path is
 		//    the site's (pass-through or protected by a room).
 	)
 }
@@ -68,9 +67,8 @@ func (g *Gateway) buildAdminChain() http.Handler {
 		// 1. liveness and readiness answer first: probes hit them every
 		//    few seconds and would flood the access log;
 		g.health,
-		// 2. logger, request id and access log as on the public side;
-		hlog.NewHandler(g.log),
-		hlog.RequestIDHandler("req_id", "Request-Id"),
+		// 2. request id and access log as on the public side;
+		g.requestID,
 		g.accessLog(),
 		// 3. admin bodies are small JSON documents;
 		maxBody(64<<10),
@@ -84,15 +82,47 @@ func (g *Gateway) buildAdminChain() http.Handler {
 	)
 }
 
+// requestID gives every request an id (an xid, as hlog's), sent back as
+// Request-Id and kept in the request's context. It costs one context value
+// and one shallow copy of the request; the logger that carries the id is
+// built only when a line about the request is written (reqLog).
+func (g *Gateway) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := xid.New()
+		w.Header()["Request-Id"] = []string{id.String()}
+		next.ServeHTTP(w, r.WithContext(hlog.CtxWithID(r.Context(), id)))
+	})
+}
+
+// reqLog is the gateway's logger with the request's id.
+func (g *Gateway) reqLog(r *http.Request) *zerolog.Logger {
+	l := g.log
+	if id, ok := hlog.IDFromRequest(r); ok {
+		l = l.With().Str("req_id", id.String()).Logger()
+	}
+	return &l
+}
+
+// accessLog writes one line per request once the response is written: at
+// info level, or warn for a 5xx. When the logger's level drops both, the
+// middleware is left out (no wrapped writer, no clock reads).
 func (g *Gateway) accessLog() middleware {
+	if g.log.GetLevel() > zerolog.WarnLevel {
+		return func(h http.Handler) http.Handler { return h }
+	}
 	return hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
-		l := hlog.FromRequest(r)
 		lvl := zerolog.InfoLevel
 		if status >= 500 {
 			lvl = zerolog.WarnLevel
 		}
-		l.WithLevel(lvl).
-			Str("method", r.Method).
+		e := g.log.WithLevel(lvl)
+		if e == nil {
+			return
+		}
+		if id, ok := hlog.IDFromRequest(r); ok {
+			e = e.Str("req_id", id.String())
+		}
+		e.Str("method", r.Method).
 			Str("path", r.URL.Path).
 			Int("status", status).
 			Int("size", size).

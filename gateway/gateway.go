@@ -285,6 +285,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
+		if t, ok := g.proxy.Transport.(interface{ CloseIdleConnections() }); ok {
+			t.CloseIdleConnections()
+		}
 		g.closeRedis()
 	})
 	return err

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/rs/zerolog/hlog"
 
 	"github.com/waitroom/waitroom/queue"
 )
@@ -164,7 +163,7 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	ws, err := h.up.Upgrade(w, r, nil)
 	if err != nil {
 		h.unreserve(visitor)
-		hlog.FromRequest(r).Debug().Err(err).Msg("websocket upgrade")
+		h.g.reqLog(r).Debug().Err(err).Msg("websocket upgrade")
 		return
 	}
 	sj := statusJSON(st)

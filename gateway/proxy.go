@@ -45,7 +45,7 @@ func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.MaxIdleConns = 2048
-	t.MaxIdleConnsPerHost = 1024
+	t.MaxIdleConnsPerHost = originIdleConns
 	t.IdleConnTimeout = 90 * time.Second
 	t.ResponseHeaderTimeout = 60 * time.Second
 	t.ExpectContinueTimeout = time.Second
@@ -57,6 +57,11 @@ func newTransport() *http.Transport {
 	t.ReadBufferSize = 16 << 10
 	return t
 }
+
+// originIdleConns is how many idle keep-alive connections to the origin
+// the proxy keeps: enough for every concurrent request of a busy instance,
+// so a burst does not end in closed connections and TIME_WAIT.
+const originIdleConns = 1024
 
 // bufferPool lends the proxy its 32 KiB copy buffers.
 type bufferPool struct{ p sync.Pool }
@@ -76,7 +81,7 @@ var _ httputil.BufferPool = (*bufferPool)(nil)
 func (g *Gateway) newProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
-		Transport:      newTransport(),
+		Transport:      newOriginTransport(g.origin, newTransport(), originIdleConns),
 		BufferPool:     newBufferPool(),
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,
@@ -158,7 +163,7 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	g.metrics.originErrors.Inc()
 	id, _ := hlog.IDFromRequest(r)
-	hlog.FromRequest(r).Error().Err(err).Str("origin", g.origin.Host).Msg("origin round trip failed")
+	g.reqLog(r).Error().Err(err).Str("origin", g.origin.Host).Msg("origin round trip failed")
 	w.Header().Set("Cache-Control", "no-store")
 	if wantsHTML(r) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

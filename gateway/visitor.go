@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rs/zerolog/hlog"
-
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/token"
 )
@@ -93,7 +91,7 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 	st, err := g.q.Join(ctx, room, visitor)
 	if err != nil {
 		g.redisError(err)
-		hlog.FromRequest(r).Warn().Err(err).Str("room", room.Name).Msg("join failed")
+		g.reqLog(r).Warn().Err(err).Str("room", room.Name).Msg("join failed")
 		g.failMode(w, r)
 		return
 	}
@@ -201,7 +199,7 @@ func (g *Gateway) queued(w http.ResponseWriter, r *http.Request, st queue.Status
 			ReturnURL: r.URL.RequestURI(),
 		})
 		if err != nil {
-			hlog.FromRequest(r).Error().Err(err).Msg("render queue page")
+			g.reqLog(r).Error().Err(err).Msg("render queue page")
 		}
 		return
 	}
