@@ -164,6 +164,7 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 	if ev.Remaining < qty {
 		s.metrics.orders.WithLabelValues("sold_out").Inc()
 		left := ev.Remaining
+		revokeIfNothingLeft(w, left)
 		writeJSON(w, http.StatusConflict, apiError{Error: "sold_out", Message: "not enough tickets left", Remaining: &left})
 		return
 	}
@@ -189,6 +190,7 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 		s.metrics.orders.WithLabelValues("sold_out").Inc()
 		s.cache.Sold(id, soldOut.Remaining)
 		left := soldOut.Remaining
+		revokeIfNothingLeft(w, left)
 		writeJSON(w, http.StatusConflict, apiError{Error: "sold_out", Message: "not enough tickets left", Remaining: &left})
 	case errors.Is(err, ErrPassUsed):
 		s.metrics.orders.WithLabelValues("pass_used").Inc()
@@ -273,4 +275,15 @@ func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) 
 	hlog.FromRequest(r).Error().Err(err).Str("path", r.URL.Path).Msg("database error")
 	w.Header().Set("Retry-After", "1")
 	writeError(w, http.StatusServiceUnavailable, "unavailable", "the ticket database is busy or unreachable; try again")
+}
+
+// revokeIfNothingLeft ends the visitor's waiting-room session on a sold-out
+// answer when the event has no ticket left: they can buy nothing more, so
+// their slot should go to the next visitor now rather than when the
+// session expires. (Asking for more than is left, while some are, keeps the
+// session: a smaller order may still succeed.)
+func revokeIfNothingLeft(w http.ResponseWriter, left int) {
+	if left <= 0 {
+		w.Header().Set("Waitroom-Command", "revoke")
+	}
 }
