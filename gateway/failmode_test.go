@@ -76,9 +76,19 @@ func TestRedisOutageFailModes(t *testing.T) {
 			if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 				t.Fatal(err)
 			}
-			newcomer := newBrowser(t)
+			// The health probe sees the outage within a few seconds; until
+			// then a newcomer is told to retry, never let through.
 			wantNew := map[string]int{"closed": http.StatusServiceUnavailable, "open": http.StatusOK}[mode]
-			res, _ := newcomer.get(r.pub.URL+"/f/x", false)
+			var res *http.Response
+			waitFor(t, 10*time.Second, "the fail mode", func() bool {
+				res, _ = newBrowser(t).get(r.pub.URL+"/f/x", false)
+				if res.StatusCode != wantNew && res.StatusCode != http.StatusTooManyRequests {
+					t.Fatalf("newcomer during outage: %d, want %d or 429", res.StatusCode, wantNew)
+				}
+				return res.StatusCode == wantNew
+			})
+			newcomer := newBrowser(t)
+			res, _ = newcomer.get(r.pub.URL+"/f/x", false)
 			if res.StatusCode != wantNew {
 				t.Fatalf("newcomer during outage: %d, want %d", res.StatusCode, wantNew)
 			}

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httputil"
@@ -25,30 +24,43 @@ import (
 // and the background loops (admission, WebSocket hub). Build it with New,
 // run the loops with Start, stop with Shutdown.
 type Gateway struct {
-	cfg     Config
-	log     zerolog.Logger
-	rdb     redis.UniversalClient
-	ownRDB  bool // rdb was made here and is closed at Shutdown
-	embed   *queue.Embedded
-	q       *queue.Queue
-	router  *router
-	origin  *url.URL
-	proxy   *httputil.ReverseProxy
-	signer  *token.Signer
-	verify  *token.Verifier
-	cookies visitorCookies
-	trusted []netip.Prefix
-	pages   pageRenderer
-	passes  *passCache
-	revoked *revocations
-	hub     *hub
-	metrics *metrics
+	cfg Config
+	log zerolog.Logger
+	// Two clients to the same Redis, each with a pool of its own, so a
+	// crowd can never starve the gateway's own work. rdb (and q) is the
+	// control plane: the admission loop, the hub, Enter/Renew/Release,
+	// revocations, the health probe and the admin API. crowdRDB (and
+	// crowdQ) carries visitors' joins and status lookups, at most
+	// crowdGate's size of them at once.
+	rdb      redis.UniversalClient
+	crowdRDB redis.UniversalClient
+	owned    []redis.UniversalClient // made here, closed at Shutdown
+	embed    *queue.Embedded
+	q        *queue.Queue
+	crowdQ   *queue.Queue
+	crowd    *crowdGate
+	hints    admittedHints
+	releases releaser
+	router   *router
+	origin   *url.URL
+	proxy    *httputil.ReverseProxy
+	signer   *token.Signer
+	verify   *token.Verifier
+	cookies  visitorCookies
+	trusted  []netip.Prefix
+	pages    pageRenderer
+	passes   *passCache
+	revoked  *revocations
+	hub      *hub
+	metrics  *metrics
 
 	public http.Handler
 	admin  http.Handler
 
-	redisUp  atomic.Bool
+	redisUp  atomic.Bool // the health probe's verdict (see failmode.go)
+	probeNow chan struct{}
 	figures  atomic.Pointer[figuresSnapshot] // last figures read by the hub
+	ctx      context.Context                 // ends at Shutdown; background work
 	stopOnce sync.Once
 	stop     context.CancelFunc
 	loops    sync.WaitGroup
@@ -78,6 +90,10 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 		return nil, err
 	}
 	g.q = queue.New(g.rdb, queue.Config{Prefix: cfg.RedisPrefix})
+	g.crowdQ = queue.New(g.crowdRDB, queue.Config{Prefix: cfg.RedisPrefix})
+	g.crowd = newCrowdGate(poolSize(g.crowdRDB))
+	g.probeNow = make(chan struct{}, 1)
+	g.ctx, g.stop = context.WithCancel(context.Background())
 
 	rooms, err := loadRooms(cfg)
 	if err != nil {
@@ -118,7 +134,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 func (g *Gateway) connectRedis(ctx context.Context) error {
 	switch {
 	case g.cfg.Redis != nil:
-		g.rdb = g.cfg.Redis
+		g.crowdRDB = g.cfg.Redis
 	case g.cfg.RedisURL == "":
 		e, err := queue.StartEmbedded()
 		if err != nil {
@@ -131,7 +147,7 @@ func (g *Gateway) connectRedis(ctx context.Context) error {
 			e.Close()
 			return err
 		}
-		g.rdb, g.ownRDB = redis.NewClient(opt), true
+		g.crowdRDB = g.own(redis.NewClient(opt))
 	case isClusterURL(g.cfg.RedisURL):
 		// redis://host:port?addr=host2:port2&addr=...: a Redis Cluster (every
 		// queue script's keys share the room's hash tag).
@@ -142,7 +158,7 @@ func (g *Gateway) connectRedis(ctx context.Context) error {
 		opt.DialTimeout = time.Second
 		opt.ReadTimeout = 500 * time.Millisecond
 		opt.WriteTimeout = 500 * time.Millisecond
-		g.rdb, g.ownRDB = redis.NewClusterClient(opt), true
+		g.crowdRDB = g.own(redis.NewClusterClient(opt))
 	default:
 		opt, err := redis.ParseURL(g.cfg.RedisURL)
 		if err != nil {
@@ -155,8 +171,9 @@ func (g *Gateway) connectRedis(ctx context.Context) error {
 		opt.WriteTimeout = 500 * time.Millisecond
 		opt.PoolSize = 64
 		opt.MinIdleConns = 4
-		g.rdb, g.ownRDB = redis.NewClient(opt), true
+		g.crowdRDB = g.own(redis.NewClient(opt))
 	}
+	g.rdb = g.controlClient(g.crowdRDB)
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := g.rdb.Ping(pctx).Err(); err != nil {
@@ -167,6 +184,47 @@ func (g *Gateway) connectRedis(ctx context.Context) error {
 	return nil
 }
 
+// controlPoolSize is the pool of the control-plane client: the admission
+// loop, the hub's tick, heartbeats and status lookups (bounded by
+// hubAskers), Enter/Renew/Release and revocations of admitted visitors.
+const controlPoolSize = 32
+
+// controlClient returns a client to the same Redis as crowd (same address,
+// credentials, TLS, timeouts) with a pool of its own. A client of another
+// kind (a Ring, a failover client) is shared as it is.
+func (g *Gateway) controlClient(crowd redis.UniversalClient) redis.UniversalClient {
+	switch c := crowd.(type) {
+	case *redis.Client:
+		o := *c.Options()
+		o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = controlPoolSize, 2, 0, 0
+		return g.own(redis.NewClient(&o))
+	case *redis.ClusterClient:
+		o := *c.Options()
+		o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = controlPoolSize, 2, 0, 0
+		return g.own(redis.NewClusterClient(&o))
+	default:
+		g.log.Warn().Msg("redis client of an unknown kind: visitors and the admission loop share its pool")
+		return crowd
+	}
+}
+
+// own records a client made here, closed at Shutdown.
+func (g *Gateway) own(c redis.UniversalClient) redis.UniversalClient {
+	g.owned = append(g.owned, c)
+	return c
+}
+
+// poolSize is the connection pool of a client (per node for a cluster).
+func poolSize(c redis.UniversalClient) int {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c.Options().PoolSize
+	case *redis.ClusterClient:
+		return c.Options().PoolSize
+	}
+	return 64
+}
+
 // isClusterURL reports whether a Redis URL names cluster nodes (addr=).
 func isClusterURL(s string) bool {
 	u, err := url.Parse(s)
@@ -174,8 +232,8 @@ func isClusterURL(s string) bool {
 }
 
 func (g *Gateway) closeRedis() {
-	if g.ownRDB {
-		_ = g.rdb.Close()
+	for _, c := range g.owned {
+		_ = c.Close()
 	}
 	if g.embed != nil {
 		g.embed.Close()
@@ -259,9 +317,11 @@ func (g *Gateway) Rooms() []queue.Room { return g.router.all() }
 // the admission step of every room, the WebSocket hub's tick, and the
 // subscription that carries revoked passes from other instances.
 func (g *Gateway) Start(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	g.stop = cancel
-	g.loops.Add(3)
+	stop := context.AfterFunc(ctx, g.stop)
+	ctx = g.ctx
+	g.loops.Add(5)
+	go func() { defer g.loops.Done(); <-ctx.Done(); stop() }()
+	go func() { defer g.loops.Done(); g.healthLoop(ctx) }()
 	go func() { defer g.loops.Done(); g.admitLoop(ctx) }()
 	go func() { defer g.loops.Done(); g.hub.run(ctx) }()
 	go func() { defer g.loops.Done(); g.revocationLoop(ctx) }()
@@ -275,11 +335,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	var err error
 	g.stopOnce.Do(func() {
 		g.hub.closeAll()
-		if g.stop != nil {
-			g.stop()
-		}
+		g.stop()
 		done := make(chan struct{})
-		go func() { g.loops.Wait(); close(done) }()
+		go func() { g.loops.Wait(); g.releases.wait(); close(done) }()
 		select {
 		case <-done:
 		case <-ctx.Done():
@@ -316,35 +374,9 @@ func (g *Gateway) admitLoop(ctx context.Context) {
 			if err != nil {
 				g.redisError(err)
 				if ctx.Err() == nil {
-					g.log.Debug().Err(err).Str("room", r.Name).Msg("admission step failed")
+					g.log.Warn().Err(err).Str("room", r.Name).Msg("admission step failed")
 				}
-				break
 			}
 		}
-	}
-}
-
-// redisError records a failed Redis call: a failure to reach Redis
-// (refused, timed out, closed) puts the instance in fail mode until the
-// hub's next successful read.
-func (g *Gateway) redisError(err error) {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, queue.ErrNotAdmitted) ||
-		errors.Is(err, redis.ErrPoolTimeout) { // busy, not down: a flash crowd must not trip the fail mode
-		return
-	}
-	var reply redis.Error
-	if errors.As(err, &reply) {
-		// Redis answered (a script or command error): it is up; the
-		// caller reports the failure of its own operation.
-		return
-	}
-	if g.redisUp.Swap(false) {
-		g.log.Error().Err(err).Str("fail_mode", g.cfg.FailMode).Msg("redis unreachable; fail mode on")
-	}
-}
-
-func (g *Gateway) redisOK() {
-	if !g.redisUp.Swap(true) {
-		g.log.Info().Msg("redis answers again; fail mode off")
 	}
 }

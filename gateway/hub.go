@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,6 +28,21 @@ const (
 	writeTimeout   = 5 * time.Second  // a write slower than this drops the client
 	hubWriters     = 32               // goroutines that write pushes
 	statusAskGap   = 2 * time.Second  // one q.Status per socket per this, at most
+	// While a room's opening (or reshuffle) is being numbered, a socket
+	// without a ticket asks at most every unnumberedAskGap, at a per-socket
+	// offset, instead of every statusAskGap: its position is known from the
+	// last answer and only creeps, and a pre-queue of 100,000 must not turn
+	// into 50,000 lookups a second.
+	unnumberedAskGap = 5 * time.Second
+	// hubAskers is how many status lookups run at once; asksPerTick bounds
+	// how many a tick starts (the rest wait for the next ticks, in a
+	// rotating order), so a front that passes thousands of sockets at once
+	// costs a steady trickle on the control plane, not a burst.
+	hubAskers   = 16
+	asksPerTick = 400
+	// maxStillThere bounds the visitors per room whose heartbeat is owed
+	// because the crowd gate turned their poll away.
+	maxStillThere = 200_000
 )
 
 // hub holds this instance's visitor WebSockets. Per tick it reads every
@@ -47,11 +63,16 @@ type hub struct {
 	perVisitor map[string]int
 	closed     bool
 	n          atomic.Int64
-	beatAt     map[string]time.Time // room -> last heartbeat (guarded by mu)
+	beatAt     map[string]time.Time           // room -> last heartbeat (guarded by mu)
+	owed       map[string]map[string]struct{} // room -> visitors turned away by the crowd gate (guarded by mu)
 
 	jobs chan wsJob
-	sem  chan struct{} // bounds concurrent q.Status lookups
-	buf  []*wsConn     // tick-owned scratch
+	asks chan *wsConn // status lookups for the askers
+	buf  []*wsConn    // tick-owned scratch
+
+	// tick-owned
+	reshuffles map[string]int64 // room -> Figures.Reshuffles last seen
+	askBudget  int              // lookups this tick may still start
 }
 
 type wsJob struct {
@@ -78,7 +99,8 @@ type wsConn struct {
 	lastSent  time.Time
 	lastPing  time.Time
 	lastAsk   time.Time
-	final     bool // "admitted" was pushed; nothing more to say
+	askSkew   time.Duration // this socket's offset within unnumberedAskGap
+	final     bool          // "admitted" was pushed; nothing more to say
 }
 
 func newHub(g *Gateway) *hub {
@@ -87,8 +109,10 @@ func newHub(g *Gateway) *hub {
 		rooms:      make(map[string]map[*wsConn]struct{}),
 		perVisitor: make(map[string]int),
 		beatAt:     make(map[string]time.Time),
+		owed:       make(map[string]map[string]struct{}),
 		jobs:       make(chan wsJob, 1<<16),
-		sem:        make(chan struct{}, 16),
+		asks:       make(chan *wsConn, asksPerTick),
+		reshuffles: make(map[string]int64),
 	}
 	h.up = websocket.Upgrader{
 		HandshakeTimeout: 5 * time.Second,
@@ -150,15 +174,26 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many sockets for this visitor"})
 		return
 	}
-	st, err := h.g.q.Status(r.Context(), room, visitor)
-	if err == nil && st.State == queue.StateNone {
-		st, err = h.g.q.Join(r.Context(), room, visitor)
+	if !h.g.crowd.acquire(r.Context()) {
+		h.unreserve(visitor)
+		h.g.busyAPI(w, room.Name, visitor, true)
+		return
 	}
+	st, err := h.g.lookup(r.Context(), r, room, visitor)
+	h.g.crowd.release()
 	if err != nil {
 		h.unreserve(visitor)
 		h.g.redisError(err)
+		if h.g.redisUp.Load() {
+			h.g.busyAPI(w, room.Name, visitor, true)
+			return
+		}
+		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 		return
+	}
+	if st.State == queue.StateAdmitted {
+		h.g.hints.add(room.Name, visitor, st.Until, time.Now())
 	}
 	ws, err := h.up.Upgrade(w, r, nil)
 	if err != nil {
@@ -169,8 +204,9 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	sj := statusJSON(st)
 	now := time.Now()
 	c := &wsConn{ws: ws, room: room, visitor: visitor, ticket: st.Ticket,
-		lastState: sj.State, lastPos: sj.Position, lastSent: now, lastPing: now,
-		final: st.State == queue.StateAdmitted}
+		lastState: sj.State, lastPos: sj.Position, lastSent: now, lastPing: now, lastAsk: now,
+		askSkew: time.Duration(mrand.Int64N(int64(unnumberedAskGap))),
+		final:   st.State == queue.StateAdmitted}
 	c.busy.Store(true)
 	if !h.add(c) {
 		h.unreserve(visitor)
@@ -296,6 +332,10 @@ func (h *hub) run(ctx context.Context) {
 		wg.Add(1)
 		go func() { defer wg.Done(); h.writer(ctx) }()
 	}
+	for range hubAskers {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.asker(ctx) }()
+	}
 	tick := time.NewTicker(hubTick)
 	beat := time.NewTicker(heartbeatCheck)
 	defer func() { tick.Stop(); beat.Stop(); wg.Wait() }()
@@ -346,16 +386,23 @@ func (h *hub) tick(ctx context.Context, now time.Time) {
 	cancel()
 	if err != nil {
 		h.g.redisError(err)
+		if ctx.Err() == nil {
+			h.g.log.Debug().Err(err).Msg("hub: reading the figures failed")
+		}
 		return
 	}
-	h.g.redisOK()
 	snap := &figuresSnapshot{at: now, rooms: make(map[string]queue.Figures, len(figs))}
 	for _, f := range figs {
 		snap.rooms[f.Room] = f
 	}
 	h.g.figures.Store(snap)
 
+	h.askBudget = asksPerTick
 	for _, f := range figs {
+		// A reshuffle renumbers the room's line: every ticket is stale.
+		last, seen := h.reshuffles[f.Room]
+		h.reshuffles[f.Room] = f.Reshuffles
+		reshuffled := seen && last != f.Reshuffles
 		h.buf = h.buf[:0]
 		h.mu.Lock()
 		for c := range h.rooms[f.Room] {
@@ -363,19 +410,28 @@ func (h *hub) tick(ctx context.Context, now time.Time) {
 		}
 		h.mu.Unlock()
 		for _, c := range h.buf {
-			h.push(ctx, c, f, now)
+			if reshuffled {
+				c.ticket = 0
+			}
+			h.push(c, f, now)
 		}
 	}
 	clear(h.buf)
 }
 
 // push computes one socket's status from the room's figures.
-func (h *hub) push(ctx context.Context, c *wsConn, f queue.Figures, now time.Time) {
+func (h *hub) push(c *wsConn, f queue.Figures, now time.Time) {
 	if c.final || c.gone.Load() {
 		return
 	}
 	if st := c.found.Swap(nil); st != nil {
 		c.ticket = st.Ticket
+		if st.Position > 0 && st.State == queue.StateQueued {
+			c.lastPos = min(c.lastPos, st.Position)
+			if c.lastPos <= 0 {
+				c.lastPos = st.Position
+			}
+		}
 		if st.State == queue.StateAdmitted {
 			c.final = true
 			h.send(c, statusJSON(*st), now)
@@ -392,28 +448,28 @@ func (h *hub) push(ctx context.Context, c *wsConn, f queue.Figures, now time.Tim
 	}
 	if f.State != queue.StatePrequeue {
 		switch {
+		case c.ticket == 0 && f.Unnumbered > 0:
+			// Waiting to be numbered (an opening or a reshuffle): ask now
+			// and then, at this socket's own offset.
+			if now.Add(c.askSkew).Sub(c.lastAsk) >= unnumberedAskGap {
+				h.ask(c, now)
+			}
+			sj.Position = c.lastPos
 		case c.ticket == 0, c.ticket < f.Front:
 			// No place known yet (the room just opened), or the front has
-			// passed this visitor: admitted, or skipped. Ask once.
-			h.ask(ctx, c, now)
-			if c.lastState == "" {
-				return
+			// passed this visitor: admitted, or skipped. Ask.
+			if now.Sub(c.lastAsk) >= statusAskGap {
+				h.ask(c, now)
 			}
 			sj.Position = c.lastPos
 		default:
 			sj.Position = c.ticket - f.Front + 1
 		}
-		if c.lastPos > 0 && sj.Position > c.lastPos {
+		if c.lastPos > 0 && (sj.Position > c.lastPos || sj.Position <= 0) {
 			sj.Position = c.lastPos // never tell a visitor they moved back
 		}
-		if f.State == queue.StateQueued {
-			rate := f.AchievedPerMinute
-			if rate <= 0 {
-				rate = float64(f.AdmitPerMinute)
-			}
-			if rate > 0 {
-				sj.ETASeconds = int64(float64(sj.Position)*60/rate + 0.999)
-			}
+		if f.State == queue.StateQueued && sj.Position > 0 {
+			sj.ETASeconds = etaSeconds(sj.Position, f.ETAPerMinute)
 		}
 	}
 	if c.lastPing.IsZero() || now.Sub(c.lastPing) >= pingEvery {
@@ -422,6 +478,9 @@ func (h *hub) push(ctx context.Context, c *wsConn, f queue.Figures, now time.Tim
 			h.enqueue(wsJob{c: c, ping: true})
 			return
 		}
+	}
+	if sj.Position == 0 && c.lastState == "" {
+		return // nothing known to say yet
 	}
 	due := sj.State != c.lastState ||
 		now.Sub(c.lastSent) >= pushEvery-hubTick/2 || // on the tick nearest to 1 s
@@ -454,34 +513,82 @@ func (h *hub) enqueue(j wsJob) {
 	}
 }
 
-// ask looks the visitor up in the queue (once per statusAskGap), for a
-// socket whose place the figures cannot tell.
-func (h *hub) ask(ctx context.Context, c *wsConn, now time.Time) {
-	if now.Sub(c.lastAsk) < statusAskGap || !c.asking.CompareAndSwap(false, true) {
+// etaSeconds is the wait of the visitor at position, as Status computes it
+// (so a socket and a status poll agree): from the queue's ETA rate,
+// rounded to the second; -1 when the rate is unknown.
+func etaSeconds(position int64, perMinute float64) int64 {
+	if perMinute <= 0 {
+		return -1
+	}
+	d := time.Duration(float64(position) / perMinute * float64(time.Minute)).Round(time.Second)
+	return int64(d / time.Second)
+}
+
+// ask hands the socket to the askers for a status lookup, within this
+// tick's budget; a socket left out is asked on a later tick. The order in
+// which a tick visits sockets changes every tick (map order), so nobody
+// waits behind the same others each time.
+func (h *hub) ask(c *wsConn, now time.Time) {
+	if h.askBudget <= 0 || !c.asking.CompareAndSwap(false, true) {
 		return
 	}
-	c.lastAsk = now
-	go func() {
-		defer c.asking.Store(false)
+	select {
+	case h.asks <- c:
+		h.askBudget--
+		c.lastAsk = now
+	default:
+		c.asking.Store(false) // the askers are behind: try on a later tick
+		h.askBudget = 0
+	}
+}
+
+// asker runs status lookups for sockets whose place the figures cannot
+// tell (on the control plane: the crowd cannot hold them up).
+func (h *hub) asker(ctx context.Context) {
+	for {
+		var c *wsConn
 		select {
-		case h.sem <- struct{}{}:
 		case <-ctx.Done():
 			return
+		case c = <-h.asks:
 		}
-		defer func() { <-h.sem }()
+		if c.gone.Load() {
+			c.asking.Store(false)
+			continue
+		}
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
 		st, err := h.g.q.Status(sctx, c.room, c.visitor)
 		if err == nil && st.State == queue.StateNone {
 			// Skipped at the front (or the admission lapsed): back in line.
 			st, err = h.g.q.Join(sctx, c.room, c.visitor)
 		}
+		cancel()
 		if err != nil {
 			h.g.redisError(err)
-			return
+		} else {
+			if st.State == queue.StateAdmitted {
+				h.g.hints.add(c.room.Name, c.visitor, st.Until, time.Now())
+			}
+			c.found.Store(&st)
 		}
-		c.found.Store(&st)
-	}()
+		c.asking.Store(false)
+	}
+}
+
+// stillThere owes the visitor a heartbeat on the room's next one: the crowd
+// gate turned their poll or socket away, which must not make them look
+// abandoned. (Visitors not waiting are ignored by the queue.)
+func (h *hub) stillThere(room, visitor string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.owed[room]
+	if m == nil {
+		m = make(map[string]struct{})
+		h.owed[room] = m
+	}
+	if len(m) < maxStillThere {
+		m[visitor] = struct{}{}
+	}
 }
 
 // heartbeat tells the queue which visitors are still connected, one call
@@ -495,6 +602,11 @@ func (h *hub) heartbeat(ctx context.Context, now time.Time) {
 	snap := h.g.figures.Load()
 	byRoom := make(map[string][]string)
 	h.mu.Lock()
+	for name := range h.owed {
+		if _, ok := h.rooms[name]; !ok {
+			h.rooms[name] = make(map[*wsConn]struct{})
+		}
+	}
 	for name, m := range h.rooms {
 		every := heartbeatEvery
 		if snap != nil {
@@ -507,6 +619,11 @@ func (h *hub) heartbeat(ctx context.Context, now time.Time) {
 		}
 		h.beatAt[name] = now
 		seen := make(map[string]struct{}, len(m))
+		for v := range h.owed[name] {
+			seen[v] = struct{}{}
+			byRoom[name] = append(byRoom[name], v)
+		}
+		delete(h.owed, name)
 		for c := range m {
 			if _, ok := seen[c.visitor]; !ok && !c.final {
 				seen[c.visitor] = struct{}{}

@@ -147,10 +147,7 @@ func (g *Gateway) revoke(ctx context.Context, a *admittedRequest) {
 	if err := g.revoked.revoke(ctx, a.claims.ID, a.claims.ExpiresAt, now); err != nil {
 		g.redisError(err)
 	}
-	if err := g.q.Release(ctx, a.room, a.visitor); err != nil {
-		g.redisError(err)
-		g.log.Warn().Err(err).Str("room", a.room).Msg("revoke: releasing the slot failed; it frees when the session expires")
-	}
+	g.releaseSlot(a.room, a.visitor) // retried in the background when Redis is slow
 	g.metrics.revokes.Inc()
 }
 

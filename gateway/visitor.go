@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/waitroom/waitroom/queue"
@@ -83,39 +86,97 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 		}
 	}
 
+	known := g.visitorIfAny(r) != ""
 	visitor := g.visitor(w, r)
 	if !g.redisUp.Load() {
 		g.failMode(w, r)
 		return
 	}
-	st, err := g.q.Join(ctx, room, visitor)
-	if err != nil {
-		g.redisError(err)
-		g.reqLog(r).Warn().Err(err).Str("room", room.Name).Msg("join failed")
-		g.failMode(w, r)
-		return
-	}
-	g.metrics.joins.WithLabelValues(room.Name).Inc()
-	if st.State == queue.StateAdmitted {
-		tok, claims, err := g.enter(ctx, w, r, room, visitor)
-		if err == nil {
+	if g.hints.take(room.Name, visitor, now) {
+		// Told "admitted" a moment ago (socket or status poll): straight to
+		// Enter on the control plane, not behind the crowd.
+		if tok, claims, err := g.enter(ctx, w, r, room, visitor); err == nil {
 			g.serveProxy(w, withAdmitted(r, &admittedRequest{room: room.Name, visitor: visitor, pass: tok, claims: claims}))
 			return
 		}
-		if !errors.Is(err, queue.ErrNotAdmitted) {
-			g.redisError(err)
+	}
+	if !g.crowd.acquire(ctx) {
+		g.busy(w, r, room, visitor, known)
+		return
+	}
+	st, pass, err := g.join(ctx, w, r, room, visitor)
+	g.crowd.release()
+	switch {
+	case err != nil:
+		g.redisError(err)
+		if ctx.Err() == nil {
+			g.reqLog(r).Warn().Err(err).Str("room", room.Name).Msg("join failed")
+		}
+		if !g.redisUp.Load() {
 			g.failMode(w, r)
 			return
 		}
-		// The admission lapsed between Join and Enter: join again.
-		if st, err = g.q.Join(ctx, room, visitor); err != nil {
-			g.redisError(err)
-			g.failMode(w, r)
-			return
+		g.busy(w, r, room, visitor, known)
+	case pass != nil:
+		g.serveProxy(w, withAdmitted(r, pass))
+	default:
+		g.queued(w, r, st)
+	}
+}
+
+// join puts the visitor in the room's line (idempotent) and, when the room
+// admits them at once, enters them: pass is then set and the cookie written.
+// The caller holds a crowd slot.
+func (g *Gateway) join(ctx context.Context, w http.ResponseWriter, r *http.Request, room queue.Room, visitor string) (queue.Status, *admittedRequest, error) {
+	ctx, cancel := context.WithTimeout(ctx, visitorOpTimeout)
+	defer cancel()
+	st, err := g.crowdQ.Join(ctx, room, visitor)
+	if err != nil {
+		return st, nil, err
+	}
+	g.metrics.joins.WithLabelValues(room.Name).Inc()
+	if st.State != queue.StateAdmitted {
+		return st, nil, nil
+	}
+	tok, claims, err := g.enter(ctx, w, r, room, visitor)
+	if err == nil {
+		return st, &admittedRequest{room: room.Name, visitor: visitor, pass: tok, claims: claims}, nil
+	}
+	if !errors.Is(err, queue.ErrNotAdmitted) {
+		return st, nil, err
+	}
+	// The admission lapsed between Join and Enter: join again.
+	st, err = g.crowdQ.Join(ctx, room, visitor)
+	return st, nil, err
+}
+
+// visitorOpTimeout bounds one visitor's Redis work (join, status lookup).
+const visitorOpTimeout = 3 * time.Second
+
+// busy answers a visitor the crowd gate (or a slow Redis) could not serve
+// now: like a queued visitor, without a position yet — the queue page (its
+// socket and polls try again) or 429 with Retry-After. Nobody loses a
+// place: a visitor who has one is kept from being skipped as abandoned by
+// the hub's next heartbeat.
+func (g *Gateway) busy(w http.ResponseWriter, r *http.Request, room queue.Room, visitor string, known bool) {
+	if known {
+		g.hub.stillThere(room.Name, visitor)
+	}
+	sj := StatusJSON{Room: room.Name, State: string(queue.StateQueued), ETASeconds: -1, AdmitPerMinute: room.AdmitPerMinute}
+	if snap := g.figures.Load(); snap != nil {
+		if f, ok := snap.rooms[room.Name]; ok {
+			sj.State, sj.Waiting, sj.AdmitPerMinute = string(f.State), f.Waiting, f.AdmitPerMinute
+			if !f.OpensAt.IsZero() {
+				t := f.OpensAt.UTC()
+				sj.OpensAt = &t
+			}
 		}
 	}
-	g.queued(w, r, st)
+	g.queuedJSON(w, r, sj, busyRetryAfter())
 }
+
+// busyRetryAfter spreads the retries of a crowd turned away over 1–3 s.
+func busyRetryAfter() int { return 1 + mrand.IntN(3) }
 
 // enter turns the visitor's admission into a session and sets the pass
 // cookie.
@@ -182,16 +243,20 @@ func (g *Gateway) maybeRenew(w http.ResponseWriter, r *http.Request, room queue.
 // the status JSON for everything else.
 func (g *Gateway) queued(w http.ResponseWriter, r *http.Request, st queue.Status) {
 	sj := statusJSON(st)
+	g.queuedJSON(w, r, sj, retryAfter(sj))
+}
+
+func (g *Gateway) queuedJSON(w http.ResponseWriter, r *http.Request, sj StatusJSON, retry int) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Waitroom-State", sj.State)
 	if wantsHTML(r) {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
-		q := "?room=" + st.Room
+		q := "?room=" + sj.Room
 		err := g.pages.RenderQueue(w, queueData{
 			Lang:      langOf(r),
-			Room:      st.Room,
+			Room:      sj.Room,
 			State:     sj.State,
 			Status:    sj,
 			StatusURL: statusPath + q,
@@ -203,7 +268,7 @@ func (g *Gateway) queued(w http.ResponseWriter, r *http.Request, st queue.Status
 		}
 		return
 	}
-	h.Set("Retry-After", strconv.Itoa(retryAfter(sj)))
+	h.Set("Retry-After", strconv.Itoa(retry))
 	writeJSON(w, http.StatusTooManyRequests, sj)
 }
 
@@ -255,29 +320,162 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	known := g.visitorIfAny(r) != ""
 	visitor := g.visitor(w, r)
 	if !g.redisUp.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 		return
 	}
-	st, err := g.q.Status(r.Context(), room, visitor)
+	ctx := r.Context()
+	if !g.crowd.acquire(ctx) {
+		g.busyAPI(w, room.Name, visitor, known)
+		return
+	}
+	st, err := g.lookup(ctx, r, room, visitor)
+	g.crowd.release()
+	if err != nil {
+		g.redisError(err)
+		if g.redisUp.Load() {
+			g.busyAPI(w, room.Name, visitor, known)
+			return
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+		return
+	}
+	if st.State == queue.StateAdmitted {
+		g.hints.add(room.Name, visitor, st.Until, time.Now())
+	}
+	w.Header().Set("Waitroom-State", string(st.State))
+	writeJSON(w, http.StatusOK, statusJSON(st))
+}
+
+// lookup is the visitor's status, joining them when they are not in the
+// line (and hold no pass). The caller holds a crowd slot.
+func (g *Gateway) lookup(ctx context.Context, r *http.Request, room queue.Room, visitor string) (queue.Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, visitorOpTimeout)
+	defer cancel()
+	st, err := g.crowdQ.Status(ctx, room, visitor)
 	if err == nil && st.State == queue.StateNone {
 		if c, cerr := r.Cookie(token.CookieName(room.Name)); cerr == nil {
-			if e, _ := g.checkPass(r.Context(), c.Value, room.Name, time.Now()); e != nil {
+			if e, _ := g.checkPass(ctx, c.Value, room.Name, time.Now()); e != nil {
 				st.State = queue.StateAdmitted
 			}
 		}
 		if st.State == queue.StateNone {
-			st, err = g.q.Join(r.Context(), room, visitor)
+			st, err = g.crowdQ.Join(ctx, room, visitor)
 		}
 	}
-	if err != nil {
-		g.redisError(err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
-		return
+	return st, err
+}
+
+// busyAPI answers a status request or socket the crowd gate turned away:
+// 429 with Retry-After and no status (the queue page keeps what it shows
+// and asks again).
+func (g *Gateway) busyAPI(w http.ResponseWriter, room, visitor string, known bool) {
+	if known {
+		g.hub.stillThere(room, visitor)
 	}
-	w.Header().Set("Waitroom-State", string(st.State))
-	writeJSON(w, http.StatusOK, statusJSON(st))
+	retry := busyRetryAfter()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Retry-After", strconv.Itoa(retry))
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "busy", "retry_after": retry})
+}
+
+// crowdGate bounds the visitor operations that use Redis at once (joins,
+// status lookups, socket handshakes) to the crowd client's pool, so a flash
+// crowd waits here, briefly, instead of in the pool until its deadlines
+// pass. A request that finds the gate full waits up to crowdWait behind at
+// most crowdWaiters x size others, then gets a fast "busy" answer.
+type crowdGate struct {
+	slots      chan struct{}
+	waiters    atomic.Int64
+	maxWaiters int64
+}
+
+const (
+	crowdWait    = 250 * time.Millisecond
+	crowdWaiters = 4
+)
+
+func newCrowdGate(size int) *crowdGate {
+	size = max(size, 1)
+	return &crowdGate{slots: make(chan struct{}, size), maxWaiters: int64(size * crowdWaiters)}
+}
+
+// acquire takes a slot; false when the crowd is too big right now.
+func (c *crowdGate) acquire(ctx context.Context) bool {
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	default:
+	}
+	if c.waiters.Add(1) > c.maxWaiters {
+		c.waiters.Add(-1)
+		return false
+	}
+	defer c.waiters.Add(-1)
+	t := time.NewTimer(crowdWait)
+	defer t.Stop()
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (c *crowdGate) release() { <-c.slots }
+
+// admittedHints remembers, for a short while, the visitors this instance
+// told "admitted" (over their socket or a status poll), so the request that
+// follows goes straight to Enter instead of queueing behind the crowd
+// gate. A hint is only a shortcut: Enter checks the admission in Redis.
+type admittedHints struct {
+	mu sync.Mutex
+	m  map[hintKey]time.Time // -> when the hint lapses
+}
+
+type hintKey struct{ room, visitor string }
+
+const (
+	maxHints = 100_000
+	hintTTL  = 2 * time.Minute
+)
+
+func (h *admittedHints) add(room, visitor string, until, now time.Time) {
+	if until.IsZero() || until.After(now.Add(hintTTL)) {
+		until = now.Add(hintTTL)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = make(map[hintKey]time.Time)
+	}
+	if len(h.m) >= maxHints {
+		for k, t := range h.m {
+			if !now.Before(t) {
+				delete(h.m, k)
+			}
+		}
+		if len(h.m) >= maxHints {
+			return
+		}
+	}
+	h.m[hintKey{room, visitor}] = until
+}
+
+// take removes the hint and reports whether it was there and current.
+func (h *admittedHints) take(room, visitor string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := hintKey{room, visitor}
+	t, ok := h.m[k]
+	if ok {
+		delete(h.m, k)
+	}
+	return ok && now.Before(t)
 }
 
 // roomParam reads ?room=NAME (the default room when absent and only one

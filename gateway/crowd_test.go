@@ -1,0 +1,134 @@
+package gateway_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/waitroom/waitroom/gateway"
+	"github.com/waitroom/waitroom/internal/testenv"
+	"github.com/waitroom/waitroom/queue"
+)
+
+// A flash crowd of 3,000 visitors joining at once, through a visitor pool
+// of only 4 Redis connections, neither stops the admission loop nor trips
+// the fail mode: visitors keep being admitted while the crowd hammers the
+// gateway, nobody gets a 5xx, and the crowd the gate turns away is told to
+// retry (queue page or 429 with Retry-After), never "Redis is down".
+func TestFlashCrowdKeepsAdmitting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("3,000 concurrent visitors")
+	}
+	base, prefix := testenv.Redis(t)
+	opt := *base.Options()
+	opt.PoolSize, opt.MinIdleConns = 4, 0
+	small := redis.NewClient(&opt)
+	t.Cleanup(func() { _ = small.Close() })
+
+	r := newRig(t, rigOpts{rdb: small, prefix: prefix,
+		rooms: []queue.Room{room("burst", 600, 100_000, "/b/*")}})
+	figures := func() queue.Figures {
+		t.Helper()
+		q := queue.New(base, queue.Config{Prefix: prefix})
+		f, err := q.Figures(context.Background(), r.g.Rooms())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f[0]
+	}
+
+	const crowd = 3000
+	tr := &http.Transport{MaxIdleConnsPerHost: crowd, MaxConnsPerHost: crowd}
+	t.Cleanup(tr.CloseIdleConnections)
+	cl := &http.Client{Transport: tr, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	var (
+		stop      atomic.Bool
+		sent      atomic.Int64
+		busy      atomic.Int64 // answered without a place yet
+		mu        sync.Mutex
+		bad       = map[string]int{} // unexpected answers
+		wg        sync.WaitGroup
+		startLine = make(chan struct{})
+	)
+	for i := range crowd {
+		html := i%2 == 0
+		wg.Go(func() {
+			<-startLine
+			var cookie string
+			for !stop.Load() {
+				req, _ := http.NewRequest(http.MethodGet, r.pub.URL+"/b/event", nil)
+				if html {
+					req.Header.Set("Accept", "text/html")
+				} else {
+					req.Header.Set("Accept", "application/json")
+				}
+				if cookie != "" {
+					req.Header.Set("Cookie", cookie)
+				}
+				sent.Add(1)
+				res, err := cl.Do(req)
+				if err != nil {
+					if !stop.Load() {
+						mu.Lock()
+						bad["transport: "+err.Error()]++
+						mu.Unlock()
+					}
+					return
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				for _, c := range res.Cookies() {
+					if c.Name == gateway.CookieVisitor {
+						cookie = c.Name + "=" + c.Value
+					}
+				}
+				ok := res.StatusCode == http.StatusOK ||
+					(!html && res.StatusCode == http.StatusTooManyRequests && res.Header.Get("Retry-After") != "")
+				if !ok {
+					mu.Lock()
+					bad[res.Status+" "+strings.TrimSpace(string(body))]++
+					mu.Unlock()
+				}
+				if strings.Contains(string(body), `"position":0`) {
+					busy.Add(1)
+				}
+			}
+		})
+	}
+	close(startLine)
+
+	// Once every visitor has asked at least once, the line must keep
+	// moving while the crowd keeps asking.
+	waitFor(t, 60*time.Second, "every visitor to have asked", func() bool { return sent.Load() >= crowd })
+	before := figures().AdmittedTotal
+	waitFor(t, 60*time.Second, "admissions during the crowd", func() bool { return figures().AdmittedTotal >= before+5 })
+	during := sent.Load()
+	stop.Store(true)
+	wg.Wait()
+
+	if len(bad) > 0 {
+		t.Errorf("unexpected answers during the crowd: %v", bad)
+	}
+	if during < crowd {
+		t.Errorf("the crowd stopped asking: %d requests", during)
+	}
+	res, body := newBrowser(t).get(r.adm.URL+"/metrics", false)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d", res.StatusCode)
+	}
+	for _, want := range []string{"waitroom_redis_up 1", "waitroom_fail_closed_total 0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q: the fail mode tripped under a crowd", want)
+		}
+	}
+	t.Logf("%d requests, %d answered busy; admitted %d → %d", during, busy.Load(), before, figures().AdmittedTotal)
+}
