@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,4 +132,85 @@ func TestFlashCrowdKeepsAdmitting(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests, %d answered busy; admitted %d → %d", during, busy.Load(), before, figures().AdmittedTotal)
+}
+
+// The ETA a socket shows is the one the status API gives for the same
+// position: both come from the queue's ETA rate with the same rounding.
+func TestSocketAndStatusAgreeOnETA(t *testing.T) {
+	// 7 a minute: position 2 waits 17.14 s, which rounds and ceils apart.
+	r := newRig(t, rigOpts{rooms: []queue.Room{room("eta", 7, 1, "/e/*")}})
+	holder := newBrowser(t)
+	if res, _ := holder.get(r.pub.URL+"/e/x", false); res.StatusCode != http.StatusOK {
+		t.Fatalf("holder not admitted: %d", res.StatusCode)
+	}
+	var last *browser
+	for range 2 {
+		last = newBrowser(t)
+		if res, _ := last.get(r.pub.URL+"/e/x", true); res.Header.Get("Waitroom-State") != "queued" {
+			t.Fatalf("waiter not queued: %d", res.StatusCode)
+		}
+	}
+	c, _, err := dialWS(t, r, last, "eta", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	api := last.status(r, "eta")
+	if api.Position != 2 || api.ETASeconds != 17 {
+		t.Fatalf("status API: position %d eta %d, want 2 and 17", api.Position, api.ETASeconds)
+	}
+	// The first push comes from the handshake's lookup; the next ones are
+	// the hub's own computation from the room's figures.
+	for i := range 3 {
+		s, err := readStatus(t, c, 3*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Position != api.Position || s.ETASeconds != api.ETASeconds {
+			t.Fatalf("push %d: position %d eta %d, status API says %d and %d", i, s.Position, s.ETASeconds, api.Position, api.ETASeconds)
+		}
+	}
+}
+
+// A revoke while Redis is stalled still frees the visitor's slot once Redis
+// answers again (the release is retried in the background), so the next
+// visitor is admitted without waiting for the session to expire.
+func TestRevokeReleasesAfterRedisStall(t *testing.T) {
+	cmd, rdb := ownRedis(t)
+	r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", origin: revokeOrigin(t),
+		rooms: []queue.Room{room("rv", 600, 1, "/*")}})
+	holder, waiter := newBrowser(t), newBrowser(t)
+	if res, _ := holder.get(r.pub.URL+"/x", false); res.StatusCode != http.StatusOK {
+		t.Fatalf("holder not admitted: %d", res.StatusCode)
+	}
+	if res, _ := waiter.get(r.pub.URL+"/x", false); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("waiter not queued: %d", res.StatusCode)
+	}
+	active := func() int64 {
+		f, err := queue.New(rdb, queue.Config{Prefix: "wr:"}).Figures(context.Background(), r.g.Rooms())
+		if err != nil {
+			return -1
+		}
+		return f[0].Active
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := holder.get(r.pub.URL+"/buy", false)
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/buy: %d", res.StatusCode)
+	}
+	// Session TTL is 10 minutes: only the retried release frees the slot.
+	waitFor(t, 15*time.Second, "the slot to be released", func() bool { return active() == 0 || waiterAdmitted(t, r, waiter) })
+	waitFor(t, 15*time.Second, "the waiter's admission", func() bool { return waiterAdmitted(t, r, waiter) })
+}
+
+func waiterAdmitted(t *testing.T, r *rig, b *browser) bool {
+	t.Helper()
+	res, _ := b.get(r.pub.URL+"/x", false)
+	return res.StatusCode == http.StatusOK && res.Header.Get("Waitroom-State") == ""
 }

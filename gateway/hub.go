@@ -28,6 +28,11 @@ const (
 	writeTimeout   = 5 * time.Second  // a write slower than this drops the client
 	hubWriters     = 32               // goroutines that write pushes
 	statusAskGap   = 2 * time.Second  // one q.Status per socket per this, at most
+	// passedAskGap is the gap for a socket the front has passed: the
+	// visitor is most likely admitted and holds one of max_active slots
+	// until they come in, so they hear it first (the askers serve these
+	// before any other lookup).
+	passedAskGap = 500 * time.Millisecond
 	// While a room's opening (or reshuffle) is being numbered, a socket
 	// without a ticket asks at most every unnumberedAskGap, at a per-socket
 	// offset, instead of every statusAskGap: its position is known from the
@@ -66,9 +71,10 @@ type hub struct {
 	beatAt     map[string]time.Time           // room -> last heartbeat (guarded by mu)
 	owed       map[string]map[string]struct{} // room -> visitors turned away by the crowd gate (guarded by mu)
 
-	jobs chan wsJob
-	asks chan *wsConn // status lookups for the askers
-	buf  []*wsConn    // tick-owned scratch
+	jobs   chan wsJob
+	asks   chan *wsConn // status lookups for the askers
+	urgent chan *wsConn // lookups of sockets the front has passed, served first
+	buf    []*wsConn    // tick-owned scratch
 
 	// tick-owned
 	reshuffles map[string]int64 // room -> Figures.Reshuffles last seen
@@ -100,6 +106,7 @@ type wsConn struct {
 	lastPing  time.Time
 	lastAsk   time.Time
 	askSkew   time.Duration // this socket's offset within unnumberedAskGap
+	unknown   bool          // accepted without a lookup (crowd gate full): ask first
 	final     bool          // "admitted" was pushed; nothing more to say
 }
 
@@ -112,6 +119,7 @@ func newHub(g *Gateway) *hub {
 		owed:       make(map[string]map[string]struct{}),
 		jobs:       make(chan wsJob, 1<<16),
 		asks:       make(chan *wsConn, asksPerTick),
+		urgent:     make(chan *wsConn, asksPerTick),
 		reshuffles: make(map[string]int64),
 	}
 	h.up = websocket.Upgrader{
@@ -174,26 +182,34 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many sockets for this visitor"})
 		return
 	}
-	if !h.g.crowd.acquire(r.Context()) {
-		h.unreserve(visitor)
-		h.g.busyAPI(w, room.Name, visitor, true)
-		return
-	}
-	st, err := h.g.lookup(r.Context(), r, room, visitor)
-	h.g.crowd.release()
-	if err != nil {
-		h.unreserve(visitor)
-		h.g.redisError(err)
-		if h.g.redisUp.Load() {
-			h.g.busyAPI(w, room.Name, visitor, true)
+	// The handshake looks the visitor up when the crowd gate has room;
+	// otherwise the socket is taken anyway and the hub's askers look the
+	// visitor up (and join them) on the control plane, a bounded number
+	// per tick. A socket costs no Redis work after that, where a visitor
+	// turned away would poll.
+	var st queue.Status
+	unknown := true
+	if h.g.crowd.acquire(r.Context()) {
+		var err error
+		st, err = h.g.lookup(r.Context(), r, room, visitor)
+		h.g.crowd.release()
+		switch {
+		case err == nil:
+			unknown = false
+			if st.State == queue.StateAdmitted {
+				h.g.hints.add(room.Name, visitor, st.Until, time.Now())
+			}
+		case !h.g.redisUp.Load():
+			h.unreserve(visitor)
+			w.Header().Set("Retry-After", "5")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 			return
+		default:
+			h.g.redisError(err)
 		}
-		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
-		return
 	}
-	if st.State == queue.StateAdmitted {
-		h.g.hints.add(room.Name, visitor, st.Until, time.Now())
+	if unknown {
+		st = h.g.figuresStatus(room)
 	}
 	ws, err := h.up.Upgrade(w, r, nil)
 	if err != nil {
@@ -206,7 +222,11 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &wsConn{ws: ws, room: room, visitor: visitor, ticket: st.Ticket,
 		lastState: sj.State, lastPos: sj.Position, lastSent: now, lastPing: now, lastAsk: now,
 		askSkew: time.Duration(mrand.Int64N(int64(unnumberedAskGap))),
+		unknown: unknown,
 		final:   st.State == queue.StateAdmitted}
+	if unknown {
+		c.lastAsk = time.Time{}
+	}
 	c.busy.Store(true)
 	if !h.add(c) {
 		h.unreserve(visitor)
@@ -425,7 +445,7 @@ func (h *hub) push(c *wsConn, f queue.Figures, now time.Time) {
 		return
 	}
 	if st := c.found.Swap(nil); st != nil {
-		c.ticket = st.Ticket
+		c.ticket, c.unknown = st.Ticket, false
 		if st.Position > 0 && st.State == queue.StateQueued {
 			c.lastPos = min(c.lastPos, st.Position)
 			if c.lastPos <= 0 {
@@ -446,20 +466,30 @@ func (h *hub) push(c *wsConn, f queue.Figures, now time.Time) {
 		t := f.OpensAt.UTC()
 		sj.OpensAt = &t
 	}
-	if f.State != queue.StatePrequeue {
+	if c.unknown {
+		// Not looked up yet (even before an opening: the lookup joins).
+		if now.Sub(c.lastAsk) >= statusAskGap {
+			h.ask(c, now, false)
+		}
+	} else if f.State != queue.StatePrequeue {
 		switch {
 		case c.ticket == 0 && f.Unnumbered > 0:
 			// Waiting to be numbered (an opening or a reshuffle): ask now
 			// and then, at this socket's own offset.
 			if now.Add(c.askSkew).Sub(c.lastAsk) >= unnumberedAskGap {
-				h.ask(c, now)
+				h.ask(c, now, false)
 			}
 			sj.Position = c.lastPos
-		case c.ticket == 0, c.ticket < f.Front:
-			// No place known yet (the room just opened), or the front has
-			// passed this visitor: admitted, or skipped. Ask.
+		case c.ticket == 0:
+			// No place known yet (the room just opened): ask.
 			if now.Sub(c.lastAsk) >= statusAskGap {
-				h.ask(c, now)
+				h.ask(c, now, false)
+			}
+			sj.Position = c.lastPos
+		case c.ticket < f.Front:
+			// The front has passed this visitor: admitted (or skipped).
+			if now.Sub(c.lastAsk) >= passedAskGap {
+				h.ask(c, now, true)
 			}
 			sj.Position = c.lastPos
 		default:
@@ -528,17 +558,23 @@ func etaSeconds(position int64, perMinute float64) int64 {
 // tick's budget; a socket left out is asked on a later tick. The order in
 // which a tick visits sockets changes every tick (map order), so nobody
 // waits behind the same others each time.
-func (h *hub) ask(c *wsConn, now time.Time) {
+func (h *hub) ask(c *wsConn, now time.Time, urgent bool) {
 	if h.askBudget <= 0 || !c.asking.CompareAndSwap(false, true) {
 		return
 	}
+	ch := h.asks
+	if urgent {
+		ch = h.urgent
+	}
 	select {
-	case h.asks <- c:
+	case ch <- c:
 		h.askBudget--
 		c.lastAsk = now
 	default:
 		c.asking.Store(false) // the askers are behind: try on a later tick
-		h.askBudget = 0
+		if !urgent {
+			h.askBudget = 0
+		}
 	}
 }
 
@@ -548,9 +584,14 @@ func (h *hub) asker(ctx context.Context) {
 	for {
 		var c *wsConn
 		select {
-		case <-ctx.Done():
-			return
-		case c = <-h.asks:
+		case c = <-h.urgent:
+		default:
+			select {
+			case <-ctx.Done():
+				return
+			case c = <-h.urgent:
+			case c = <-h.asks:
+			}
 		}
 		if c.gone.Load() {
 			c.asking.Store(false)

@@ -162,17 +162,19 @@ func (g *Gateway) busy(w http.ResponseWriter, r *http.Request, room queue.Room, 
 	if known {
 		g.hub.stillThere(room.Name, visitor)
 	}
-	sj := StatusJSON{Room: room.Name, State: string(queue.StateQueued), ETASeconds: -1, AdmitPerMinute: room.AdmitPerMinute}
+	g.queuedJSON(w, r, statusJSON(g.figuresStatus(room)), busyRetryAfter())
+}
+
+// figuresStatus is what can be said to a visitor without looking them up:
+// the room's state and figures as the hub last read them, no position.
+func (g *Gateway) figuresStatus(room queue.Room) queue.Status {
+	st := queue.Status{Room: room.Name, State: queue.StateQueued, ETA: -1, AdmitPerMinute: room.AdmitPerMinute}
 	if snap := g.figures.Load(); snap != nil {
 		if f, ok := snap.rooms[room.Name]; ok {
-			sj.State, sj.Waiting, sj.AdmitPerMinute = string(f.State), f.Waiting, f.AdmitPerMinute
-			if !f.OpensAt.IsZero() {
-				t := f.OpensAt.UTC()
-				sj.OpensAt = &t
-			}
+			st.State, st.Waiting, st.AdmitPerMinute, st.OpensAt = f.State, f.Waiting, f.AdmitPerMinute, f.OpensAt
 		}
 	}
-	g.queuedJSON(w, r, sj, busyRetryAfter())
+	return st
 }
 
 // busyRetryAfter spreads the retries of a crowd turned away over 1–3 s.
