@@ -2,7 +2,9 @@ package queue
 
 import (
 	"context"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,16 +12,20 @@ import (
 	"github.com/waitroom/waitroom/internal/testenv"
 )
 
-// backend is one Redis the conformance suite runs against: the real Redis
-// and the embedded server must behave the same.
+// backend is one Redis the conformance suite runs against: the real Redis,
+// a Redis Cluster of three masters and the embedded server must behave the
+// same. The Queue takes any go-redis client, so each gives its own kind.
 type backend struct {
 	name string
-	open func(t *testing.T) (*redis.Client, string)
+	open func(t *testing.T) (redis.UniversalClient, string)
 }
 
 var backends = []backend{
-	{"redis", func(t *testing.T) (*redis.Client, string) { return testenv.Redis(t) }},
-	{"embedded", func(t *testing.T) (*redis.Client, string) {
+	{"redis", func(t *testing.T) (redis.UniversalClient, string) { return testenv.Redis(t) }},
+	// Every script's keys carry the room's {hash tag}: on a cluster a
+	// script with keys in two slots would fail with CROSSSLOT.
+	{"cluster", func(t *testing.T) (redis.UniversalClient, string) { return testenv.RedisCluster(t) }},
+	{"embedded", func(t *testing.T) (redis.UniversalClient, string) {
 		t.Helper()
 		e, err := StartEmbedded()
 		if err != nil {
@@ -38,7 +44,7 @@ var backends = []backend{
 }
 
 // eachBackend runs f once per backend as a subtest, with a fresh queue.
-func eachBackend(t *testing.T, f func(t *testing.T, q *Queue, rdb *redis.Client)) {
+func eachBackend(t *testing.T, f func(t *testing.T, q *Queue, rdb redis.UniversalClient)) {
 	t.Helper()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -46,6 +52,33 @@ func eachBackend(t *testing.T, f func(t *testing.T, q *Queue, rdb *redis.Client)
 			f(t, New(rdb, Config{Prefix: prefix}), rdb)
 		})
 	}
+}
+
+// keysMatching returns the keys matching pattern, on every master of a
+// cluster (KEYS on a cluster client asks one node only).
+func keysMatching(t *testing.T, rdb redis.UniversalClient, pattern string) []string {
+	t.Helper()
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		keys, err := rdb.Keys(ctx, pattern).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	var mu sync.Mutex
+	var keys []string
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		k, err := node.Keys(ctx, pattern).Result()
+		mu.Lock()
+		keys = append(keys, k...)
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }
 
 // slow reports whether t runs on the embedded server, which starts a Lua
@@ -56,7 +89,7 @@ func slow(t *testing.T) bool { return strings.Contains(t.Name(), "/embedded") }
 // clock is a steered test clock starting at Redis's own time.
 type clock struct{ now time.Time }
 
-func newClock(t *testing.T, rdb *redis.Client) *clock {
+func newClock(t *testing.T, rdb redis.UniversalClient) *clock {
 	t.Helper()
 	now, err := rdb.Time(context.Background()).Result()
 	if err != nil {
@@ -66,3 +99,10 @@ func newClock(t *testing.T, rdb *redis.Client) *clock {
 }
 
 func (c *clock) add(d time.Duration) time.Time { c.now = c.now.Add(d); return c.now }
+
+// TestMain stops the shared local Redis Cluster, if a test started one.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopRedisCluster()
+	os.Exit(code)
+}

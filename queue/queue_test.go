@@ -45,7 +45,7 @@ func figures(t *testing.T, q *Queue, room Room, at time.Time) Figures {
 // A queued visitor is admitted in arrival order; joining again keeps the
 // place; positions only go down as the line moves.
 func TestFIFOIdempotentMonotone(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		clk := newClock(t, rdb)
 		room := Room{Name: "fifo", AdmitPerMinute: 600, MaxActive: 1000}
 		// paused while joining, so nobody walks straight in
@@ -117,7 +117,7 @@ func TestFIFOIdempotentMonotone(t *testing.T) {
 // The first visitor of an idle room walks straight in; the next ones queue
 // once the burst is used up.
 func TestJoinAdmitsAtOnceWhenIdle(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		clk := newClock(t, rdb)
 		room := Room{Name: "idle", AdmitPerMinute: 60, MaxActive: 10} // burst 2
 		s := joinAll(t, q, room, 3, clk.now)
@@ -158,7 +158,7 @@ func TestAdmissionRate(t *testing.T) {
 		{apm: 3000, step: time.Second, span: time.Minute},
 		{apm: 100, step: time.Second, span: 3 * time.Minute},
 	}
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		for _, c := range cases {
 			if slow(t) && !c.embedded {
 				continue
@@ -197,7 +197,7 @@ func TestAdmissionRate(t *testing.T) {
 // A rate raised live applies within a second, even after a slow rate ran
 // up a long wait for the next admission.
 func TestRateRaisedApplies(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		clk := newClock(t, rdb)
 		room := Room{Name: "raise", AdmitPerMinute: 1, MaxActive: 1 << 20, AbandonAfter: time.Hour}
 		pipeJoin(t, q, room, 200, clk.now)
@@ -237,7 +237,7 @@ func pipeJoin(t testing.TB, q *Queue, room Room, n int, at time.Time) {
 // A waiting visitor's ETA follows the rate actually achieved, not a
 // configured rate the line has not shown yet.
 func TestETAFromAchievedRate(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		clk := newClock(t, rdb)
 		room := Room{Name: "eta", AdmitPerMinute: 600, MaxActive: 1 << 20, AbandonAfter: time.Hour}
 		pipeJoin(t, q, room, 600, clk.now)
@@ -265,7 +265,7 @@ func TestETAFromAchievedRate(t *testing.T) {
 // taken up within the admit window gives its slot back, Release frees one
 // at once.
 func TestMaxActive(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		q.cfg.AdmitWindow = 30 * time.Second
 		clk := newClock(t, rdb)
 		room := Room{Name: "max", AdmitPerMinute: 6000, MaxActive: 5, SessionTTL: time.Minute, AbandonAfter: time.Hour}
@@ -333,7 +333,7 @@ func TestMaxActive(t *testing.T) {
 // Eight instances calling admission at once admit every visitor exactly
 // once and never beyond the rate.
 func TestConcurrentInstances(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		n := 1500
 		if slow(t) {
 			n = 500
@@ -394,7 +394,7 @@ func TestConcurrentInstances(t *testing.T) {
 // Eight instances admitting at Redis's clock while admissions run out and
 // free their slots never hold more than max_active at once.
 func TestConcurrentMaxActive(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		q.cfg.AdmitWindow = 300 * time.Millisecond // nobody enters: slots recycle
 		room := Room{Name: "cap", AdmitPerMinute: 60000, MaxActive: 50, AbandonAfter: time.Hour}
 		pipeJoin(t, q, room, 800, time.Time{})
@@ -439,7 +439,7 @@ func TestConcurrentMaxActive(t *testing.T) {
 // A queued visitor silent for abandon_after is skipped at the front, uses
 // no slot, is counted, and learns they lost the place.
 func TestAbandonedSkipped(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		clk := newClock(t, rdb)
 		room := Room{Name: "gone", AdmitPerMinute: 60, MaxActive: 100, AbandonAfter: time.Minute}
 		_ = q.Update(ctx, room.Name, Patch{Paused: ptr(true)})
@@ -482,7 +482,7 @@ func TestAbandonedSkipped(t *testing.T) {
 // A hub's heartbeat for thousands of sockets is one call and keeps every
 // one of them from being skipped as abandoned.
 func TestHeartbeatMany(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		clk := newClock(t, rdb)
 		room := Room{Name: "hub", AdmitPerMinute: 60000, MaxActive: 1 << 20, AbandonAfter: time.Minute}
 		n := 1500 // more than one chunk of 1,000
@@ -514,7 +514,7 @@ func TestPauseCloseKeepPlaces(t *testing.T) {
 		{"close", Patch{Closed: ptr(true)}, Patch{Closed: ptr(false)}, StateClosed},
 	} {
 		t.Run(p.name, func(t *testing.T) {
-			eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+			eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 				clk := newClock(t, rdb)
 				room := Room{Name: "stop", AdmitPerMinute: 600, MaxActive: 100, AbandonAfter: time.Hour}
 				_ = q.Update(ctx, room.Name, p.stop)
@@ -544,7 +544,7 @@ func TestPauseCloseKeepPlaces(t *testing.T) {
 // Manual admit lets the next N in beyond the rate, but never beyond
 // max_active, and works while paused.
 func TestAdmitNext(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		room := Room{Name: "manual", AdmitPerMinute: 1, MaxActive: 8, AbandonAfter: time.Hour}
 		_ = q.Update(ctx, room.Name, Patch{Paused: ptr(true)})
 		joinAll(t, q, room, 12, time.Time{})
@@ -561,7 +561,7 @@ func TestAdmitNext(t *testing.T) {
 
 // Live changes win over the file's values until Reset, on every instance.
 func TestUpdateReset(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		room := Room{Name: "live", AdmitPerMinute: 100, MaxActive: 10, SessionTTL: time.Minute, AbandonAfter: time.Minute, Mode: FIFO}
 		other := New(rdb, q.cfg)
 		opens := time.Now().Add(time.Hour).Truncate(time.Millisecond)
@@ -596,7 +596,7 @@ func TestUpdateReset(t *testing.T) {
 // Bad operator values are refused with the field named, and nothing is
 // stored.
 func TestUpdateRejects(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		for _, p := range []struct {
 			patch Patch
 			field string
@@ -625,7 +625,7 @@ func TestUpdateRejects(t *testing.T) {
 // Two deployments with different prefixes on one Redis do not see each
 // other's rooms.
 func TestPrefixesIsolated(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		other := New(rdb, Config{Prefix: q.cfg.Prefix + "other:"})
 		room := Room{Name: "same", AdmitPerMinute: 60, MaxActive: 10}
 		_ = q.Update(ctx, room.Name, Patch{Paused: ptr(true)})
@@ -644,14 +644,14 @@ func TestPrefixesIsolated(t *testing.T) {
 
 // Every key a room leaves behind expires.
 func TestKeysHaveTTL(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		room := Room{Name: "ttl", AdmitPerMinute: 60, MaxActive: 10, AbandonAfter: MaxDuration, OpensAt: time.Now().Add(time.Hour)}
 		joinAll(t, q, room, 3, time.Time{})
 		_ = q.Update(ctx, room.Name, Patch{MaxActive: ptr(5)})
 		_, _ = q.AdmitAt(ctx, room, time.Now().Add(2*time.Hour))
-		keys, err := rdb.Keys(ctx, q.cfg.Prefix+"*").Result()
-		if err != nil || len(keys) != 6 { // line vis act st cfg rate
-			t.Fatalf("keys %v %v", keys, err)
+		keys := keysMatching(t, rdb, q.cfg.Prefix+"*")
+		if len(keys) != 6 { // line vis act st cfg rate
+			t.Fatalf("keys %v", keys)
 		}
 		for _, k := range keys {
 			if ttl, _ := rdb.PTTL(ctx, k).Result(); ttl <= 0 {
@@ -664,7 +664,7 @@ func TestKeysHaveTTL(t *testing.T) {
 // Forged and oversized input is refused before it reaches Redis; visitor
 // ids with Lua pattern or key syntax in them are stored as they are.
 func TestHostileInput(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		good := Room{Name: "ok", AdmitPerMinute: 60, MaxActive: 10}
 		for _, name := range []string{"", "UPPER", "a}b", "x{y", strings.Repeat("a", 33), "a b", "a:b"} {
 			if _, err := q.Join(ctx, Room{Name: name, AdmitPerMinute: 1, MaxActive: 1}, "v"); !errors.Is(err, ErrBadRoom) {
@@ -694,7 +694,7 @@ func TestHostileInput(t *testing.T) {
 
 // Figures of many rooms come back in one round trip, in the order asked.
 func TestFiguresManyRooms(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		var rooms []Room
 		for i := range 20 {
 			r := Room{Name: fmt.Sprintf("room-%d", i), AdmitPerMinute: 60, MaxActive: 10}

@@ -13,7 +13,7 @@ import (
 // the opening queues FIFO behind them. Nobody's position goes up once they
 // have one.
 func TestPrequeue(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		q.cfg.Batch = 64
 		clk := newClock(t, rdb)
 		opens := clk.now.Add(time.Hour)
@@ -147,7 +147,7 @@ func TestShuffleUniform(t *testing.T) {
 	}
 	for _, sh := range shuffles {
 		t.Run(sh.name, func(t *testing.T) {
-			eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+			eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 				clk := newClock(t, rdb)
 				rounds := 250
 				if slow(t) {
@@ -180,7 +180,7 @@ func TestShuffleUniform(t *testing.T) {
 // Reopening a closed room in random mode shuffles the visitors who waited
 // while it was closed; in FIFO mode they keep their order.
 func TestReopenShuffle(t *testing.T) {
-	eachBackend(t, func(t *testing.T, q *Queue, rdb *redis.Client) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		for _, mode := range []Mode{FIFO, Random} {
 			room := Room{Name: "reopen-" + string(mode), AdmitPerMinute: 60000, MaxActive: 1000, AbandonAfter: time.Hour, Mode: mode}
 			_ = q.Update(ctx, room.Name, Patch{Closed: ptr(true)})
