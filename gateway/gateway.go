@@ -369,8 +369,11 @@ func (g *Gateway) admitLoop(ctx context.Context) {
 		}
 		for _, r := range rooms {
 			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			_, err := g.q.Admit(actx, r)
+			adm, err := g.q.Admit(actx, r)
 			cancel()
+			if len(adm.Admitted) > 0 {
+				g.hub.admitted(r, adm.Admitted, time.Now().Add(admitWindow))
+			}
 			if err != nil {
 				g.redisError(err)
 				if ctx.Err() == nil {
@@ -380,3 +383,7 @@ func (g *Gateway) admitLoop(ctx context.Context) {
 		}
 	}
 }
+
+// admitWindow is how long an admitted visitor has to come in (the queue's
+// default Config.AdmitWindow).
+const admitWindow = 60 * time.Second

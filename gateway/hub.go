@@ -6,6 +6,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,7 @@ type hub struct {
 	mu         sync.Mutex
 	rooms      map[string]map[*wsConn]struct{}
 	perVisitor map[string]int
+	byVisitor  map[string][]*wsConn // visitor -> sockets (guarded by mu)
 	closed     bool
 	n          atomic.Int64
 	beatAt     map[string]time.Time           // room -> last heartbeat (guarded by mu)
@@ -94,6 +96,7 @@ type wsConn struct {
 	room    queue.Room
 	visitor string
 	busy    atomic.Bool // a write is queued or in flight
+	told    atomic.Bool // "admitted" was queued for writing outside the tick
 	gone    atomic.Bool
 	asking  atomic.Bool // a q.Status lookup is in flight
 	found   atomic.Pointer[queue.Status]
@@ -115,6 +118,7 @@ func newHub(g *Gateway) *hub {
 		g:          g,
 		rooms:      make(map[string]map[*wsConn]struct{}),
 		perVisitor: make(map[string]int),
+		byVisitor:  make(map[string][]*wsConn),
 		beatAt:     make(map[string]time.Time),
 		owed:       make(map[string]map[string]struct{}),
 		jobs:       make(chan wsJob, 1<<16),
@@ -285,6 +289,7 @@ func (h *hub) add(c *wsConn) bool {
 		h.rooms[c.room.Name] = m
 	}
 	m[c] = struct{}{}
+	h.byVisitor[c.visitor] = append(h.byVisitor[c.visitor], c)
 	h.n.Add(1)
 	return true
 }
@@ -301,6 +306,11 @@ func (h *hub) drop(c *wsConn) {
 			delete(m, c)
 			h.n.Add(-1)
 		}
+	}
+	if cs := slices.DeleteFunc(h.byVisitor[c.visitor], func(x *wsConn) bool { return x == c }); len(cs) > 0 {
+		h.byVisitor[c.visitor] = cs
+	} else {
+		delete(h.byVisitor, c.visitor)
 	}
 	if h.perVisitor[c.visitor]--; h.perVisitor[c.visitor] <= 0 {
 		delete(h.perVisitor, c.visitor)
@@ -454,7 +464,9 @@ func (h *hub) push(c *wsConn, f queue.Figures, now time.Time) {
 		}
 		if st.State == queue.StateAdmitted {
 			c.final = true
-			h.send(c, statusJSON(*st), now)
+			if !c.told.Load() {
+				h.send(c, statusJSON(*st), now)
+			}
 			return
 		}
 	}
@@ -608,12 +620,51 @@ func (h *hub) asker(ctx context.Context) {
 			h.g.redisError(err)
 		} else {
 			if st.State == queue.StateAdmitted {
-				h.g.hints.add(c.room.Name, c.visitor, st.Until, time.Now())
+				h.tellAdmitted(c, st)
+			} else {
+				c.found.Store(&st)
 			}
-			c.found.Store(&st)
 		}
 		c.asking.Store(false)
 	}
+}
+
+// admitted tells this instance's sockets of visitors the admission step
+// just admitted, at once and without a lookup: an admitted visitor holds
+// one of max_active slots until they come in, so every moment they do not
+// know counts against the room's rate.
+func (h *hub) admitted(room queue.Room, visitors []string, until time.Time) {
+	var cs []*wsConn
+	h.mu.Lock()
+	for _, v := range visitors {
+		for _, c := range h.byVisitor[v] {
+			if c.room.Name == room.Name {
+				cs = append(cs, c)
+			}
+		}
+	}
+	h.mu.Unlock()
+	st := queue.Status{Room: room.Name, State: queue.StateAdmitted, ETA: -1, AdmitPerMinute: room.AdmitPerMinute, Until: until}
+	for _, c := range cs {
+		st.Ticket = 0
+		h.tellAdmitted(c, st)
+	}
+}
+
+// tellAdmitted pushes "admitted" to the socket now (outside the tick) and
+// leaves the status for the tick, which then says nothing more.
+func (h *hub) tellAdmitted(c *wsConn, st queue.Status) {
+	h.g.hints.add(c.room.Name, c.visitor, st.Until, time.Now())
+	if msg, err := json.Marshal(statusJSON(st)); err == nil && c.busy.CompareAndSwap(false, true) {
+		c.told.Store(true)
+		select {
+		case h.jobs <- wsJob{c: c, msg: msg}:
+		default:
+			c.told.Store(false)
+			c.busy.Store(false)
+		}
+	}
+	c.found.Store(&st)
 }
 
 // stillThere owes the visitor a heartbeat on the room's next one: the crowd
