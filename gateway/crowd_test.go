@@ -214,3 +214,36 @@ func waiterAdmitted(t *testing.T, r *rig, b *browser) bool {
 	res, _ := b.get(r.pub.URL+"/x", false)
 	return res.StatusCode == http.StatusOK && res.Header.Get("Waitroom-State") == ""
 }
+
+// Status polls of a visitor whose place this instance knows are answered
+// without a Redis round trip each, yet still keep the visitor from being
+// skipped as abandoned: a visitor who only polls (no socket) for longer
+// than abandon_after is admitted when their turn comes.
+func TestPollingVisitorKeepsPlace(t *testing.T) {
+	rm := room("poll", 0, 100, "/p/*")
+	rm.AbandonAfter = 2 * time.Second
+	r := newRig(t, rigOpts{rooms: []queue.Room{rm}})
+	v := newBrowser(t)
+	if res, _ := v.get(r.pub.URL+"/p/x", false); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("visitor not queued: %d", res.StatusCode)
+	}
+	deadline := time.Now().Add(2*rm.AbandonAfter + time.Second)
+	for time.Now().Before(deadline) {
+		if st := v.status(r, "poll"); st.State != "queued" || st.Position != 1 || st.Ticket == 0 {
+			t.Fatalf("poll: %+v, want queued at 1 with a ticket", st)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if res, body := r.admin(t, http.MethodPost, "/admin/rooms/poll/admit", `{"count":1}`); res.StatusCode != http.StatusOK {
+		t.Fatalf("admit: %d %s", res.StatusCode, body)
+	}
+	// A locally answered poll may lag the queue by one hub tick.
+	var st gateway.StatusJSON
+	waitFor(t, 5*time.Second, "the visitor to read admitted", func() bool {
+		st = v.status(r, "poll")
+		if st.State != "admitted" && st.State != "queued" {
+			t.Fatalf("after admitting one: %+v, want admitted (not skipped as abandoned)", st)
+		}
+		return st.State == "admitted"
+	})
+}

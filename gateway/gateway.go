@@ -40,6 +40,7 @@ type Gateway struct {
 	crowdQ   *queue.Queue
 	crowd    *crowdGate
 	hints    admittedHints
+	tickets  ticketBook
 	releases releaser
 	router   *router
 	origin   *url.URL

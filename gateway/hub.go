@@ -634,6 +634,10 @@ func (h *hub) asker(ctx context.Context) {
 // one of max_active slots until they come in, so every moment they do not
 // know counts against the room's rate.
 func (h *hub) admitted(room queue.Room, visitors []string, until time.Time) {
+	now := time.Now()
+	for _, v := range visitors {
+		h.g.hints.add(room.Name, v, until, now) // for their next status poll or request
+	}
 	var cs []*wsConn
 	h.mu.Lock()
 	for _, v := range visitors {

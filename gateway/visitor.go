@@ -130,10 +130,12 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 func (g *Gateway) join(ctx context.Context, w http.ResponseWriter, r *http.Request, room queue.Room, visitor string) (queue.Status, *admittedRequest, error) {
 	ctx, cancel := context.WithTimeout(ctx, visitorOpTimeout)
 	defer cancel()
+	resh := g.reshuffles(room.Name)
 	st, err := g.crowdQ.Join(ctx, room, visitor)
 	if err != nil {
 		return st, nil, err
 	}
+	g.tickets.put(room.Name, visitor, st, resh)
 	g.metrics.joins.WithLabelValues(room.Name).Inc()
 	if st.State != queue.StateAdmitted {
 		return st, nil, nil
@@ -328,6 +330,13 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 		return
 	}
+	if known {
+		if st, ok := g.localStatus(room, visitor, time.Now()); ok {
+			w.Header().Set("Waitroom-State", string(st.State))
+			writeJSON(w, http.StatusOK, statusJSON(st))
+			return
+		}
+	}
 	ctx := r.Context()
 	if !g.crowd.acquire(ctx) {
 		g.busyAPI(w, room.Name, visitor, known)
@@ -356,6 +365,7 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) lookup(ctx context.Context, r *http.Request, room queue.Room, visitor string) (queue.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, visitorOpTimeout)
 	defer cancel()
+	resh := g.reshuffles(room.Name)
 	st, err := g.crowdQ.Status(ctx, room, visitor)
 	if err == nil && st.State == queue.StateNone {
 		if c, cerr := r.Cookie(token.CookieName(room.Name)); cerr == nil {
@@ -367,7 +377,98 @@ func (g *Gateway) lookup(ctx context.Context, r *http.Request, room queue.Room, 
 			st, err = g.crowdQ.Join(ctx, room, visitor)
 		}
 	}
+	if err == nil {
+		g.tickets.put(room.Name, visitor, st, resh)
+	}
 	return st, err
+}
+
+// reshuffles is the room's reshuffle count as the hub last read it; -1
+// before the first read.
+func (g *Gateway) reshuffles(room string) int64 {
+	if snap := g.figures.Load(); snap != nil {
+		if f, ok := snap.rooms[room]; ok {
+			return f.Reshuffles
+		}
+	}
+	return -1
+}
+
+// localStatus answers a status poll without Redis when this instance can:
+// the visitor was just admitted (a hint), or their ticket is known and the
+// hub's figures are fresh, so the position is Ticket - Front + 1 exactly as
+// the hub computes it for sockets (and, like a socket's, at most a tick
+// behind the queue). The poll still counts as a heartbeat: it is owed on
+// the room's next batched one.
+func (g *Gateway) localStatus(room queue.Room, visitor string, now time.Time) (queue.Status, bool) {
+	if g.hints.has(room.Name, visitor, now) {
+		return queue.Status{Room: room.Name, State: queue.StateAdmitted, ETA: -1, AdmitPerMinute: room.AdmitPerMinute}, true
+	}
+	snap := g.figures.Load()
+	if snap == nil || now.Sub(snap.at) > 2*hubTick {
+		return queue.Status{}, false
+	}
+	f, ok := snap.rooms[room.Name]
+	if !ok || f.State != queue.StateQueued {
+		return queue.Status{}, false
+	}
+	t, ok := g.tickets.get(room.Name, visitor, f.Reshuffles)
+	if !ok || t < f.Front {
+		return queue.Status{}, false // not known, or the front passed them: ask Redis
+	}
+	g.hub.stillThere(room.Name, visitor)
+	pos := t - f.Front + 1
+	st := queue.Status{Room: room.Name, State: queue.StateQueued, Ticket: t, Position: pos,
+		Waiting: f.Waiting, AdmitPerMinute: f.AdmitPerMinute, OpensAt: f.OpensAt, ETA: -1}
+	if eta := etaSeconds(pos, f.ETAPerMinute); eta >= 0 {
+		st.ETA = time.Duration(eta) * time.Second
+	}
+	return st, true
+}
+
+// ticketBook remembers the tickets this instance handed to or read for
+// visitors (with the room's reshuffle count then, as a reshuffle renumbers
+// everyone), so their status polls can be answered locally.
+type ticketBook struct {
+	mu sync.Mutex
+	m  map[hintKey]ticketEntry
+}
+
+type ticketEntry struct{ ticket, reshuffles int64 }
+
+const maxTickets = 500_000
+
+// put records the visitor's ticket from st, a Redis answer read after the
+// hub saw the room's reshuffle count resh (-1: not seen yet).
+func (b *ticketBook) put(room, visitor string, st queue.Status, resh int64) {
+	if st.State != queue.StateQueued || st.Ticket <= 0 || resh < 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = make(map[hintKey]ticketEntry)
+	}
+	if len(b.m) >= maxTickets {
+		clear(b.m) // a fresh start costs one Redis lookup per visitor
+	}
+	b.m[hintKey{room, visitor}] = ticketEntry{ticket: st.Ticket, reshuffles: resh}
+}
+
+// get is the visitor's ticket, unless a reshuffle came since.
+func (b *ticketBook) get(room, visitor string, reshuffles int64) (int64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := hintKey{room, visitor}
+	e, ok := b.m[k]
+	if !ok {
+		return 0, false
+	}
+	if e.reshuffles != reshuffles {
+		delete(b.m, k)
+		return 0, false
+	}
+	return e.ticket, true
 }
 
 // busyAPI answers a status request or socket the crowd gate turned away:
@@ -466,6 +567,14 @@ func (h *admittedHints) add(room, visitor string, until, now time.Time) {
 		}
 	}
 	h.m[hintKey{room, visitor}] = until
+}
+
+// has reports whether a current hint is there, leaving it.
+func (h *admittedHints) has(room, visitor string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.m[hintKey{room, visitor}]
+	return ok && now.Before(t)
 }
 
 // take removes the hint and reports whether it was there and current.
