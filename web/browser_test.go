@@ -20,7 +20,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -39,28 +38,6 @@ import (
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/web"
 )
-
-// chromium returns the browser to drive, or skips (fails under CI).
-func chromium(t *testing.T) string {
-	t.Helper()
-	if testing.Short() && !testenv.InCI() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	for _, p := range []string{os.Getenv("WAITROOM_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	msg := "chromium not found: apt-get install chromium (or set WAITROOM_CHROMIUM)"
-	if testenv.InCI() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // One headless Chromium, with a fresh profile, serves every browser test of
 // the run; each visitor still gets a browser context of its own (cookies,
@@ -83,25 +60,14 @@ func TestMain(m *testing.M) {
 // browser returns the shared browser, starting it on first use.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	path := chromium(t)
+	path := testenv.Chromium(t)
 	shared.once.Do(func() {
 		dir, err := os.MkdirTemp("", "waitroom-chromium-")
 		if err != nil {
 			shared.err = err
 			return
 		}
-		opts := append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(path),
-			chromedp.Headless,
-			chromedp.NoSandbox,
-			chromedp.DisableGPU,
-			chromedp.NoFirstRun,
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.UserDataDir(dir),
-			chromedp.WindowSize(1000, 1000),
-		)
+		opts := append(testenv.ChromiumOptions(path, dir), chromedp.WindowSize(1000, 1000))
 		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 		ctx, cancel := chromedp.NewContext(alloc)
 		shared.stop = func() { cancel(); cancelAlloc(); _ = os.RemoveAll(dir) }
@@ -515,7 +481,7 @@ func adminCall(t *testing.T, admin, token, method, path, body string) {
 // it live over the WebSocket, and once admitted lands on the page they asked
 // for, which the origin serves with a pass.
 func TestBrowserQueueThroughGateway(t *testing.T) {
-	chromium(t)
+	testenv.Chromium(t)
 	origin := newOrigin(t)
 	public, admin := startGateway(t, origin.URL, "")
 
@@ -572,7 +538,7 @@ func TestBrowserQueueThroughGateway(t *testing.T) {
 // lists the room with its live figures, draws the charts, and its Pause
 // button pauses the room for everyone.
 func TestDashboardInBrowser(t *testing.T) {
-	chromium(t)
+	testenv.Chromium(t)
 	const token = "dashboard-test-token-0123456789"
 	origin := newOrigin(t)
 	public, admin := startGateway(t, origin.URL, token)

@@ -7,8 +7,6 @@ package ticketd
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -22,38 +20,15 @@ import (
 	"github.com/waitroom/waitroom/token"
 )
 
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if testing.Short() && !testenv.InCI() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	for _, p := range []string{os.Getenv("WAITROOM_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	msg := "chromium not found: apt-get install chromium (or set WAITROOM_CHROMIUM)"
-	if testenv.InCI() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // A visitor holding the pass cookie clicks Buy and reads the confirmation
 // in Korean; a visitor without a pass is told to go through the waiting
 // room. The stock on the page follows the sale.
 func TestBrowserBuyButton(t *testing.T) {
-	path := chromiumPath(t)
+	path := testenv.Chromium(t)
 	b := newBackend(t, "sqlite")
 	event := b.createEvent(t, "브라우저 테스트 콘서트", "concert-42", 10)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()))
+	opts := testenv.ChromiumOptions(path, t.TempDir())
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
 	root, cancelRoot := chromedp.NewContext(alloc)
