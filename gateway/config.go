@@ -169,11 +169,7 @@ func (c Config) Validate() error {
 		bad("WAITROOM_ADMIN_TOKEN", "required because WAITROOM_ADMIN_LISTEN %q is not a loopback address", c.AdminListen)
 	}
 	if c.RedisURL != "" && c.Redis == nil {
-		parse := func(s string) error { _, err := redis.ParseURL(s); return err }
-		if isClusterURL(c.RedisURL) {
-			parse = func(s string) error { _, err := redis.ParseClusterURL(s); return err }
-		}
-		if err := parse(c.RedisURL); err != nil {
+		if err := checkRedisURL(c.RedisURL); err != nil {
 			bad("WAITROOM_REDIS_URL", "%v", err)
 		}
 	}
@@ -245,6 +241,52 @@ func (c Config) Validate() error {
 		return nil
 	}
 	return errors.New("config: " + strings.Join(p, "; "))
+}
+
+// checkRedisURL parses a WAITROOM_REDIS_URL in the form its parameters
+// select (see redisURLKind).
+func checkRedisURL(s string) error {
+	var err error
+	switch redisURLKind(s) {
+	case sentinelURL:
+		var o *redis.FailoverOptions
+		if o, err = redis.ParseFailoverURL(s); err == nil {
+			switch {
+			case o.MasterName == "":
+				err = errors.New("a Sentinel URL needs master_name=<name of the monitored master>")
+			case o.RouteByLatency || o.RouteRandomly || o.ReplicaOnly:
+				err = errors.New("a Sentinel URL must send commands to the master: route_by_latency, route_randomly and replica_only are not supported")
+			}
+		}
+	case clusterURL:
+		_, err = redis.ParseClusterURL(s)
+	default:
+		_, err = redis.ParseURL(s)
+	}
+	return err
+}
+
+// Kinds of WAITROOM_REDIS_URL.
+const (
+	singleURL   = iota // redis://host:port/db: one Redis
+	clusterURL         // ...?addr=host2:port: Redis Cluster seeds
+	sentinelURL        // ...?master_name=NAME[&addr=...]: Sentinels of a master
+)
+
+// redisURLKind tells the forms apart by their parameters: master_name= makes
+// a Sentinel URL (its host and any addr= are Sentinels), else addr= makes a
+// cluster URL, else it names one Redis.
+func redisURLKind(s string) int {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return singleURL
+	case u.Query().Has("master_name"):
+		return sentinelURL
+	case u.Query().Has("addr"):
+		return clusterURL
+	}
+	return singleURL
 }
 
 func loopbackListen(addr string) bool {

@@ -149,7 +149,24 @@ func (g *Gateway) connectRedis(ctx context.Context) error {
 			return err
 		}
 		g.crowdRDB = g.own(redis.NewClient(opt))
-	case isClusterURL(g.cfg.RedisURL):
+	case redisURLKind(g.cfg.RedisURL) == sentinelURL:
+		// redis://[:sentinel-password@]sentinel:26379/db?master_name=NAME&addr=sentinel2:26379:
+		// Redis Sentinel. Both clients ask the Sentinels for the master and
+		// follow a failover by themselves.
+		opt, err := redis.ParseFailoverURL(g.cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("WAITROOM_REDIS_URL: %w", err)
+		}
+		opt.DialTimeout = time.Second
+		opt.ReadTimeout = 500 * time.Millisecond
+		opt.WriteTimeout = 500 * time.Millisecond
+		ctl := *opt
+		ctl.SentinelAddrs = append([]string(nil), opt.SentinelAddrs...)
+		opt.PoolSize, opt.MinIdleConns = 64, 4
+		ctl.PoolSize, ctl.MinIdleConns = controlPoolSize, 2
+		g.crowdRDB = g.own(redis.NewFailoverClient(opt))
+		g.rdb = g.own(redis.NewFailoverClient(&ctl))
+	case redisURLKind(g.cfg.RedisURL) == clusterURL:
 		// redis://host:port?addr=host2:port2&addr=...: a Redis Cluster (every
 		// queue script's keys share the room's hash tag).
 		opt, err := redis.ParseClusterURL(g.cfg.RedisURL)
@@ -174,7 +191,9 @@ func (g *Gateway) connectRedis(ctx context.Context) error {
 		opt.MinIdleConns = 4
 		g.crowdRDB = g.own(redis.NewClient(opt))
 	}
-	g.rdb = g.controlClient(g.crowdRDB)
+	if g.rdb == nil {
+		g.rdb = g.controlClient(g.crowdRDB)
+	}
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := g.rdb.Ping(pctx).Err(); err != nil {
@@ -224,12 +243,6 @@ func poolSize(c redis.UniversalClient) int {
 		return c.Options().PoolSize
 	}
 	return 64
-}
-
-// isClusterURL reports whether a Redis URL names cluster nodes (addr=).
-func isClusterURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && u.Query().Has("addr")
 }
 
 func (g *Gateway) closeRedis() {

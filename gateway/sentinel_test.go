@@ -1,0 +1,130 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/waitroom/waitroom/gateway"
+	"github.com/waitroom/waitroom/internal/testenv"
+	"github.com/waitroom/waitroom/queue"
+)
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startRedisProcess runs redis-server with args until the test ends.
+func startRedisProcess(t *testing.T, args ...string) {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		if testenv.InCI() {
+			t.Fatal("redis-server not installed")
+		}
+		t.Skip("redis-server not installed")
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Dir = t.TempDir()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+// sentinelRedis starts a master and one Sentinel that monitors it under
+// the name "mymaster", and returns the Sentinel's address.
+func sentinelRedis(t *testing.T) (sentinelAddr string) {
+	t.Helper()
+	master, sentinel := freePort(t), freePort(t)
+	startRedisProcess(t, "--port", fmt.Sprint(master), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	conf := filepath.Join(t.TempDir(), "sentinel.conf")
+	body := fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 %d 1\n", sentinel, master)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startRedisProcess(t, conf, "--sentinel")
+	addr := fmt.Sprintf("127.0.0.1:%d", sentinel)
+	sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
+	defer sc.Close()
+	waitFor(t, 10*time.Second, "the Sentinel to know its master", func() bool {
+		a, err := sc.GetMasterAddrByName(context.Background(), "mymaster").Result()
+		return err == nil && len(a) == 2 && a[1] == fmt.Sprint(master)
+	})
+	return addr
+}
+
+// A gateway given a Sentinel URL finds the master through the Sentinel and
+// queues and admits visitors as with a plain Redis URL.
+func TestSentinelURLAdmitsVisitor(t *testing.T) {
+	sentinel := sentinelRedis(t)
+	url := "redis://" + sentinel + "/0?master_name=mymaster"
+	r := newRig(t, rigOpts{
+		rdb: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), prefix: "wr:",
+		rooms: []queue.Room{room("s", 60, 1, "/s/*")},
+		mutate: func(c *gateway.Config) {
+			c.Redis = nil
+			c.RedisURL = url
+		},
+	})
+	first, second := newBrowser(t), newBrowser(t)
+	if res, body := first.get(r.pub.URL+"/s/x", false); res.StatusCode != http.StatusOK || body != "origin:/s/x" {
+		t.Fatalf("first visitor: %d %q, want the origin's page", res.StatusCode, body)
+	}
+	// The room holds one: the second waits in the queue on the master
+	// until the operator makes room and the admission step lets them in.
+	if res, _ := second.get(r.pub.URL+"/s/x", false); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("second visitor: %d, want 429 (queued)", res.StatusCode)
+	}
+	if st := second.status(r, "s"); st.State != "queued" || st.Position != 1 {
+		t.Fatalf("second visitor's status: %+v, want queued at 1", st)
+	}
+	if res, body := r.admin(t, http.MethodPatch, "/admin/rooms/s", `{"max_active":2}`); res.StatusCode != http.StatusOK {
+		t.Fatalf("PATCH max_active: %d %s", res.StatusCode, body)
+	}
+	waitFor(t, 10*time.Second, "the admitted visitor to reach the origin", func() bool {
+		res, _ := second.get(r.pub.URL+"/s/x", false)
+		return res.StatusCode == http.StatusOK
+	})
+}
+
+// Every malformed Sentinel URL is refused at start with a line that names
+// the variable and the problem.
+func TestSentinelURLValidation(t *testing.T) {
+	cases := []struct{ url, want string }{
+		{"redis://127.0.0.1:26379/0?master_name=", "master_name"},
+		{"redis://127.0.0.1:26379/0?master_name=m&route_randomly=true", "route_randomly"},
+		{"redis://127.0.0.1:26379/0?master_name=m&addr=nonsense", "addr"},
+		{"redis://127.0.0.1:26379/0?master_name=m&bogus=1", "unexpected option"},
+		{"http://127.0.0.1:26379/0?master_name=m", "scheme"},
+	}
+	for _, c := range cases {
+		cfg := gateway.DefaultConfig("http://127.0.0.1:8081")
+		cfg.RedisURL = c.url
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), "WAITROOM_REDIS_URL") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want WAITROOM_REDIS_URL and %q", c.url, err, c.want)
+		}
+	}
+	cfg := gateway.DefaultConfig("http://127.0.0.1:8081")
+	cfg.RedisURL = "redis://:secret@127.0.0.1:26379/2?master_name=m&addr=127.0.0.1:26380&password=p"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("valid Sentinel URL refused: %v", err)
+	}
+}
