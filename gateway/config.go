@@ -194,8 +194,14 @@ func (c Config) Validate() error {
 		bad("WAITROOM_ABANDON_AFTER", "must be at least 5s, got %s", c.AbandonAfter)
 	}
 	if c.PassKeyFile != "" {
-		if _, err := os.Stat(c.PassKeyFile); err != nil {
-			bad("WAITROOM_PASS_KEY_FILE", "%v", err)
+		files := passKeyFiles(c.PassKeyFile)
+		if len(files) == 0 || len(files) != strings.Count(c.PassKeyFile, ",")+1 {
+			bad("WAITROOM_PASS_KEY_FILE", "%q has an empty file name (want old.pem,new.pem: oldest first, the last signs)", c.PassKeyFile)
+		}
+		for _, f := range files {
+			if _, err := os.Stat(f); err != nil {
+				bad("WAITROOM_PASS_KEY_FILE", "%v", err)
+			}
 		}
 	} else if c.PassSecret != "" && len(c.PassSecret) < 32 {
 		bad("WAITROOM_PASS_SECRET", "must be at least 32 bytes, got %d", len(c.PassSecret))
@@ -241,6 +247,18 @@ func (c Config) Validate() error {
 		return nil
 	}
 	return errors.New("config: " + strings.Join(p, "; "))
+}
+
+// passKeyFiles splits WAITROOM_PASS_KEY_FILE into its files, oldest first;
+// empty names are dropped.
+func passKeyFiles(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // checkRedisURL parses a WAITROOM_REDIS_URL in the form its parameters

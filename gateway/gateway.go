@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httputil"
@@ -286,15 +288,24 @@ func loadRooms(cfg Config) ([]queue.Room, error) {
 func loadSigner(cfg Config, log zerolog.Logger) (*token.Signer, error) {
 	switch {
 	case cfg.PassKeyFile != "":
-		pem, err := os.ReadFile(cfg.PassKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("WAITROOM_PASS_KEY_FILE: %w", err)
+		// Several files, oldest first: sign with the last, verify and
+		// publish all of them, so a rotation keeps live passes valid.
+		var keys []ed25519.PrivateKey
+		for _, path := range passKeyFiles(cfg.PassKeyFile) {
+			pem, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("WAITROOM_PASS_KEY_FILE: %w", err)
+			}
+			key, err := token.ParseEd25519PrivateKeyPEM(pem)
+			if err != nil {
+				return nil, fmt.Errorf("WAITROOM_PASS_KEY_FILE %s: %w", path, err)
+			}
+			keys = append(keys, key)
 		}
-		key, err := token.ParseEd25519PrivateKeyPEM(pem)
-		if err != nil {
-			return nil, fmt.Errorf("WAITROOM_PASS_KEY_FILE: %w", err)
+		if len(keys) == 0 {
+			return nil, errors.New("WAITROOM_PASS_KEY_FILE: no file named")
 		}
-		return token.NewEd25519Signer(key), nil
+		return token.NewEd25519Signer(keys...), nil
 	case cfg.PassSecret != "":
 		s, err := token.NewHS256Signer([]byte(cfg.PassSecret))
 		if err != nil {
