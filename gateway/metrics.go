@@ -13,10 +13,15 @@ import (
 // from Redis as the hub last read them, so every instance reports the same
 // numbers for a room: sum() them in a query only for per-instance metrics.
 type metrics struct {
-	reg            *prometheus.Registry
-	joins          *prometheus.CounterVec
-	proxyDuration  prometheus.Histogram
-	originErrors   prometheus.Counter
+	reg           *prometheus.Registry
+	joins         *prometheus.CounterVec
+	proxyDuration prometheus.Histogram
+	originErrors  prometheus.Counter
+	// originClass[c] counts origin responses with status c xx (1..5),
+	// resolved once so the proxy path does no label lookup.
+	originClass    [6]prometheus.Counter
+	busyJoin       prometheus.Counter // protected requests answered "busy"
+	busyStatus     prometheus.Counter // status polls answered 429 "busy"
 	passRejections *prometheus.CounterVec
 	failClosed     prometheus.Counter
 	revokes        prometheus.Counter
@@ -45,7 +50,17 @@ func newMetrics(g *Gateway) *metrics {
 			Name: "waitroom_revokes_total", Help: "Sessions ended by the origin's Waitroom-Command: revoke.",
 		}),
 	}
-	m.reg.MustRegister(m.joins, m.proxyDuration, m.originErrors, m.passRejections, m.failClosed, m.revokes,
+	responses := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "waitroom_origin_responses_total", Help: "Responses the origin sent to proxied requests, by status class (2xx, 3xx, 4xx, 5xx; 1xx is a protocol switch).",
+	}, []string{"class"})
+	for c := 1; c <= 5; c++ {
+		m.originClass[c] = responses.WithLabelValues(string(rune('0'+c)) + "xx")
+	}
+	busy := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "waitroom_busy_total", Help: "Visitors answered at once without a Redis lookup because the crowd gate was full or Redis slow: kind=join (a protected request, queue page or 429 without a position) or kind=status (a status poll, 429 busy).",
+	}, []string{"kind"})
+	m.busyJoin, m.busyStatus = busy.WithLabelValues("join"), busy.WithLabelValues("status")
+	m.reg.MustRegister(responses, busy, m.joins, m.proxyDuration, m.originErrors, m.passRejections, m.failClosed, m.revokes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "waitroom_websockets", Help: "Open visitor WebSockets on this instance."},
 			func() float64 { return float64(g.hub.count()) }),
@@ -59,6 +74,13 @@ func newMetrics(g *Gateway) *metrics {
 		roomCollector{g},
 	)
 	return m
+}
+
+// originResponse counts one origin response by its status class.
+func (m *metrics) originResponse(code int) {
+	if c := code / 100; c >= 1 && c <= 5 {
+		m.originClass[c].Inc()
+	}
 }
 
 func (m *metrics) handler() http.Handler {

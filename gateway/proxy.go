@@ -119,6 +119,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 
 // modifyResponse honours Waitroom-Command: revoke and strips the header.
 func (g *Gateway) modifyResponse(res *http.Response) error {
+	g.metrics.originResponse(res.StatusCode)
 	cmd := res.Header.Get(HeaderCommand)
 	if cmd == "" {
 		return nil

@@ -161,6 +161,7 @@ const visitorOpTimeout = 3 * time.Second
 // place: a visitor who has one is kept from being skipped as abandoned by
 // the hub's next heartbeat.
 func (g *Gateway) busy(w http.ResponseWriter, r *http.Request, room queue.Room, visitor string, known bool) {
+	g.metrics.busyJoin.Inc()
 	if known {
 		g.hub.stillThere(room.Name, visitor)
 	}
@@ -475,6 +476,7 @@ func (b *ticketBook) get(room, visitor string, reshuffles int64) (int64, bool) {
 // 429 with Retry-After and no status (the queue page keeps what it shows
 // and asks again).
 func (g *Gateway) busyAPI(w http.ResponseWriter, room, visitor string, known bool) {
+	g.metrics.busyStatus.Inc()
 	if known {
 		g.hub.stillThere(room, visitor)
 	}
