@@ -2,6 +2,9 @@ package queue
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
 	"testing"
 	"time"
 
@@ -96,11 +99,21 @@ func joinedIDs(n int) []string {
 	return out
 }
 
-// chiSquare of a k×k table of how often visitor i ended up at place j,
-// against the uniform expectation.
-func chiSquare(counts [][]int, total int) float64 {
+// shuffleCritical is the chi-square critical value for 9 degrees of
+// freedom at p = 1e-6: across the six shuffle checks of a run (two shuffles,
+// three backends) a uniform shuffle fails about once in 170,000 runs.
+const shuffleCritical = 44.81
+
+// placementStat measures how far a k×k table of how often visitor i ended
+// up at place j (over rounds random permutations) is from uniform. Every
+// round adds a permutation matrix, so rows and columns always sum to rounds
+// and the cells move together: Pearson's sum over the cells is then
+// k/(k-1) times a chi-square with (k-1)² degrees of freedom, not a
+// chi-square itself. placementStat scales it back, so it can be compared
+// with the chi-square table for (k-1)² degrees of freedom.
+func placementStat(counts [][]int, rounds int) float64 {
 	k := len(counts)
-	want := float64(total) / float64(k)
+	want := float64(rounds) / float64(k)
 	x := 0.0
 	for i := range counts {
 		for j := range counts[i] {
@@ -108,16 +121,84 @@ func chiSquare(counts [][]int, total int) float64 {
 			x += d * d / want
 		}
 	}
-	return x
+	return x * float64(k-1) / float64(k)
 }
 
+// placements tallies rounds permutations of k visitors drawn by shuffle.
+func placements(k, rounds int, shuffle func() []int) [][]int {
+	counts := make([][]int, k)
+	for i := range counts {
+		counts[i] = make([]int, k)
+	}
+	for range rounds {
+		for place, v := range shuffle() {
+			counts[v][place]++
+		}
+	}
+	return counts
+}
+
+// The uniformity check passes a uniform shuffle and fails the biased ones
+// it exists to catch, at the rounds TestShuffleUniform runs: scores too
+// short so that ties fall back to arrival order, and a shuffle that keeps
+// the first visitor first too often (at 250 rounds, a bias
+// smaller than these can pass: the price of a false alarm once in 170,000 runs).
+func TestPlacementStat(t *testing.T) {
+	const k = 4
+	rng := rand.New(rand.NewPCG(1, 2))
+	uniform := func() []int { return rng.Perm(k) }
+	tiedScores := func(bits uint) func() []int {
+		return func() []int {
+			p := make([]int, k)
+			s := make([]uint64, k)
+			for i := range p {
+				p[i], s[i] = i, rng.Uint64()>>(64-bits)
+			}
+			sort.SliceStable(p, func(a, b int) bool { return s[p[a]] < s[p[b]] })
+			return p
+		}
+	}
+	stickyFirst := func() []int {
+		p := rng.Perm(k)
+		if rng.IntN(3) == 0 { // a third of rounds: visitor 0 goes first
+			j := slices.Index(p, 0)
+			p[0], p[j] = p[j], p[0]
+		}
+		return p
+	}
+	for _, rounds := range []int{shuffleRounds, shuffleRoundsSlow} {
+		for _, tc := range []struct {
+			name    string
+			shuffle func() []int
+			biased  bool
+		}{
+			{"uniform", uniform, false},
+			{"2-bit scores, ties in arrival order", tiedScores(2), true},
+			{"first visitor put first in a third of rounds", stickyFirst, true},
+		} {
+			x := placementStat(placements(k, rounds, tc.shuffle), rounds)
+			if (x > shuffleCritical) != tc.biased {
+				t.Errorf("%s, %d rounds: statistic %.1f (critical %.2f), biased %v", tc.name, rounds, x, shuffleCritical, tc.biased)
+			}
+		}
+	}
+}
+
+// Rounds of the uniformity check: fewer on the embedded server, which runs
+// each script in a fresh Lua state.
+const (
+	shuffleRounds     = 600
+	shuffleRoundsSlow = 250
+)
+
 // The opening shuffle is uniform: over many openings each visitor lands at
-// each place equally often (chi-square, 9 degrees of freedom, p = 0.001),
+// each place equally often (chi-square, 9 degrees of freedom, p = 1e-6),
 // both for the pre-queue (scores from crypto/rand) and for a random-mode
 // reshuffle of a waiting line (scores from the seeded generator in Lua).
+// Each subtest uses a fresh key prefix and a fresh room per round, so the
+// rounds are independent.
 func TestShuffleUniform(t *testing.T) {
 	const k = 4
-	const critical = 27.88 // chi-square, df = 9, p = 0.001
 	shuffles := []struct {
 		name string
 		run  func(t *testing.T, q *Queue, room Room, clk *clock) []string
@@ -149,9 +230,9 @@ func TestShuffleUniform(t *testing.T) {
 		t.Run(sh.name, func(t *testing.T) {
 			eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 				clk := newClock(t, rdb)
-				rounds := 250
+				rounds := shuffleRounds
 				if slow(t) {
-					rounds = 120
+					rounds = shuffleRoundsSlow
 				}
 				counts := make([][]int, k)
 				for i := range counts {
@@ -169,8 +250,8 @@ func TestShuffleUniform(t *testing.T) {
 						counts[i][place]++
 					}
 				}
-				if x := chiSquare(counts, rounds); x > critical {
-					t.Fatalf("chi-square %.1f > %.2f: not uniform: %v", x, critical, counts)
+				if x := placementStat(counts, rounds); x > shuffleCritical {
+					t.Fatalf("chi-square %.1f > %.2f (df 9, p = 1e-6): not uniform: %v", x, shuffleCritical, counts)
 				}
 			})
 		})
