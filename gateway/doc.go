@@ -17,6 +17,50 @@
 // room's shared figures once per tick and computes every connected visitor's
 // position locally (Ticket - Front + 1).
 //
+// Two Redis clients, each with a pool of its own, talk to the same Redis
+// (one server, a cluster, or a master found through Sentinel, per
+// WAITROOM_REDIS_URL):
+//
+//   - the visitor pool carries visitors' joins and status lookups, the
+//     work a flash crowd multiplies;
+//   - the control plane carries the gateway's own work: the admission step,
+//     the hub's tick, heartbeats, Enter/Renew/Release of admitted visitors,
+//     revocations, the health probe and the admin API.
+//
+// So a crowd can fill its pool and wait, but it can never starve admission
+// (the line keeps moving) or the probe (the gateway does not mistake a crowd
+// for an outage). An injected client of another kind is shared by both.
+//
+// The crowd gate bounds the visitor operations that use the visitor pool at
+// once to that pool's size. A request that finds it full waits briefly
+// (250 ms, behind at most four times the pool size of others); past that it
+// gets a fast "busy" answer without touching Redis: a protected request gets
+// the queue page (or 429 with Retry-After and the room's figures, no
+// position), a status poll gets 429 {"error":"busy"} with a Retry-After
+// spread over 1-3 s so the retries do not arrive together. Nobody loses a
+// place: a known visitor's heartbeat is still recorded by the hub. A
+// WebSocket is accepted even when the gate is full; the hub looks its
+// visitor up on its own tick. Busy answers are counted in
+// waitroom_busy_total{kind="join"|"status"}. Visitors told "admitted" a
+// moment ago skip the gate and go straight to Enter on the control plane.
+//
+// The fail mode (WAITROOM_FAIL_MODE) follows a health probe, never the error
+// of one request: a crowd makes single calls slow (deadlines, pool timeouts)
+// while Redis is up. The probe PINGs on the control-plane client every
+// 250 ms; three failures in a row put the instance in fail mode, one answer
+// takes it out. A request that saw Redis refuse or drop its connection makes
+// the probe look at once, so an outage is noticed in well under a second,
+// while a timeout or a full pool is taken as load. In fail mode a visitor
+// without a valid pass is answered 503 with Retry-After (closed, the
+// default) or proxied to the origin unqueued (open); pass holders keep going
+// in both, since a pass is verified by signature. Admission pauses until the
+// probe sees Redis again; the queue in Redis is untouched, so recovery needs
+// no restart.
+//
+// Passes are signed with the last key of WAITROOM_PASS_KEY_FILE (several
+// files, oldest first, during a key rotation); every listed key verifies and
+// is published at /_waitroom/jwks.json.
+//
 // A pass the origin revokes (Waitroom-Command: revoke) is recorded in Redis
 // and published on the channel <prefix>revoked; every instance subscribes
 // and evicts it from its cache at once, with a periodic recheck as the
