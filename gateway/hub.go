@@ -27,8 +27,14 @@ const (
 	pingEvery      = 25 * time.Second
 	readTimeout    = 60 * time.Second // no pong for this long: the peer is gone
 	writeTimeout   = 5 * time.Second  // a write slower than this drops the client
-	hubWriters     = 32               // goroutines that write pushes
-	statusAskGap   = 2 * time.Second  // one q.Status per socket per this, at most
+	// closeWait bounds how long a close the gateway starts waits for the
+	// visitor's close reply before it closes the connection. Closing the
+	// connection with the visitor's frames still unread makes the kernel
+	// send a reset, which can destroy the close frame in flight: the page
+	// (or a proxy in between) then sees 1006 instead of the code sent.
+	closeWait    = time.Second
+	hubWriters   = 32              // goroutines that write pushes
+	statusAskGap = 2 * time.Second // one q.Status per socket per this, at most
 	// passedAskGap is the gap for a socket the front has passed: the
 	// visitor is most likely admitted and holds one of max_active slots
 	// until they come in, so they hear it first (the askers serve these
@@ -69,6 +75,7 @@ type hub struct {
 	perVisitor map[string]int
 	byVisitor  map[string][]*wsConn // visitor -> sockets (guarded by mu)
 	closed     bool
+	closeDone  chan struct{} // closed when closeAll has finished
 	n          atomic.Int64
 	beatAt     map[string]time.Time           // room -> last heartbeat (guarded by mu)
 	owed       map[string]map[string]struct{} // room -> visitors turned away by the crowd gate (guarded by mu)
@@ -98,7 +105,9 @@ type wsConn struct {
 	busy    atomic.Bool // a write is queued or in flight
 	told    atomic.Bool // "admitted" was queued for writing outside the tick
 	gone    atomic.Bool
-	asking  atomic.Bool // a q.Status lookup is in flight
+	closing atomic.Bool   // a close frame was sent: await the reply, write nothing more
+	done    chan struct{} // closed when the reader has stopped
+	asking  atomic.Bool   // a q.Status lookup is in flight
 	found   atomic.Pointer[queue.Status]
 
 	// tick-owned
@@ -121,6 +130,7 @@ func newHub(g *Gateway) *hub {
 		byVisitor:  make(map[string][]*wsConn),
 		beatAt:     make(map[string]time.Time),
 		owed:       make(map[string]map[string]struct{}),
+		closeDone:  make(chan struct{}),
 		jobs:       make(chan wsJob, 1<<16),
 		asks:       make(chan *wsConn, asksPerTick),
 		urgent:     make(chan *wsConn, asksPerTick),
@@ -223,7 +233,7 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	sj := statusJSON(st)
 	now := time.Now()
-	c := &wsConn{ws: ws, room: room, visitor: visitor, ticket: st.Ticket,
+	c := &wsConn{ws: ws, room: room, visitor: visitor, ticket: st.Ticket, done: make(chan struct{}),
 		lastState: sj.State, lastPos: sj.Position, lastSent: now, lastPing: now, lastAsk: now,
 		askSkew: time.Duration(mrand.Int64N(int64(unnumberedAskGap))),
 		unknown: unknown,
@@ -234,7 +244,14 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.busy.Store(true)
 	if !h.add(c) {
 		h.unreserve(visitor)
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(time.Second))
+		if sayClose(ws, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down")) {
+			_ = ws.SetReadDeadline(time.Now().Add(closeWait))
+			for {
+				if _, _, err := ws.NextReader(); err != nil {
+					break
+				}
+			}
+		}
 		_ = ws.Close()
 		return
 	}
@@ -246,17 +263,31 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 
 // read consumes the socket (control frames; anything a visitor sends is
 // ignored) until it fails, then drops it.
+// During a close the gateway started it stops at the visitor's close reply
+// (or the closeWait deadline), so the connection is closed with nothing
+// left unread.
 func (h *hub) read(c *wsConn) {
+	defer close(c.done)
 	ws := c.ws
 	ws.SetReadLimit(512)
 	_ = ws.SetReadDeadline(time.Now().Add(readTimeout))
-	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(readTimeout)) })
+	ws.SetPongHandler(func(string) error {
+		if c.closing.Load() {
+			return nil // closeAll set the deadline
+		}
+		return ws.SetReadDeadline(time.Now().Add(readTimeout))
+	})
 	for {
 		if _, _, err := ws.NextReader(); err != nil {
 			break
 		}
 	}
 	h.drop(c)
+}
+
+// sayClose sends the close frame msg; false if it could not be written.
+func sayClose(ws *websocket.Conn, msg []byte) bool {
+	return ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)) == nil
 }
 
 func (h *hub) reserve(visitor string) bool {
@@ -318,16 +349,21 @@ func (h *hub) drop(c *wsConn) {
 	h.mu.Unlock()
 }
 
-// closeAll says "going away" (1001) to every socket and closes it; the
+// closeAll says "going away" (1001) to every socket, waits up to closeWait
+// (all sockets at once) for each page's close reply, and closes them; the
 // pages reconnect (to another instance) and keep their place, which lives
-// in Redis.
+// in Redis. A second call (Shutdown after the server's shutdown hook)
+// returns when the first has finished, so the process does not exit with
+// close frames unsent.
 func (h *hub) closeAll() {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
+		<-h.closeDone
 		return
 	}
 	h.closed = true
+	defer close(h.closeDone)
 	var all []*wsConn
 	for _, m := range h.rooms {
 		for c := range m {
@@ -338,13 +374,19 @@ func (h *hub) closeAll() {
 	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server restarting")
 	var wg sync.WaitGroup
 	work := make(chan *wsConn)
-	for range min(len(all), 16) {
+	for range min(len(all), 64) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-				h.drop(c)
+				c.closing.Store(true)
+				if !sayClose(c.ws, msg) {
+					h.drop(c)
+					continue
+				}
+				// The reader stops at the close reply and closes the
+				// connection; this deadline bounds the wait.
+				_ = c.ws.SetReadDeadline(time.Now().Add(closeWait))
 			}
 		}()
 	}
@@ -353,6 +395,18 @@ func (h *hub) closeAll() {
 	}
 	close(work)
 	wg.Wait()
+	timeout := time.NewTimer(closeWait)
+	defer timeout.Stop()
+	for _, c := range all {
+		select {
+		case <-c.done:
+		case <-timeout.C:
+			for _, c := range all {
+				h.drop(c)
+			}
+			return
+		}
+	}
 }
 
 // run is the hub's loop: writers, the tick, the heartbeats.
@@ -387,7 +441,7 @@ func (h *hub) writer(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case j := <-h.jobs:
-			if j.c.gone.Load() {
+			if j.c.gone.Load() || j.c.closing.Load() {
 				j.c.busy.Store(false)
 				continue
 			}
@@ -399,7 +453,7 @@ func (h *hub) writer(ctx context.Context) {
 				err = j.c.ws.WriteMessage(websocket.TextMessage, j.msg)
 			}
 			j.c.busy.Store(false)
-			if err != nil {
+			if err != nil && !j.c.closing.Load() { // a close in progress ends on its own
 				h.drop(j.c)
 			}
 		}

@@ -407,3 +407,49 @@ func TestWebSocketPushesPauseAndClose(t *testing.T) {
 		}
 	}
 }
+
+// A visitor whose page keeps sending while the gateway shuts down still
+// reads the 1001 close: the gateway waits for the page's close reply before
+// it closes the connection, so unread data cannot turn the close into a
+// reset (1006).
+func TestShutdownGoingAwayWhileVisitorSends(t *testing.T) {
+	r := newRig(t, rigOpts{rooms: []queue.Room{room("live", 0, 100, "/live/*")}})
+	const n = 8
+	conns := make([]*websocket.Conn, n)
+	for i := range conns {
+		b := newBrowser(t)
+		b.get(r.pub.URL+"/live/x", true)
+		c, _, err := dialWS(t, r, b, "live", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := readStatus(t, c, 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+		go func() { // keep the gateway's receive buffer non-empty
+			msg := []byte(strings.Repeat("x", 400))
+			for c.WriteMessage(websocket.TextMessage, msg) == nil {
+			}
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.pub.Config.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range conns {
+		for {
+			_, err := readStatus(t, c, 3*time.Second)
+			if err == nil {
+				continue
+			}
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+				t.Fatalf("socket %d ended with %v, want close 1001", i, err)
+			}
+			break
+		}
+	}
+}
