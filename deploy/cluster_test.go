@@ -157,17 +157,21 @@ func TestCrowdThroughTwoGatewaysOnRedisCluster(t *testing.T) {
 	if p := peak.Load(); p > maxActive {
 		t.Errorf("peak active %d, max_active %d", p, maxActive)
 	}
-	// Pollers see admission up to one poll late, so compare only visitors a
-	// whole admission round apart: visitor i must never be seen admitted
-	// after visitor i+maxActive.
+	// A poller sees its admission late by up to one poll plus one hub tick
+	// (the status API answers from the instance's figures, and visitors the
+	// front has passed are looked up in batches), a few hundred ms in all.
+	// The exact order is pinned by the queue's conformance suite, which also
+	// runs on this cluster; here, visitors three admission rounds apart
+	// (several hundred ms) must never be seen out of order.
+	const gap = 3 * maxActive
 	inversions := 0
-	for i := 0; i+maxActive < crowd; i++ {
-		if !admittedAt[i].IsZero() && !admittedAt[i+maxActive].IsZero() && admittedAt[i].After(admittedAt[i+maxActive]) {
+	for i := 0; i+gap < crowd; i++ {
+		if !admittedAt[i].IsZero() && !admittedAt[i+gap].IsZero() && admittedAt[i].After(admittedAt[i+gap]) {
 			inversions++
 		}
 	}
 	if inversions > 0 {
-		t.Errorf("%d visitors admitted after someone who joined %d places behind them", inversions, maxActive)
+		t.Errorf("%d visitors admitted after someone who joined %d places behind them", inversions, gap)
 	}
 	var f roomFigures
 	res, b := s.adminDo(http.MethodGet, admins[1], "/admin/rooms/default", "")
