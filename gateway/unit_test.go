@@ -210,3 +210,35 @@ func TestApplyRevocation(t *testing.T) {
 		t.Fatalf("revoked pass seen first: entry=%t reason=%q", e != nil, reason)
 	}
 }
+
+// A status poll answered from the hub's figures (up to a tick old) must not
+// tell a visitor a higher position than a fresher Redis answer gave before:
+// positions never go up for a visitor who keeps their place.
+func TestTicketBookNeverRaisesPosition(t *testing.T) {
+	var b ticketBook
+	fresh := func(ticket, pos int64) queue.Status {
+		return queue.Status{State: queue.StateQueued, Ticket: ticket, Position: pos}
+	}
+	b.put("r", "v", fresh(40, 5), 0)
+	steps := []struct {
+		name       string
+		ticket     int64
+		figurePos  int64
+		want       int64
+		freshAfter int64 // a Redis answer after this step (0: none)
+	}{
+		{"stale figures after a fresh answer", 40, 7, 5, 0},
+		{"figures catch up", 40, 4, 4, 0},
+		{"stale figures again", 40, 6, 4, 2},
+		{"after a fresher Redis answer", 40, 3, 2, 0},
+		{"another ticket (a new place) starts afresh", 90, 30, 30, 0},
+	}
+	for _, s := range steps {
+		if got := b.told("r", "v", s.ticket, s.figurePos); got != s.want {
+			t.Errorf("%s: told position %d, want %d", s.name, got, s.want)
+		}
+		if s.freshAfter > 0 {
+			b.put("r", "v", fresh(s.ticket, s.freshAfter), 0)
+		}
+	}
+}

@@ -418,7 +418,7 @@ func (g *Gateway) localStatus(room queue.Room, visitor string, now time.Time) (q
 		return queue.Status{}, false // not known, or the front passed them: ask Redis
 	}
 	g.hub.stillThere(room.Name, visitor)
-	pos := t - f.Front + 1
+	pos := g.tickets.told(room.Name, visitor, t, t-f.Front+1)
 	st := queue.Status{Room: room.Name, State: queue.StateQueued, Ticket: t, Position: pos,
 		Waiting: f.Waiting, AdmitPerMinute: f.AdmitPerMinute, OpensAt: f.OpensAt, ETA: -1}
 	if eta := etaSeconds(pos, f.ETAPerMinute); eta >= 0 {
@@ -435,7 +435,10 @@ type ticketBook struct {
 	m  map[hintKey]ticketEntry
 }
 
-type ticketEntry struct{ ticket, reshuffles int64 }
+// pos is the lowest position this instance has told the visitor: answers
+// from the hub's figures may be a tick behind a fresher Redis answer given
+// before, and a visitor must never see their position go up.
+type ticketEntry struct{ ticket, reshuffles, pos int64 }
 
 const maxTickets = 500_000
 
@@ -453,7 +456,30 @@ func (b *ticketBook) put(room, visitor string, st queue.Status, resh int64) {
 	if len(b.m) >= maxTickets {
 		clear(b.m) // a fresh start costs one Redis lookup per visitor
 	}
-	b.m[hintKey{room, visitor}] = ticketEntry{ticket: st.Ticket, reshuffles: resh}
+	k := hintKey{room, visitor}
+	e := ticketEntry{ticket: st.Ticket, reshuffles: resh, pos: st.Position}
+	if old, ok := b.m[k]; ok && old.ticket == e.ticket && old.reshuffles == e.reshuffles && old.pos > 0 {
+		e.pos = min(old.pos, e.pos)
+	}
+	b.m[k] = e
+}
+
+// told returns the position to tell the visitor: pos, or the lower one told
+// before for the same ticket; the answer is remembered.
+func (b *ticketBook) told(room, visitor string, ticket, pos int64) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := hintKey{room, visitor}
+	e, ok := b.m[k]
+	if !ok || e.ticket != ticket {
+		return pos
+	}
+	if e.pos > 0 && e.pos < pos {
+		return e.pos
+	}
+	e.pos = pos
+	b.m[k] = e
+	return pos
 }
 
 // get is the visitor's ticket, unless a reshuffle came since.
