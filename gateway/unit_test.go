@@ -94,15 +94,7 @@ func TestRouterMatch(t *testing.T) {
 // checkPass refuses every pass that is not a live pass of this gateway for
 // this room, with a reason for the metrics.
 func TestCheckPassRefusals(t *testing.T) {
-	rdb, prefix := testenv.Redis(t)
-	cfg := DefaultConfig("http://127.0.0.1:1")
-	cfg.Redis, cfg.RedisPrefix = rdb, prefix
-	cfg.PassSecret = strings.Repeat("s", 32)
-	cfg.CookieSecret = strings.Repeat("c", 32)
-	g, err := New(context.Background(), cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newBareGateway(t)
 	now := time.Now()
 	good, _, _ := g.signer.Sign(now, "v1", "default", time.Minute)
 	otherRoom, _, _ := g.signer.Sign(now, "v1", "elsewhere", time.Minute)
@@ -170,15 +162,7 @@ func FuzzRoomPatch(f *testing.F) {
 // instance for the first time; malformed or oversized payloads on the
 // channel are ignored without touching the cache.
 func TestApplyRevocation(t *testing.T) {
-	rdb, prefix := testenv.Redis(t)
-	cfg := DefaultConfig("http://127.0.0.1:1")
-	cfg.Redis, cfg.RedisPrefix = rdb, prefix
-	cfg.PassSecret = strings.Repeat("s", 32)
-	cfg.CookieSecret = strings.Repeat("c", 32)
-	g, err := New(context.Background(), cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newBareGateway(t)
 	now := time.Now()
 	var toks []string
 	var ids []string
@@ -241,4 +225,20 @@ func TestTicketBookNeverRaisesPosition(t *testing.T) {
 			b.put("r", "v", fresh(s.ticket, s.freshAfter), 0)
 		}
 	}
+}
+
+// newBareGateway is a gateway on the test Redis with HS256 passes and no
+// loops started: for tests of its parts.
+func newBareGateway(t *testing.T) *Gateway {
+	t.Helper()
+	rdb, prefix := testenv.Redis(t)
+	cfg := DefaultConfig("http://127.0.0.1:1")
+	cfg.Redis, cfg.RedisPrefix = rdb, prefix
+	cfg.PassSecret = strings.Repeat("s", 32)
+	cfg.CookieSecret = strings.Repeat("c", 32)
+	g, err := New(context.Background(), cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

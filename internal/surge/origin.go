@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,26 +30,44 @@ type originClient struct {
 	hc *http.Client
 }
 
-func (o originClient) getJSON(ctx context.Context, url, token string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// call sends one request (a JSON body when body is not nil, a bearer token
+// when token is set) and returns the status and the size-capped body.
+func (o originClient) call(ctx context.Context, method, url, token string, body any) (int, string, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, "", nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		return err
+		return 0, "", nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := o.hc.Do(req)
 	if err != nil {
-		return err
+		return 0, "", nil, err
 	}
 	defer resp.Body.Close()
 	b, err := readBody(resp.Body)
+	return resp.StatusCode, resp.Status, b, err
+}
+
+func (o originClient) getJSON(ctx context.Context, url, token string, v any) error {
+	code, status, b, err := o.call(ctx, http.MethodGet, url, token, nil)
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	if code != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, status)
 	}
 	return json.Unmarshal(b, v)
 }
@@ -63,29 +82,15 @@ func (o originClient) event(ctx context.Context, base, id string) (Event, error)
 // createEvent creates an event on ticketd (POST /admin/events) and returns
 // its id.
 func (o originClient) createEvent(ctx context.Context, base, token, name, room string, total int64) (string, error) {
-	body, _ := json.Marshal(map[string]any{
+	code, status, b, err := o.call(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/admin/events", token, map[string]any{
 		"name": name, "room": room, "total": total, "price": 1000,
 		"starts_at": "2030-01-01T19:00:00Z",
 	})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/admin/events", bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := o.hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := readBody(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("POST /admin/events: %s %s", resp.Status, bytes.TrimSpace(b))
+	if code != http.StatusCreated && code != http.StatusOK {
+		return "", fmt.Errorf("POST /admin/events: %s %s", status, bytes.TrimSpace(b))
 	}
 	var out struct {
 		ID json.RawMessage `json:"id"`
@@ -182,23 +187,13 @@ func (o originClient) room(ctx context.Context, admin, token, name string) (room
 
 // setOpensAt sets the room's opening time on the gateway.
 func (o originClient) setOpensAt(ctx context.Context, admin, token, room string, at time.Time) error {
-	body, _ := json.Marshal(map[string]any{"opens_at": at.UTC().Format(time.RFC3339Nano)})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, strings.TrimRight(admin, "/")+"/admin/rooms/"+room, bytes.NewReader(body))
+	code, status, b, err := o.call(ctx, http.MethodPatch, strings.TrimRight(admin, "/")+"/admin/rooms/"+room, token,
+		map[string]any{"opens_at": at.UTC().Format(time.RFC3339Nano)})
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := o.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := readBody(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("PATCH /admin/rooms/%s: %s %s", room, resp.Status, bytes.TrimSpace(b))
+	if code/100 != 2 {
+		return fmt.Errorf("PATCH /admin/rooms/%s: %s %s", room, status, bytes.TrimSpace(b))
 	}
 	return nil
 }
