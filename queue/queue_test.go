@@ -661,6 +661,38 @@ func TestKeysHaveTTL(t *testing.T) {
 	})
 }
 
+// A room nobody joins or admits in for KeyTTL is forgotten, on every
+// backend (the embedded server counts TTLs down in real time too): its
+// keys are gone, and the slot its last admitted visitor held with them, so
+// the next visitor walks in where they would have queued behind two.
+func TestIdleRoomForgotten(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rdb, prefix := b.open(t)
+			q := New(rdb, Config{Prefix: prefix, KeyTTL: 1500 * time.Millisecond})
+			room := Room{Name: "idle", AdmitPerMinute: 60, MaxActive: 1, AbandonAfter: MaxDuration}
+			joinAll(t, q, room, 3, time.Time{})
+			if keys := keysMatching(t, rdb, prefix+"*"); len(keys) == 0 {
+				t.Fatal("no keys after three joins")
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for len(keysMatching(t, rdb, prefix+"*")) > 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("keys still there 10 s after a 1.5 s TTL: %v", keysMatching(t, rdb, prefix+"*"))
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			st, err := q.Join(ctx, room, "newcomer")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.State != StateAdmitted {
+				t.Fatalf("first visitor of a forgotten room: %+v, want admitted at once", st)
+			}
+		})
+	}
+}
+
 // Forged and oversized input is refused before it reaches Redis; visitor
 // ids with Lua pattern or key syntax in them are stored as they are.
 func TestHostileInput(t *testing.T) {
