@@ -2,10 +2,10 @@
 GO ?= go
 BIN := bin
 
-.PHONY: help test test-short bench lint build demo services fuzz
+.PHONY: help test test-short bench bench-gateway lint build demo services fuzz
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 test: services ## vet + race tests against the real Redis and PostgreSQL
 	$(GO) vet ./...
@@ -19,6 +19,9 @@ services: ## check that Redis and PostgreSQL for the tests are reachable
 
 bench: ## Go benchmarks and the standard surge scenarios; writes docs/benchmarks.md (needs jq, curl, redis-server)
 	.ci/bench
+
+bench-gateway: ## proxy vs nginx vs bare Go (wrk) and WebSockets held (wsload); writes docs/benchmarks-gateway-latest.md (needs nginx, wrk)
+	.ci/bench-gateway
 
 lint: ## gofmt + go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
