@@ -65,6 +65,10 @@
 // and published on the channel <prefix>revoked; every instance subscribes
 // and evicts it from its cache at once, with a periodic recheck as the
 // fallback for a message lost while Redis was away (see revocation.go).
+// Admissions travel the same way on <prefix>admitted: the sockets of a
+// visitor admitted by another instance's admission step hear it at once,
+// and the visitor's next request skips the crowd gate on every instance
+// (see broadcast.go).
 //
 // Use it in-process as:
 //

@@ -42,6 +42,7 @@ type Gateway struct {
 	crowdQ   *queue.Queue
 	crowd    *crowdGate
 	hints    admittedHints
+	instance string // random per process: tells this instance's broadcasts from others'
 	tickets  ticketBook
 	releases releaser
 	router   *router
@@ -124,6 +125,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 		return nil, fmt.Errorf("WAITROOM_PAGE_DIR: %w", err)
 	}
 	g.passes = newPassCache(100_000)
+	g.instance = newInstanceID()
 	g.revoked = newRevocations(g.rdb, cfg.RedisPrefix)
 	g.metrics = newMetrics(g)
 	g.redisUp.Store(true)
@@ -340,7 +342,8 @@ func (g *Gateway) Rooms() []queue.Room { return g.router.all() }
 
 // Start runs the background loops until ctx ends or Shutdown is called:
 // the admission step of every room, the WebSocket hub's tick, and the
-// subscription that carries revoked passes from other instances.
+// subscription that carries revoked passes and admissions from other
+// instances.
 func (g *Gateway) Start(ctx context.Context) {
 	stop := context.AfterFunc(ctx, g.stop)
 	ctx = g.ctx
@@ -397,7 +400,7 @@ func (g *Gateway) admitLoop(ctx context.Context) {
 			adm, err := g.q.Admit(actx, r)
 			cancel()
 			if len(adm.Admitted) > 0 {
-				g.hub.admitted(r, adm.Admitted, time.Now().Add(admitWindow))
+				g.announceAdmitted(ctx, r, adm.Admitted, time.Now().Add(admitWindow))
 			}
 			if err != nil {
 				g.redisError(err)

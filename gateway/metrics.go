@@ -25,6 +25,9 @@ type metrics struct {
 	passRejections *prometheus.CounterVec
 	failClosed     prometheus.Counter
 	revokes        prometheus.Counter
+	// admissionsHeard counts visitors another instance admitted, as this
+	// one heard on the admitted channel.
+	admissionsHeard *prometheus.CounterVec
 }
 
 func newMetrics(g *Gateway) *metrics {
@@ -49,6 +52,9 @@ func newMetrics(g *Gateway) *metrics {
 		revokes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "waitroom_revokes_total", Help: "Sessions ended by the origin's Waitroom-Command: revoke.",
 		}),
+		admissionsHeard: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waitroom_admissions_heard_total", Help: "Visitors admitted by another instance's admission step, as this instance heard on the admitted channel (their sockets here are told at once).",
+		}, []string{"room"}),
 	}
 	responses := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "waitroom_origin_responses_total", Help: "Responses the origin sent to proxied requests, by status class (2xx, 3xx, 4xx, 5xx; 1xx is a protocol switch).",
@@ -60,7 +66,7 @@ func newMetrics(g *Gateway) *metrics {
 		Name: "waitroom_busy_total", Help: "Visitors answered at once without a Redis lookup because the crowd gate was full or Redis slow: kind=join (a protected request, queue page or 429 without a position) or kind=status (a status poll, 429 busy).",
 	}, []string{"kind"})
 	m.busyJoin, m.busyStatus = busy.WithLabelValues("join"), busy.WithLabelValues("status")
-	m.reg.MustRegister(responses, busy, m.joins, m.proxyDuration, m.originErrors, m.passRejections, m.failClosed, m.revokes,
+	m.reg.MustRegister(responses, busy, m.joins, m.proxyDuration, m.originErrors, m.passRejections, m.failClosed, m.revokes, m.admissionsHeard,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "waitroom_websockets", Help: "Open visitor WebSockets on this instance."},
 			func() float64 { return float64(g.hub.count()) }),

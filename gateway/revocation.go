@@ -138,8 +138,9 @@ const (
 	resubscribeLogged = 5 // log the first few failures, then stay quiet
 )
 
-// revocationLoop keeps this instance subscribed to the revocation channel
-// until ctx ends, resubscribing with back-off after Redis goes away.
+// revocationLoop keeps this instance subscribed to the revocation and
+// admission channels (broadcast.go) until ctx ends, resubscribing with
+// back-off after Redis goes away.
 func (g *Gateway) revocationLoop(ctx context.Context) {
 	wait := resubscribeMin
 	failures := 0
@@ -171,7 +172,7 @@ func (g *Gateway) listenRevocations(ctx context.Context) (subscribed bool, err e
 	defer ps.Close()
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
 	defer stop()
-	if err := ps.Subscribe(ctx, g.revoked.channel()); err != nil {
+	if err := ps.Subscribe(ctx, g.revoked.channel(), g.admittedChannel()); err != nil {
 		return false, err
 	}
 	pinged := false
@@ -191,14 +192,18 @@ func (g *Gateway) listenRevocations(ctx context.Context) (subscribed bool, err e
 		pinged = false
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" {
+			if m.Kind == "subscribe" && m.Channel == g.revoked.channel() {
 				// Messages published while this instance was not
 				// subscribed are lost: check every cached pass again.
 				subscribed = true
 				g.passes.recheckAll()
 			}
 		case *redis.Message:
-			g.applyRevocation(m.Payload, time.Now())
+			if m.Channel == g.admittedChannel() {
+				g.applyAdmitted(m.Payload, time.Now())
+			} else {
+				g.applyRevocation(m.Payload, time.Now())
+			}
 		}
 	}
 }

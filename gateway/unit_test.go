@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -241,4 +242,44 @@ func newBareGateway(t *testing.T) *Gateway {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// Admission messages round-trip in batches, and anything else on the
+// channel is refused.
+func TestAdmittedMessages(t *testing.T) {
+	until := time.UnixMilli(1_800_000_000_000)
+	vs := make([]string, maxBroadcastVisitors+3)
+	for i := range vs {
+		vs[i] = "v" + strings.Repeat("x", i%40)
+	}
+	msgs := admittedMessages("inst", "room-1", until, vs)
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages for %d visitors", len(msgs), len(vs))
+	}
+	var got []string
+	for _, m := range msgs {
+		b, ok := parseAdmittedMessage(m)
+		if !ok || b.Instance != "inst" || b.Room != "room-1" || b.Until != until.UnixMilli() {
+			t.Fatalf("round trip: %+v %v", b, ok)
+		}
+		got = append(got, b.Visitors...)
+	}
+	if !slices.Equal(got, vs) {
+		t.Fatal("visitors changed on the way")
+	}
+	long := strings.Repeat("v", queue.MaxVisitorLen+1)
+	for _, bad := range []string{
+		"", "not json", "[]", `{"i":"x","r":"room","u":1}`,
+		`{"i":"","r":"room","u":1,"v":["a"]}`,
+		`{"i":"x","r":"bad room!","u":1,"v":["a"]}`,
+		`{"i":"x","r":"room","u":0,"v":["a"]}`,
+		`{"i":"x","r":"room","u":1,"v":[""]}`,
+		`{"i":"x","r":"room","u":1,"v":["` + long + `"]}`,
+		`{"i":"x","r":"room","u":1,"v":"a"}`,
+		strings.Repeat(" ", maxBroadcastVisitors*(queue.MaxVisitorLen+8)+2048),
+	} {
+		if m, ok := parseAdmittedMessage(bad); ok {
+			t.Errorf("accepted %.60q as %+v", bad, m)
+		}
+	}
 }
