@@ -1,7 +1,11 @@
 package gateway_test
 
 import (
+	"context"
+	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +88,46 @@ func TestPassSlidesWhileActive(t *testing.T) {
 	// A pass for another room is not accepted here.
 	if !strings.Contains(second, ".") {
 		t.Fatal("not a JWT")
+	}
+}
+
+// An origin's 103 Early Hints reach the admitted visitor before the page,
+// on the pooled fast path (GET) as on the standard one (POST).
+func TestEarlyHintsReachTheVisitor(t *testing.T) {
+	o := newOrigin(t)
+	o.respond = func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Link", "</app.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		_, _ = io.WriteString(w, "page")
+	}
+	r := newRig(t, rigOpts{origin: o})
+	b := newBrowser(t)
+	if res, _ := b.get(r.pub.URL+"/x", true); res.StatusCode != http.StatusOK {
+		t.Fatalf("first request: %d", res.StatusCode)
+	}
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		var hints []string
+		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			if code == http.StatusEarlyHints {
+				hints = append(hints, h.Get("Link"))
+			}
+			return nil
+		}}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), method, r.pub.URL+"/x", strings.NewReader(""))
+		if method == http.MethodGet {
+			req.Body = nil
+		}
+		res, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || string(body) != "page" {
+			t.Fatalf("%s: %d %q", method, res.StatusCode, body)
+		}
+		if len(hints) != 1 || hints[0] != "</app.css>; rel=preload; as=style" {
+			t.Errorf("%s: early hints the visitor saw: %q", method, hints)
+		}
 	}
 }

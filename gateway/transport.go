@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
 	"sync"
 	"syscall"
@@ -179,7 +181,15 @@ func (t *originTransport) exchange(ctx context.Context, oc *originConn, req *htt
 			return nil, err
 		}
 		// 1xx informational answers (103 Early Hints) precede the real one.
+		// They go to the ClientTrace's Got1xxResponse, as http.Transport
+		// does: ReverseProxy hooks it to pass them on to the visitor.
 		if res.StatusCode >= 100 && res.StatusCode < 200 && res.StatusCode != http.StatusSwitchingProtocols {
+			if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
+				if err := trace.Got1xxResponse(res.StatusCode, textproto.MIMEHeader(res.Header)); err != nil {
+					stop()
+					return nil, err
+				}
+			}
 			continue
 		}
 		break
