@@ -86,8 +86,15 @@ type hub struct {
 	buf    []*wsConn    // tick-owned scratch
 
 	// tick-owned
-	reshuffles map[string]int64 // room -> Figures.Reshuffles last seen
-	askBudget  int              // lookups this tick may still start
+	askBudget int // lookups this tick may still start
+}
+
+// foundStatus is an asker's answer for the tick: the status, and the
+// numbering of the line (reshuffle count) its ticket belongs to (-1: good
+// in any, as "admitted").
+type foundStatus struct {
+	st  queue.Status
+	gen int64
 }
 
 type wsJob struct {
@@ -108,9 +115,12 @@ type wsConn struct {
 	closing atomic.Bool   // a close frame was sent: await the reply, write nothing more
 	done    chan struct{} // closed when the reader has stopped
 	asking  atomic.Bool   // a q.Status lookup is in flight
-	found   atomic.Pointer[queue.Status]
+	found   atomic.Pointer[foundStatus]
 
 	// tick-owned
+	// gen is the room's reshuffle count (Figures.Reshuffles) that ticket
+	// and lastPos belong to; -1 until the first tick adopts the room's.
+	gen       int64
 	ticket    int64
 	lastState string
 	lastPos   int64
@@ -134,7 +144,6 @@ func newHub(g *Gateway) *hub {
 		jobs:       make(chan wsJob, 1<<16),
 		asks:       make(chan *wsConn, asksPerTick),
 		urgent:     make(chan *wsConn, asksPerTick),
-		reshuffles: make(map[string]int64),
 	}
 	h.up = websocket.Upgrader{
 		HandshakeTimeout: 5 * time.Second,
@@ -222,8 +231,10 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 			h.g.redisError(err)
 		}
 	}
+	gen := st.Reshuffles // the numbering st.Ticket belongs to
 	if unknown {
 		st = h.g.figuresStatus(room)
+		gen = -1 // no ticket: the first tick adopts the room's
 	}
 	ws, err := h.up.Upgrade(w, r, nil)
 	if err != nil {
@@ -233,7 +244,7 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	sj := statusJSON(st)
 	now := time.Now()
-	c := &wsConn{ws: ws, room: room, visitor: visitor, ticket: st.Ticket, done: make(chan struct{}),
+	c := &wsConn{ws: ws, room: room, visitor: visitor, gen: gen, ticket: st.Ticket, done: make(chan struct{}),
 		lastState: sj.State, lastPos: sj.Position, lastSent: now, lastPing: now, lastAsk: now,
 		askSkew: time.Duration(mrand.Int64N(int64(unnumberedAskGap))),
 		unknown: unknown,
@@ -483,10 +494,6 @@ func (h *hub) tick(ctx context.Context, now time.Time) {
 
 	h.askBudget = asksPerTick
 	for _, f := range figs {
-		// A reshuffle renumbers the room's line: every ticket is stale.
-		last, seen := h.reshuffles[f.Room]
-		h.reshuffles[f.Room] = f.Reshuffles
-		reshuffled := seen && last != f.Reshuffles
 		h.buf = h.buf[:0]
 		h.mu.Lock()
 		for c := range h.rooms[f.Room] {
@@ -494,9 +501,6 @@ func (h *hub) tick(ctx context.Context, now time.Time) {
 		}
 		h.mu.Unlock()
 		for _, c := range h.buf {
-			if reshuffled {
-				c.ticket = 0
-			}
 			h.push(c, f, now)
 		}
 	}
@@ -508,7 +512,17 @@ func (h *hub) push(c *wsConn, f queue.Figures, now time.Time) {
 	if c.final || c.gone.Load() {
 		return
 	}
-	if st := c.found.Swap(nil); st != nil {
+	if c.gen < 0 {
+		c.gen = f.Reshuffles
+	}
+	if c.gen != f.Reshuffles {
+		// The operator reshuffled the room's line (random mode): the
+		// ticket is stale and the position told before means nothing
+		// now. The visitor hears their new place once it is numbered.
+		c.gen, c.ticket, c.lastPos, c.lastAsk = f.Reshuffles, 0, 0, time.Time{}
+	}
+	if fs := c.found.Swap(nil); fs != nil && (fs.gen < 0 || fs.gen == c.gen) {
+		st := &fs.st
 		c.ticket, c.unknown = st.Ticket, false
 		if st.Position > 0 && st.State == queue.StateQueued {
 			c.lastPos = min(c.lastPos, st.Position)
@@ -676,7 +690,7 @@ func (h *hub) asker(ctx context.Context) {
 			if st.State == queue.StateAdmitted {
 				h.tellAdmitted(c, st)
 			} else {
-				c.found.Store(&st)
+				c.found.Store(&foundStatus{st: st, gen: st.Reshuffles})
 			}
 		}
 		c.asking.Store(false)
@@ -722,7 +736,7 @@ func (h *hub) tellAdmitted(c *wsConn, st queue.Status) {
 			c.busy.Store(false)
 		}
 	}
-	c.found.Store(&st)
+	c.found.Store(&foundStatus{st: st, gen: -1})
 }
 
 // stillThere owes the visitor a heartbeat on the room's next one: the crowd

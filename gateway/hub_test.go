@@ -453,3 +453,58 @@ func TestShutdownGoingAwayWhileVisitorSends(t *testing.T) {
 		}
 	}
 }
+
+// When the operator switches a waiting room to random mode, the line is
+// reshuffled: every socket then tells its visitor the new place (the one a
+// status poll tells), not the place from before the reshuffle.
+func TestReshuffleTellsNewPositions(t *testing.T) {
+	r := newRig(t, rigOpts{rooms: []queue.Room{room("lot", 0, 100, "/lot/*")}})
+	const n = 30
+	vs := make([]*browser, n)
+	for i := range vs {
+		vs[i] = newBrowser(t)
+		vs[i].get(r.pub.URL+"/lot/x", false)
+	}
+	const watched = 3
+	socks := make([]*websocket.Conn, watched)
+	for i := range socks {
+		c, _, err := dialWS(t, r, vs[i], "lot", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if s, err := readStatus(t, c, 2*time.Second); err != nil || s.Position != int64(i+1) {
+			t.Fatalf("visitor %d before the reshuffle: %+v %v", i, s, err)
+		}
+		socks[i] = c
+	}
+	if res, body := r.admin(t, http.MethodPatch, "/admin/rooms/lot", `{"mode":"random"}`); res.StatusCode != http.StatusOK {
+		t.Fatalf("PATCH: %s", body)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	agreed := make([]bool, watched)
+	var said, polled [watched]int64
+	for left := watched; left > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the reshuffle, sockets say %v, status polls %v", said, polled)
+		}
+		for i, c := range socks {
+			if agreed[i] {
+				continue
+			}
+			s, err := readStatus(t, c, 2*time.Second)
+			if err != nil {
+				t.Fatalf("socket %d: %v", i, err)
+			}
+			said[i] = s.Position
+			polled[i] = vs[i].status(r, "lot").Position
+			if said[i] > 0 && said[i] == polled[i] && s.Ticket > 0 {
+				agreed[i] = true
+				left--
+			}
+		}
+	}
+	if said == [watched]int64{1, 2, 3} {
+		t.Fatalf("the reshuffle left the three first visitors in place (%v): one chance in 24,360", said)
+	}
+}

@@ -154,14 +154,22 @@ local function touch(c, now, keys)
 end
 
 -- visitor_status is the reply of join and status:
--- {state, ticket, position, waiting, apm, opens, until, eta rate}.
+-- {state, ticket, position, waiting, apm, opens, until, eta rate, gen}; gen
+-- counts the line's reshuffles, so a caller knows which numbering the ticket
+-- belongs to.
 local function visitor_status(c, now, v)
   local w = waiting()
+  local gen = stnum("gen")
   local h = redis.call("HGET", K_VIS, v)
   if h then
     local t = parse(h)
     local pos
-    if t > 0 then
+    if t > 0 and redis.call("HGET", K_ST, "shuf") == "1" then
+      -- The line is being reshuffled (random mode switched on, or a
+      -- random room reopened): this place is void and the new one not
+      -- drawn yet. Unknown until the next admission steps number it.
+      t, pos = 0, 0
+    elseif t > 0 then
       pos = t - front() + 1
     elseif is_open(c, now) then
       -- numbered soon: behind the numbered line, in order of score
@@ -170,11 +178,11 @@ local function visitor_status(c, now, v)
     else
       pos = 0
     end
-    return {room_state(c, now), t, pos, w, c.apm, c.opens, 0, eta_rate(c, now)}
+    return {room_state(c, now), t, pos, w, c.apm, c.opens, 0, eta_rate(c, now), gen}
   end
   local e = redis.call("ZSCORE", K_ACTIVE, v)
   if e and tonumber(e) > now then
-    return {"admitted", 0, 0, w, c.apm, c.opens, tonumber(e), 0}
+    return {"admitted", 0, 0, w, c.apm, c.opens, tonumber(e), 0, gen}
   end
-  return {"none", 0, 0, w, c.apm, c.opens, 0, 0}
+  return {"none", 0, 0, w, c.apm, c.opens, 0, 0, gen}
 end

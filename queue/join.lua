@@ -30,7 +30,7 @@ if open and not pending and not c.paused and not c.closed and redis.call("LLEN",
     redis.call("HINCRBY", K_ST, "adm", 1)
     count_admissions(now, 1)
     touch(c, now, {K_ACTIVE, K_ST, K_RATE})
-    return {"admitted", 0, 0, 0, c.apm, c.opens, until_, 0}
+    return {"admitted", 0, 0, 0, c.apm, c.opens, until_, 0, stnum("gen")}
   end
 end
 

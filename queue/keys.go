@@ -131,7 +131,7 @@ func toString(v any) string {
 // parseStatus reads the reply of join and status:
 // {state, ticket, position, waiting, apm, opens, until, eta rate}.
 func parseStatus(room string, res []any) (Status, error) {
-	if len(res) < 8 {
+	if len(res) < 9 {
 		return Status{}, fmt.Errorf("queue: status %s: short reply", room)
 	}
 	s := Status{
@@ -144,6 +144,7 @@ func parseStatus(room string, res []any) (Status, error) {
 		OpensAt:        fromMillis(toInt(res[5])),
 		Until:          fromMillis(toInt(res[6])),
 		ETA:            -1,
+		Reshuffles:     toInt(res[8]),
 	}
 	if s.State != StateQueued {
 		s.Position = positionKept(s)

@@ -94,6 +94,9 @@ type Status struct {
 	// Until is, for an admitted visitor, when the admission or session ends
 	// unless renewed; zero otherwise.
 	Until time.Time
+	// Reshuffles is the room's reshuffle count (Figures.Reshuffles) when
+	// this was read: the numbering Ticket belongs to.
+	Reshuffles int64
 }
 
 // Figures are a room's shared numbers, cheap to read every tick.

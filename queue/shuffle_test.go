@@ -286,3 +286,40 @@ func TestReopenShuffle(t *testing.T) {
 		}
 	})
 }
+
+// While a reshuffle is under way, a waiting visitor's old place is void:
+// Status says queued with no ticket and no position (not the place from
+// before, which a page would go on showing), and the new place once the
+// admission steps have drawn and numbered it.
+func TestStatusDuringReshuffle(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
+		room := Room{Name: "resh", AdmitPerMinute: 0, MaxActive: 100, AbandonAfter: time.Hour}
+		joinAll(t, q, room, 20, time.Time{})
+		if err := q.Update(ctx, room.Name, Patch{Mode: ptr(Random)}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := q.Status(ctx, room, visitorID(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State != StateQueued || st.Ticket != 0 || st.Position != 0 {
+			t.Fatalf("during the reshuffle: %+v, want queued with no ticket or position", st)
+		}
+		seen := make(map[int64]bool)
+		for range 4 {
+			if _, err := q.Admit(ctx, room); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 20 {
+			st, err := q.Status(ctx, room, visitorID(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.State != StateQueued || st.Ticket == 0 || st.Position < 1 || st.Position > 20 || seen[st.Position] {
+				t.Fatalf("visitor %d after the reshuffle: %+v", i, st)
+			}
+			seen[st.Position] = true
+		}
+	})
+}
