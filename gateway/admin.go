@@ -53,8 +53,8 @@ func (g *Gateway) requireAdmin(next http.Handler) http.Handler {
 			return
 		}
 		var got string
-		auth := r.Header.Get("Authorization")
-		if b, ok := strings.CutPrefix(auth, "Bearer "); ok {
+		// The scheme is case-insensitive (RFC 9110, 11.1).
+		if scheme, b, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
 			got = strings.TrimSpace(b)
 		} else if _, pw, ok := r.BasicAuth(); ok {
 			got = pw
@@ -147,6 +147,7 @@ func (g *Gateway) adminRoutes() http.Handler {
 	mux.HandleFunc("GET /admin/rooms/{name}", g.serveRoom)
 	mux.HandleFunc("PATCH /admin/rooms/{name}", g.patchRoom)
 	mux.HandleFunc("POST /admin/rooms/{name}/admit", g.admitRoom)
+	mux.HandleFunc("POST /admin/rooms/{name}/reset", g.resetRoom)
 	// Profiles for the operator (behind the admin token like /admin/*).
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -379,8 +380,29 @@ func (g *Gateway) admitRoom(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
 	}
+	if len(adm.Admitted) > 0 {
+		g.announceAdmitted(g.ctx, room, adm.Admitted, time.Now().Add(admitWindow))
+	}
 	g.log.Info().Str("room", room.Name).Int("asked", body.Count).Int("admitted", len(adm.Admitted)).Msg("manual admit")
 	writeJSON(w, http.StatusOK, map[string]int{"admitted": len(adm.Admitted), "skipped": adm.Skipped})
+}
+
+// resetRoom drops the room's live changes (every PATCH), so the values of
+// the rooms file (or the WAITROOM_* defaults) apply again on every
+// instance; places, active visitors and totals are kept. The body, if any,
+// is ignored. Answers the room as it is now.
+func (g *Gateway) resetRoom(w http.ResponseWriter, r *http.Request) {
+	room, ok := g.adminRoom(w, r)
+	if !ok {
+		return
+	}
+	if err := g.q.Reset(r.Context(), room.Name); err != nil {
+		g.redisError(err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
+		return
+	}
+	g.log.Info().Str("room", room.Name).Msg("room reset to its file values")
+	g.writeRoom(w, r, room)
 }
 
 func mustJSON(v any) []byte {

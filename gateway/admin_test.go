@@ -29,6 +29,7 @@ func TestAdminAuth(t *testing.T) {
 		{"wrong basic", "/admin/", basic("nope"), http.StatusUnauthorized},
 		{"dashboard without token", "/admin/", "", http.StatusUnauthorized},
 		{"bearer", "/admin/rooms", "Bearer " + adminToken, http.StatusOK},
+		{"bearer, scheme in lower case", "/admin/rooms", "bearer " + adminToken, http.StatusOK},
 		{"basic password", "/admin/", basic(adminToken), http.StatusOK},
 		{"healthz", "/healthz", "", http.StatusOK},
 		{"readyz", "/readyz", "", http.StatusOK},
@@ -122,6 +123,24 @@ func TestAdminRoomsAPI(t *testing.T) {
 	res, body = r.admin(t, http.MethodPost, "/admin/rooms/a/admit", `{"count":2}`)
 	if res.StatusCode != 200 || !strings.Contains(body, `"admitted":2`) {
 		t.Fatalf("admit: %d %s", res.StatusCode, body)
+	}
+	// A reset drops the live changes on every instance: the configured
+	// values apply again, and the visitors admitted and waiting stay.
+	res, body = r.admin(t, http.MethodPost, "/admin/rooms/a/reset", `{}`)
+	if res.StatusCode != 200 || !strings.Contains(body, `"paused":false`) || !strings.Contains(body, `"admit_per_minute":0`) ||
+		!strings.Contains(body, `"admitted_total":2`) || !strings.Contains(body, `"waiting":1`) {
+		t.Fatalf("reset: %d %s", res.StatusCode, body)
+	}
+	if _, body = other.admin(t, http.MethodGet, "/admin/rooms/a", ""); !strings.Contains(body, `"admit_per_minute":0`) || !strings.Contains(body, `"paused":false`) {
+		t.Fatalf("other instance after the reset: %s", body)
+	}
+	if res, _ := r.admin(t, http.MethodPost, "/admin/rooms/zz/reset", `{}`); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("reset of an unknown room: %d", res.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, r.adm.URL+"/admin/rooms/a/reset", strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("reset without the token: %v %v", res, err)
 	}
 	// The dashboard is HTML; /metrics carries the room figures.
 	res, body = r.admin(t, http.MethodGet, "/admin/", "")

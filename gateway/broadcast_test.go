@@ -62,4 +62,35 @@ func TestAdmissionReachesOtherInstances(t *testing.T) {
 	if res, _ := v.get(b.pub.URL+"/duo/x", false); res.StatusCode != http.StatusOK || v.cookie(b.pub.URL, "wr_pass_duo") == "" {
 		t.Fatalf("admitted visitor's request on B: %d, pass cookie %q", res.StatusCode, v.cookie(b.pub.URL, "wr_pass_duo"))
 	}
+
+	// An operator's manual admission on A is heard on B the same way.
+	if res, body := a.admin(t, http.MethodPatch, "/admin/rooms/duo", `{"admit_per_minute":0}`); res.StatusCode != http.StatusOK {
+		t.Fatalf("PATCH: %s", body)
+	}
+	w := newBrowser(t)
+	w.get(b.pub.URL+"/duo/x", false)
+	cw, _, err := dialWS(t, b, w, "duo", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cw.Close()
+	if s, err := readStatus(t, cw, 2*time.Second); err != nil || s.State != "queued" {
+		t.Fatalf("second visitor's first push: %+v %v", s, err)
+	}
+	if res, body := a.admin(t, http.MethodPost, "/admin/rooms/duo/admit", `{"count":1}`); res.StatusCode != http.StatusOK || !strings.Contains(body, `"admitted":1`) {
+		t.Fatalf("manual admit: %s", body)
+	}
+	for {
+		s, err := readStatus(t, cw, 3*time.Second)
+		if err != nil {
+			t.Fatalf("no admitted push on B after the manual admission on A: %v", err)
+		}
+		if s.State == "admitted" {
+			break
+		}
+	}
+	waitFor(t, 2*time.Second, "B counts the manual admission", func() bool {
+		_, body := w.get(b.adm.URL+"/metrics", false)
+		return strings.Contains(body, `waitroom_admissions_heard_total{room="duo"} 2`)
+	})
 }
