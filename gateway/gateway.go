@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/rs/zerolog"
 
 	"github.com/waitroom/waitroom/queue"
@@ -221,10 +222,16 @@ func (g *Gateway) controlClient(crowd redis.UniversalClient) redis.UniversalClie
 	case *redis.Client:
 		o := *c.Options()
 		o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = controlPoolSize, 2, 0, 0
+		// The copy would share the visitors' client's maintenance
+		// notification handler (a Redis Enterprise feature), which go-redis
+		// refuses to register twice, printing a plain-text line at every
+		// start; the control plane's short calls do without it.
+		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 		return g.own(redis.NewClient(&o))
 	case *redis.ClusterClient:
 		o := *c.Options()
 		o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = controlPoolSize, 2, 0, 0
+		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 		return g.own(redis.NewClusterClient(&o))
 	default:
 		g.log.Warn().Msg("redis client of an unknown kind: visitors and the admission loop share its pool")

@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"log"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/waitroom/waitroom/internal/testenv"
@@ -282,4 +286,53 @@ func TestAdmittedMessages(t *testing.T) {
 			t.Errorf("accepted %.60q as %+v", bad, m)
 		}
 	}
+}
+
+// redisLines collects what go-redis would print on its own.
+type redisLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *redisLines) Printf(_ context.Context, format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, v...))
+}
+
+// A gateway on a redis:// URL starts without go-redis printing anything of
+// its own: every line of the gateway's log is zerolog JSON.
+func TestRedisClientsStartQuietly(t *testing.T) {
+	testenv.Redis(t) // a Redis to connect to, or skip / fail as CI wants
+	var l redisLines
+	redis.SetLogger(&l)
+	t.Cleanup(func() { redis.SetLogger(stdRedisLogger{}) })
+	cfg := DefaultConfig("http://127.0.0.1:1")
+	cfg.RedisURL = testenv.RedisURL()
+	cfg.RedisPrefix = "wrtest:" + testenv.RandomID(6) + ":"
+	cfg.CookieSecret = strings.Repeat("c", 32)
+	cfg.PassSecret = strings.Repeat("p", 32)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, err := New(ctx, cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Start(ctx)
+	time.Sleep(300 * time.Millisecond) // a tick, an admission step, the subscription
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	_ = g.Shutdown(sctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) > 0 {
+		t.Fatalf("go-redis printed %d lines of its own, first: %s", len(l.lines), l.lines[0])
+	}
+}
+
+// stdRedisLogger prints as go-redis does by default.
+type stdRedisLogger struct{}
+
+func (stdRedisLogger) Printf(_ context.Context, format string, v ...any) {
+	log.Printf("redis: "+format, v...)
 }
