@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -70,7 +71,11 @@ Environment (default in the second column):
 
 	srv, err := ticketd.New(ctx, cfg, log)
 	if err != nil {
-		fmt.Fprintln(stderr, "ticketd:", err)
+		// One line, whatever the driver's message looks like.
+		fmt.Fprintln(stderr, "ticketd:", strings.NewReplacer("\n\t", "; ", "\n", "; ").Replace(err.Error()))
+		if _, ok := errors.AsType[*ticketd.ConfigError](err); ok {
+			return 2
+		}
 		return 1
 	}
 	defer srv.Close()

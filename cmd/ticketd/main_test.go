@@ -91,3 +91,43 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Fatalf("no clean stop in logs:\n%s", logs.String())
 	}
 }
+
+// Settings that parse but cannot be used — a key file that is not a key, a
+// SQLite path in a directory that does not exist, a PostgreSQL URL that
+// does not parse — exit 2 with one line naming the variable, like a bad
+// value; a PostgreSQL server that does not answer exits 1.
+func TestUnusableSettings(t *testing.T) {
+	dir := t.TempDir()
+	notAKey := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(notAKey, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.Repeat("s", 32)
+	cases := []struct {
+		name, variable string
+		env            map[string]string
+		want           int
+	}{
+		{"key file without a key", "TICKETD_PASS_KEY_FILE",
+			map[string]string{"TICKETD_PASS_KEY_FILE": notAKey, "TICKETD_DATABASE_URL": "sqlite://" + filepath.Join(dir, "a.db")}, 2},
+		{"sqlite in a missing directory", "TICKETD_DATABASE_URL",
+			map[string]string{"TICKETD_PASS_SECRET": secret, "TICKETD_DATABASE_URL": "sqlite://" + filepath.Join(dir, "no", "such", "x.db")}, 2},
+		{"postgres URL that does not parse", "TICKETD_DATABASE_URL",
+			map[string]string{"TICKETD_PASS_SECRET": secret, "TICKETD_DATABASE_URL": "postgres://u@127.0.0.1:5432/test?connect_timeout=soon"}, 2},
+		{"postgres server not answering", "TICKETD_DATABASE_URL",
+			map[string]string{"TICKETD_PASS_SECRET": secret, "TICKETD_DATABASE_URL": "postgres://u@127.0.0.1:1/test?connect_timeout=2"}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var out bytes.Buffer
+			code := run(context.Background(), nil, &out)
+			msg := strings.TrimSpace(out.String())
+			if code != tc.want || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, tc.variable) {
+				t.Fatalf("code %d (want %d), output %q", code, tc.want, msg)
+			}
+		})
+	}
+}

@@ -16,7 +16,10 @@ package ticketd
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -37,6 +40,14 @@ type Server struct {
 	handler  http.Handler
 }
 
+// ConfigError is an error of New that the configuration causes (a key file
+// that does not parse, a database path that cannot be opened): cmd/ticketd
+// exits 2 on it, as on a bad variable, rather than 1.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // New opens (and creates or migrates) the database, builds the pass verifier
 // and seeds demo events when asked. With a JWKS URL it fetches the keys once
 // at start; a key server that is not up yet only logs a warning, since the
@@ -47,10 +58,17 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Server, error) {
 	}
 	verifier, jwks, err := cfg.verifier()
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	st, err := openStore(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.sqliteWriters)
 	if err != nil {
+		err = fmt.Errorf("TICKETD_DATABASE_URL: %w", err)
+		if !strings.HasPrefix(cfg.DatabaseURL, "postgres") || errors.Is(err, errBadPostgresURL) {
+			// A SQLite file that cannot be opened or created, or a URL
+			// that does not parse: nothing to retry, fix the setting.
+			// (A PostgreSQL server that does not answer is not that.)
+			return nil, &ConfigError{err}
+		}
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, store: st, verifier: verifier, metrics: newMetrics()}

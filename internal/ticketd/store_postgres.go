@@ -47,10 +47,13 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE INDEX IF NOT EXISTS orders_event ON orders(event_id);
 `
 
+// errBadPostgresURL marks a PostgreSQL URL that does not parse.
+var errBadPostgresURL = errors.New("postgres URL")
+
 func openPostgres(ctx context.Context, url string, maxConns int) (*pgStore, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("postgres URL: %w", err)
+		return nil, fmt.Errorf("%w: %w", errBadPostgresURL, err)
 	}
 	readCfg := cfg.Copy()
 	cfg.MaxConns = int32(maxConns)
