@@ -278,32 +278,34 @@ func decodeStrict(r *http.Request, v any) error {
 	return nil
 }
 
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
 // toPatch checks every field and turns the body into a queue.Patch.
 func (p roomPatch) toPatch() (queue.Patch, error) {
 	var out queue.Patch
 	var bad []string
 	if p.AdmitPerMinute != nil {
-		if *p.AdmitPerMinute < 0 || *p.AdmitPerMinute > 1_000_000 {
-			bad = append(bad, "admit_per_minute must be 0..1000000")
+		if *p.AdmitPerMinute < 0 || *p.AdmitPerMinute > queue.MaxAdmitPerMinute {
+			bad = append(bad, fmt.Sprintf("admit_per_minute must be 0..%d", queue.MaxAdmitPerMinute))
 		}
 		out.AdmitPerMinute = p.AdmitPerMinute
 	}
 	if p.MaxActive != nil {
-		if *p.MaxActive < 1 || *p.MaxActive > 10_000_000 {
-			bad = append(bad, "max_active must be 1..10000000")
+		if *p.MaxActive < 1 || *p.MaxActive > queue.MaxMaxActive {
+			bad = append(bad, fmt.Sprintf("max_active must be 1..%d", queue.MaxMaxActive))
 		}
 		out.MaxActive = p.MaxActive
 	}
 	if p.SessionTTLSeconds != nil {
-		if *p.SessionTTLSeconds < 10 || *p.SessionTTLSeconds > 86400 {
-			bad = append(bad, "session_ttl_seconds must be 10..86400")
+		if lo, hi := seconds(queue.MinSessionTTL), seconds(queue.MaxDuration); *p.SessionTTLSeconds < lo || *p.SessionTTLSeconds > hi {
+			bad = append(bad, fmt.Sprintf("session_ttl_seconds must be %d..%d", lo, hi))
 		}
 		d := time.Duration(*p.SessionTTLSeconds) * time.Second
 		out.SessionTTL = &d
 	}
 	if p.AbandonAfterSeconds != nil {
-		if *p.AbandonAfterSeconds < 5 || *p.AbandonAfterSeconds > 86400 {
-			bad = append(bad, "abandon_after_seconds must be 5..86400")
+		if lo, hi := seconds(queue.MinAbandonAfter), seconds(queue.MaxDuration); *p.AbandonAfterSeconds < lo || *p.AbandonAfterSeconds > hi {
+			bad = append(bad, fmt.Sprintf("abandon_after_seconds must be %d..%d", lo, hi))
 		}
 		d := time.Duration(*p.AbandonAfterSeconds) * time.Second
 		out.AbandonAfter = &d

@@ -181,17 +181,18 @@ func (c Config) Validate() error {
 			bad("WAITROOM_ROOMS_FILE", "%v", err)
 		}
 	}
-	if c.AdmitPerMin < 0 {
-		bad("WAITROOM_ADMIT_PER_MINUTE", "must be >= 0, got %d", c.AdmitPerMin)
+	// The same limits as the rooms file and the admin API's PATCH.
+	if c.AdmitPerMin < 0 || c.AdmitPerMin > queue.MaxAdmitPerMinute {
+		bad("WAITROOM_ADMIT_PER_MINUTE", "must be 0..%d, got %d", queue.MaxAdmitPerMinute, c.AdmitPerMin)
 	}
-	if c.MaxActive < 1 {
-		bad("WAITROOM_MAX_ACTIVE", "must be >= 1, got %d", c.MaxActive)
+	if c.MaxActive < 1 || c.MaxActive > queue.MaxMaxActive {
+		bad("WAITROOM_MAX_ACTIVE", "must be 1..%d, got %d", queue.MaxMaxActive, c.MaxActive)
 	}
-	if c.SessionTTL < 10*time.Second {
-		bad("WAITROOM_SESSION_TTL", "must be at least 10s, got %s", c.SessionTTL)
+	if c.SessionTTL < queue.MinSessionTTL || c.SessionTTL > queue.MaxDuration {
+		bad("WAITROOM_SESSION_TTL", "must be between %s and %s, got %s", queue.MinSessionTTL, queue.MaxDuration, c.SessionTTL)
 	}
-	if c.AbandonAfter < 5*time.Second {
-		bad("WAITROOM_ABANDON_AFTER", "must be at least 5s, got %s", c.AbandonAfter)
+	if c.AbandonAfter < queue.MinAbandonAfter || c.AbandonAfter > queue.MaxDuration {
+		bad("WAITROOM_ABANDON_AFTER", "must be between %s and %s, got %s", queue.MinAbandonAfter, queue.MaxDuration, c.AbandonAfter)
 	}
 	if c.PassKeyFile != "" {
 		files := passKeyFiles(c.PassKeyFile)

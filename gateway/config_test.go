@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/waitroom/waitroom/queue"
 )
 
 // readEnvFile reads KEY=VALUE lines (comments and blanks skipped).
@@ -112,5 +115,46 @@ func TestLoadConfigErrors(t *testing.T) {
 		if _, err := LoadConfig(env.Options{Environment: ok}); err != nil {
 			t.Errorf("%v: %v", ok, err)
 		}
+	}
+}
+
+// A room setting has the same limits wherever it is set: in the
+// WAITROOM_* defaults, in the rooms file and in the admin API's PATCH.
+func TestRoomLimitsAgree(t *testing.T) {
+	cases := []struct {
+		name           string
+		env, yaml, raw string // the variable, the rooms-file field, the PATCH field
+		value          string // as the variable and the file write it
+		patch          string // as PATCH writes it
+		ok             bool
+	}{
+		{"rate 0", "WAITROOM_ADMIT_PER_MINUTE", "admit_per_minute", "admit_per_minute", "0", "0", true},
+		{"rate -1", "WAITROOM_ADMIT_PER_MINUTE", "admit_per_minute", "admit_per_minute", "-1", "-1", false},
+		{"rate at the top", "WAITROOM_ADMIT_PER_MINUTE", "admit_per_minute", "admit_per_minute", "1000000", "1000000", true},
+		{"rate over the top", "WAITROOM_ADMIT_PER_MINUTE", "admit_per_minute", "admit_per_minute", "1000001", "1000001", false},
+		{"max_active 0", "WAITROOM_MAX_ACTIVE", "max_active", "max_active", "0", "0", false},
+		{"max_active 1", "WAITROOM_MAX_ACTIVE", "max_active", "max_active", "1", "1", true},
+		{"session 10s", "WAITROOM_SESSION_TTL", "session_ttl", "session_ttl_seconds", "10s", "10", true},
+		{"session 9s", "WAITROOM_SESSION_TTL", "session_ttl", "session_ttl_seconds", "9s", "9", false},
+		{"session a week", "WAITROOM_SESSION_TTL", "session_ttl", "session_ttl_seconds", "168h", "604800", true},
+		{"session over a week", "WAITROOM_SESSION_TTL", "session_ttl", "session_ttl_seconds", "169h", "608400", false},
+		{"abandon 5s", "WAITROOM_ABANDON_AFTER", "abandon_after", "abandon_after_seconds", "5s", "5", true},
+		{"abandon 4s", "WAITROOM_ABANDON_AFTER", "abandon_after", "abandon_after_seconds", "4s", "4", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, envErr := LoadConfig(env.Options{Environment: map[string]string{"WAITROOM_ORIGIN": "http://o", tc.env: tc.value}})
+			_, fileErr := queue.ParseRooms([]byte("rooms:\n  - name: a\n    paths: [/a]\n    "+tc.yaml+": "+tc.value+"\n"), queue.Room{})
+			var p roomPatch
+			if err := json.Unmarshal([]byte(`{"`+tc.raw+`":`+tc.patch+`}`), &p); err != nil {
+				t.Fatal(err)
+			}
+			_, patchErr := p.toPatch()
+			for where, err := range map[string]error{"environment": envErr, "rooms file": fileErr, "PATCH": patchErr} {
+				if (err == nil) != tc.ok {
+					t.Errorf("%s: accepted=%v, want %v (%v)", where, err == nil, tc.ok, err)
+				}
+			}
+		})
 	}
 }

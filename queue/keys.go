@@ -178,20 +178,20 @@ func (p Patch) fields() ([]any, error) {
 		out = append(out, "apm", *p.AdmitPerMinute)
 	}
 	if p.MaxActive != nil {
-		if *p.MaxActive < 0 || *p.MaxActive > MaxMaxActive {
-			errs = append(errs, fmt.Errorf("max_active must be 0..%d", MaxMaxActive))
+		if *p.MaxActive < 1 || *p.MaxActive > MaxMaxActive {
+			errs = append(errs, fmt.Errorf("max_active must be 1..%d", MaxMaxActive))
 		}
 		out = append(out, "max", *p.MaxActive)
 	}
 	if p.SessionTTL != nil {
-		if *p.SessionTTL < time.Second || *p.SessionTTL > MaxDuration {
-			errs = append(errs, fmt.Errorf("session_ttl must be 1s..%s", MaxDuration))
+		if *p.SessionTTL < MinSessionTTL || *p.SessionTTL > MaxDuration {
+			errs = append(errs, fmt.Errorf("session_ttl must be %s..%s", MinSessionTTL, MaxDuration))
 		}
 		out = append(out, "ttl", p.SessionTTL.Milliseconds())
 	}
 	if p.AbandonAfter != nil {
-		if *p.AbandonAfter < time.Second || *p.AbandonAfter > MaxDuration {
-			errs = append(errs, fmt.Errorf("abandon_after must be 1s..%s", MaxDuration))
+		if *p.AbandonAfter < MinAbandonAfter || *p.AbandonAfter > MaxDuration {
+			errs = append(errs, fmt.Errorf("abandon_after must be %s..%s", MinAbandonAfter, MaxDuration))
 		}
 		out = append(out, "abandon", p.AbandonAfter.Milliseconds())
 	}

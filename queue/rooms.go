@@ -11,11 +11,19 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Limits of a room's settings, in the rooms file and in live changes.
+// Limits of a room's settings, the same in the rooms file, in live changes
+// (Patch) and in the gateway's WAITROOM_* defaults. admit_per_minute may be
+// 0 (nobody is admitted until an operator raises it); max_active may not.
 const (
 	MaxAdmitPerMinute = 1_000_000
 	MaxMaxActive      = 10_000_000
-	MaxDuration       = 7 * 24 * time.Hour
+	// MinSessionTTL: a shorter pass would need renewing on nearly every
+	// request of an admitted visitor.
+	MinSessionTTL = 10 * time.Second
+	// MinAbandonAfter: a shorter grace would skip visitors between two
+	// heartbeats of a healthy page.
+	MinAbandonAfter = 5 * time.Second
+	MaxDuration     = 7 * 24 * time.Hour
 	// MaxRoomsFile is the largest rooms file ParseRooms reads.
 	MaxRoomsFile = 1 << 20
 	// MaxRooms is the most rooms one file may define.
@@ -117,8 +125,8 @@ func ParseRooms(data []byte, def Room) ([]Room, error) {
 		}
 		if e.AdmitPerMinute != nil {
 			r.AdmitPerMinute = *e.AdmitPerMinute
-			if r.AdmitPerMinute < 1 || r.AdmitPerMinute > MaxAdmitPerMinute {
-				bad("admit_per_minute", "must be 1..%d, not %d", MaxAdmitPerMinute, r.AdmitPerMinute)
+			if r.AdmitPerMinute < 0 || r.AdmitPerMinute > MaxAdmitPerMinute {
+				bad("admit_per_minute", "must be 0..%d, not %d", MaxAdmitPerMinute, r.AdmitPerMinute)
 			}
 		}
 		if e.MaxActive != nil {
@@ -128,14 +136,14 @@ func ParseRooms(data []byte, def Room) ([]Room, error) {
 			}
 		}
 		if e.SessionTTL != "" {
-			d, err := parseDuration(e.SessionTTL)
+			d, err := parseDuration(e.SessionTTL, MinSessionTTL)
 			if err != "" {
 				bad("session_ttl", "%s", err)
 			}
 			r.SessionTTL = d
 		}
 		if e.AbandonAfter != "" {
-			d, err := parseDuration(e.AbandonAfter)
+			d, err := parseDuration(e.AbandonAfter, MinAbandonAfter)
 			if err != "" {
 				bad("abandon_after", "%s", err)
 			}
@@ -165,14 +173,14 @@ func ParseRooms(data []byte, def Room) ([]Room, error) {
 	return rooms, nil
 }
 
-// parseDuration reads a Go duration such as "90s" or "10m" within 1s..MaxDuration.
-func parseDuration(s string) (time.Duration, string) {
+// parseDuration reads a Go duration such as "90s" or "10m" within least..MaxDuration.
+func parseDuration(s string, least time.Duration) (time.Duration, string) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		return 0, fmt.Sprintf("must be a duration such as 90s or 10m, not %q", s)
 	}
-	if d < time.Second || d > MaxDuration {
-		return d, fmt.Sprintf("must be between 1s and %s, not %s", MaxDuration, s)
+	if d < least || d > MaxDuration {
+		return d, fmt.Sprintf("must be between %s and %s, not %s", least, MaxDuration, s)
 	}
 	return d, ""
 }

@@ -55,15 +55,15 @@ func TestParseRoomsProblems(t *testing.T) {
 rooms:
   - name: Bad_Name
     paths: ["events", "/a*b", "/x?y=1"]
-    admit_per_minute: 0
+    admit_per_minute: -1
     max_active: -1
     session_ttl: forever
     abandon_after: 1ms
     mode: lifo
     opens_at: tomorrow
 `, []string{`room "Bad_Name": name`, `paths: "events" must start with /`, `"/a*b" may only end in /*`, `"/x?y=1"`,
-			"admit_per_minute: must be 1..", "max_active: must be 1..", "session_ttl: must be a duration",
-			"abandon_after: must be between 1s", "mode: must be fifo or random", "opens_at: must be an RFC 3339"}},
+			"admit_per_minute: must be 0..", "max_active: must be 1..", "session_ttl: must be a duration",
+			"abandon_after: must be between 5s", "mode: must be fifo or random", "opens_at: must be an RFC 3339"}},
 		{"duplicates", `
 rooms:
   - name: a
