@@ -28,6 +28,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
@@ -535,8 +536,8 @@ func TestBrowserQueueThroughGateway(t *testing.T) {
 }
 
 // The operator's dashboard in a real browser: it signs in with HTTP Basic,
-// lists the room with its live figures, draws the charts, and its Pause
-// button pauses the room for everyone.
+// lists the room with its live figures, draws the charts, its Pause
+// button pauses the room for everyone and its Reset drops that again.
 func TestDashboardInBrowser(t *testing.T) {
 	testenv.Chromium(t)
 	const token = "dashboard-test-token-0123456789"
@@ -575,6 +576,23 @@ func TestDashboardInBrowser(t *testing.T) {
 	// The pause reached the gateway itself: a new visitor's page says so.
 	if page := getPage(t, httpVisitor(t), public.URL+"/events/42"); !strings.Contains(page, `data-state="paused"`) {
 		t.Error("the dashboard's Pause did not pause the room")
+	}
+
+	// Reset (after a confirmation) drops the live pause: the room is open
+	// again with its configured values.
+	if err := chromedp.Listen(op.ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			go func() {
+				_, _ = chromedp.Call(op.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+			}()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	op.do(chromedp.Click(chromedp.CSS(`#room-concert-42 .controls > button:last-child`)))
+	op.waitFor("the room open again", `document.querySelector('#rooms-table tbody td:nth-of-type(1)').textContent === 'open'`)
+	if page := getPage(t, httpVisitor(t), public.URL+"/events/42"); strings.Contains(page, `data-state="paused"`) {
+		t.Error("the dashboard's Reset left the room paused")
 	}
 }
 

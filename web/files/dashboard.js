@@ -1,7 +1,7 @@
 // waitroom operator dashboard. Polls GET /admin/rooms (same origin, so the
 // browser sends the HTTP Basic credentials it was asked for), keeps a few
 // minutes of history per room in memory and draws it on canvases. Controls
-// send PATCH /admin/rooms/{name} and POST /admin/rooms/{name}/admit.
+// send PATCH /admin/rooms/{name} and POST /admin/rooms/{name}/admit and /reset.
 (function () {
   'use strict';
 
@@ -127,12 +127,18 @@
       if (closing && !window.confirm('Close room ' + name + '? Nobody is admitted until it is opened again; places are kept.')) return;
       send(name, 'PATCH', '', { closed: closing });
     });
+    p.reset = el('button', { type: 'button', text: 'Reset to file', title: 'Drop every live change: the rooms file (or WAITROOM_*) values apply again; places are kept' });
+    p.reset.addEventListener('click', function () {
+      if (!window.confirm('Reset room ' + name + ' to its configured values? Every live change (rate, max active, pause, close, mode, opening) is dropped; places are kept.')) return;
+      send(name, 'POST', '/reset', {});
+    });
     p.inputs = {};
     var controls = el('div', { class: 'controls' }, [
       p.pause, p.close,
       numberForm('Admit per minute', 'admit_per_minute', 'Set', function (n) { send(name, 'PATCH', '', { admit_per_minute: n }); }, p.inputs),
       numberForm('Max active', 'max_active', 'Set', function (n) { send(name, 'PATCH', '', { max_active: n }); }, p.inputs),
-      numberForm('Admit next N now', 'count', 'Admit', function (n) { send(name, 'POST', '/admit', { count: n }); })
+      numberForm('Admit next N now', 'count', 'Admit', function (n) { send(name, 'POST', '/admit', { count: n }); }),
+      p.reset
     ]);
     p.el = el('section', { class: 'panel', id: 'room-' + name, 'aria-label': 'Room ' + name }, [
       el('h3', { text: name }),
