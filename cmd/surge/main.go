@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/rs/zerolog"
 	"github.com/waitroom/waitroom/internal/surge"
 )
 
@@ -41,6 +42,8 @@ Environment (flags win):
   SURGE_ORIGIN_ADMIN_TOKEN      bearer token of ticketd's /admin/events (compare --stock)
   SURGE_PASS_SECRET             HS256 secret (>= 32 bytes) to sign passes for direct orders
   SURGE_PASS_KEY_FILE           or an Ed25519 private key (PEM, PKCS#8) for EdDSA passes
+  SURGE_LOG_FORMAT              json (default: progress and errors on stderr as zerolog
+                                JSON lines) or console (a progress line for humans)
 
 Exit status: 0 done, 1 the run could not be made, 2 bad flags or environment,
 3 the run found oversell.
@@ -60,6 +63,7 @@ type environment struct {
 	OriginAdminToken  string `env:"SURGE_ORIGIN_ADMIN_TOKEN"`
 	PassSecret        string `env:"SURGE_PASS_SECRET"`
 	PassKeyFile       string `env:"SURGE_PASS_KEY_FILE"`
+	LogFormat         string `env:"SURGE_LOG_FORMAT" envDefault:"json"`
 }
 
 func main() {
@@ -106,6 +110,9 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	if err := env.ParseWithOptions(&e, env.Options{Environment: environ}); err != nil {
 		return bad(err)
 	}
+	if e.LogFormat != "json" && e.LogFormat != "console" {
+		return bad(fmt.Errorf("SURGE_LOG_FORMAT: must be json or console, got %q", e.LogFormat))
+	}
 	o := options{cfg: surge.Defaults()}
 	o.cfg.Target, o.cfg.Direct, o.cfg.Origin, o.cfg.GatewayAdmin, o.cfg.EventID = e.Target, e.Direct, e.Origin, e.GatewayAdmin, e.Event
 	o.sourceAddrs = e.SourceAddrs
@@ -141,7 +148,11 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		c.SourceAddrs = addrs
 	}
 
+	say := newSayer(stderr, e.LogFormat)
 	progress := progressPrinter(stderr, o.quiet)
+	if e.LogFormat == "json" {
+		progress = progressLogger(say.log, o.quiet)
+	}
 	var reps []*surge.Report
 	var out any
 	switch cmd {
@@ -152,7 +163,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		rep, err := surge.Run(ctx, c, func(p surge.Progress) { progress("", p) })
 		progress("done", surge.Progress{})
 		if err != nil {
-			fmt.Fprintln(stderr, "surge:", err)
+			say.err("", err)
 			return 1
 		}
 		reps, out = []*surge.Report{rep}, rep
@@ -169,7 +180,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		cmp, err := surge.Compare(ctx, cc, progress)
 		progress("done", surge.Progress{})
 		if err != nil {
-			fmt.Fprintln(stderr, "surge:", err)
+			say.err("", err)
 			return 1
 		}
 		for _, r := range []*surge.Report{cmp.Direct, cmp.Gateway} {
@@ -184,11 +195,11 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
-			fmt.Fprintln(stderr, "surge:", err)
+			say.err("", err)
 			return 1
 		}
 	} else if err := surge.WriteTable(stdout, reps...); err != nil {
-		fmt.Fprintln(stderr, "surge:", err)
+		say.err("", err)
 		return 1
 	}
 	if o.html != "" {
@@ -200,7 +211,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 			}
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "surge: --html:", err)
+			say.err("--html", err)
 			return 1
 		}
 	}
@@ -213,7 +224,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 			}
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "surge: --markdown:", err)
+			say.err("--markdown", err)
 			return 1
 		}
 	}
@@ -223,13 +234,13 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 			err = surge.WriteSVGs(o.svg, reps...)
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "surge: --svg:", err)
+			say.err("--svg", err)
 			return 1
 		}
 	}
 	for _, r := range reps {
 		if r.Stock.Oversell > 0 {
-			fmt.Fprintf(stderr, "surge: OVERSELL: the origin sold %d tickets beyond its stock (%s run)\n", r.Stock.Oversell, r.Mode)
+			say.err("", fmt.Errorf("OVERSELL: the origin sold %d tickets beyond its stock (%s run)", r.Stock.Oversell, r.Mode))
 			return 3
 		}
 	}
@@ -318,10 +329,64 @@ func progressPrinter(w io.Writer, quiet bool) func(mode string, p surge.Progress
 			fmt.Fprint(w, "\r\033[K"+line)
 			shown = true
 		default:
-			if ticks%10 == 9 {
+			if ticks%10 == 9 || p.Done {
 				fmt.Fprintln(w, line)
 			}
 			ticks++
 		}
+	}
+}
+
+// sayer reports errors on stderr: as "surge: ..." lines, or as zerolog
+// JSON records when SURGE_LOG_FORMAT is json.
+type sayer struct {
+	w    io.Writer
+	json bool
+	log  zerolog.Logger
+}
+
+func newSayer(w io.Writer, format string) sayer {
+	return sayer{w: w, json: format == "json", log: zerolog.New(w).With().Timestamp().Str("svc", "surge").Logger()}
+}
+
+// err reports err, about what (a flag, or "" for the run).
+func (s sayer) err(what string, err error) {
+	if s.json {
+		e := s.log.Error().Err(err)
+		if what != "" {
+			e = e.Str("about", what)
+		}
+		e.Msg("surge failed")
+		return
+	}
+	if what != "" {
+		fmt.Fprintf(s.w, "surge: %s: %v\n", what, err)
+		return
+	}
+	fmt.Fprintln(s.w, "surge:", err)
+}
+
+// progressLogger logs the run's progress as JSON records: the first tick of
+// every run, every tenth after it and the run's last.
+func progressLogger(log zerolog.Logger, quiet bool) func(mode string, p surge.Progress) {
+	ticks := 0
+	return func(mode string, p surge.Progress) {
+		if quiet {
+			return
+		}
+		if mode == "done" {
+			ticks = 0
+			return
+		}
+		if ticks%10 == 0 || p.Done {
+			e := log.Info()
+			if mode != "" {
+				e = e.Str("run", mode)
+			}
+			e.Float64("elapsed_s", p.Elapsed.Seconds()).Int("visitors", p.Visitors).Int64("arrived", p.Arrived).
+				Int64("waiting", p.Waiting).Int64("admitted", p.Admitted).Int64("orders", p.Orders).
+				Int64("requests", p.Requests).Int64("errors", p.Errors).Bool("done", p.Done).Msg("progress")
+		}
+		ticks++
 	}
 }

@@ -38,6 +38,7 @@ func TestCommandLine(t *testing.T) {
 		{"missing key file", []string{"run", "--direct", "http://127.0.0.1:1", "--event", "1"}, map[string]string{"SURGE_PASS_KEY_FILE": "/nonexistent"}, 2, "SURGE_PASS_KEY_FILE"},
 		{"compare needs both", []string{"compare", "--target", "http://127.0.0.1:1", "--event", "1"}, nil, 2, "--direct"},
 		{"stray argument", []string{"run", "--target", "http://127.0.0.1:1", "--event", "1", "now"}, nil, 2, `unexpected argument "now"`},
+		{"bad log format", []string{"run", "--target", "http://127.0.0.1:1", "--event", "1"}, map[string]string{"SURGE_LOG_FORMAT": "xml"}, 2, "SURGE_LOG_FORMAT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,5 +126,42 @@ func TestRunOutputs(t *testing.T) {
 				t.Errorf("html report: %v", err)
 			}
 		})
+	}
+}
+
+// stderr carries progress and errors as zerolog JSON lines by default, and
+// as "surge: ..." lines for humans with SURGE_LOG_FORMAT=console; stdout
+// carries the report either way.
+func TestLogFormats(t *testing.T) {
+	srv := origin(t, 5, true)
+	args := []string{"run", "--direct", srv.URL, "--event", "7", "--visitors", "8", "--json"}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), args, nil, &out, &errb); code != 3 {
+		t.Fatalf("exit %d; stderr %s", code, errb.String())
+	}
+	var sawProgress, sawOversell bool
+	for _, line := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("stderr line is not JSON: %q", line)
+		}
+		switch rec["message"] {
+		case "progress":
+			sawProgress = rec["visitors"] == float64(8)
+		case "surge failed":
+			sawOversell = rec["level"] == "error" && strings.Contains(fmt.Sprint(rec["error"]), "OVERSELL")
+		}
+	}
+	if !sawProgress || !sawOversell {
+		t.Errorf("JSON stderr lacks a progress record (%v) or the oversell error (%v):\n%s", sawProgress, sawOversell, errb.String())
+	}
+
+	out.Reset()
+	errb.Reset()
+	if code := run(context.Background(), args, map[string]string{"SURGE_LOG_FORMAT": "console"}, &out, &errb); code != 3 {
+		t.Fatalf("console: exit %d; stderr %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "surge: OVERSELL") || strings.Contains(errb.String(), `"level"`) {
+		t.Errorf("console stderr: %q", errb.String())
 	}
 }

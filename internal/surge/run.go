@@ -27,6 +27,7 @@ type Progress struct {
 	Orders   int64
 	Requests int64
 	Errors   int64
+	Done     bool // the run's last report, when its visitors are done
 }
 
 // requestKinds are the request kinds latency is reported for.
@@ -315,6 +316,11 @@ func (r *run) sample(ctx context.Context, done <-chan struct{}, progress func(Pr
 	for {
 		select {
 		case <-done:
+			if progress != nil {
+				p := r.progress()
+				p.Done = true
+				progress(p)
+			}
 			return
 		case <-tk.C:
 		}
@@ -333,12 +339,17 @@ func (r *run) sample(ctx context.Context, done <-chan struct{}, progress func(Pr
 			cancel()
 		}
 		if progress != nil {
-			progress(Progress{
-				Elapsed: r.since(), Visitors: r.cfg.Visitors,
-				Arrived: r.count.arrived.Load(), Waiting: r.waiting.Load(), Admitted: r.count.admitted.Load(),
-				Orders: r.count.orders.Load(), Requests: r.count.requests.Load(), Errors: r.count.errors.Load(),
-			})
+			progress(r.progress())
 		}
+	}
+}
+
+// progress is the run's counts now.
+func (r *run) progress() Progress {
+	return Progress{
+		Elapsed: r.since(), Visitors: r.cfg.Visitors,
+		Arrived: r.count.arrived.Load(), Waiting: r.waiting.Load(), Admitted: r.count.admitted.Load(),
+		Orders: r.count.orders.Load(), Requests: r.count.requests.Load(), Errors: r.count.errors.Load(),
 	}
 }
 
