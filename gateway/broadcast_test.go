@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/waitroom/waitroom/gateway"
 	"github.com/waitroom/waitroom/queue"
 )
@@ -25,32 +27,11 @@ func TestAdmissionReachesOtherInstances(t *testing.T) {
 		return err == nil && n[channel] == 2
 	})
 
-	v := newBrowser(t)
-	if res, _ := v.get(b.pub.URL+"/duo/x", false); res.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("visitor not queued: %d", res.StatusCode)
-	}
-	c, _, err := dialWS(t, b, v, "duo", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if s, err := readStatus(t, c, 2*time.Second); err != nil || s.State != "queued" || s.Position != 1 {
-		t.Fatalf("first push: %+v %v", s, err)
-	}
-
-	start := time.Now()
+	v, c := queuedSocket(t, b, "duo")
 	if res, body := a.admin(t, http.MethodPatch, "/admin/rooms/duo", `{"admit_per_minute":600}`); res.StatusCode != http.StatusOK {
 		t.Fatalf("PATCH: %s", body)
 	}
-	for {
-		s, err := readStatus(t, c, 3*time.Second)
-		if err != nil {
-			t.Fatalf("no admitted push on B %v after A's admission: %v", time.Since(start), err)
-		}
-		if s.State == "admitted" {
-			break
-		}
-	}
+	awaitAdmitted(t, c, "A's admission step")
 	heard := `waitroom_admissions_heard_total{room="duo"} 1`
 	if _, body := v.get(b.adm.URL+"/metrics", false); !strings.Contains(body, heard) {
 		t.Errorf("B's metrics lack %q", heard)
@@ -67,30 +48,48 @@ func TestAdmissionReachesOtherInstances(t *testing.T) {
 	if res, body := a.admin(t, http.MethodPatch, "/admin/rooms/duo", `{"admit_per_minute":0}`); res.StatusCode != http.StatusOK {
 		t.Fatalf("PATCH: %s", body)
 	}
-	w := newBrowser(t)
-	w.get(b.pub.URL+"/duo/x", false)
-	cw, _, err := dialWS(t, b, w, "duo", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cw.Close()
-	if s, err := readStatus(t, cw, 2*time.Second); err != nil || s.State != "queued" {
-		t.Fatalf("second visitor's first push: %+v %v", s, err)
-	}
+	w, cw := queuedSocket(t, b, "duo")
 	if res, body := a.admin(t, http.MethodPost, "/admin/rooms/duo/admit", `{"count":1}`); res.StatusCode != http.StatusOK || !strings.Contains(body, `"admitted":1`) {
 		t.Fatalf("manual admit: %s", body)
 	}
-	for {
-		s, err := readStatus(t, cw, 3*time.Second)
-		if err != nil {
-			t.Fatalf("no admitted push on B after the manual admission on A: %v", err)
-		}
-		if s.State == "admitted" {
-			break
-		}
-	}
+	awaitAdmitted(t, cw, "the manual admission on A")
 	waitFor(t, 2*time.Second, "B counts the manual admission", func() bool {
 		_, body := w.get(b.adm.URL+"/metrics", false)
 		return strings.Contains(body, `waitroom_admissions_heard_total{room="duo"} 2`)
 	})
+}
+
+// queuedSocket is a new visitor of roomName on r, queued at the end of the
+// line, with their status socket open (closed when the test ends).
+func queuedSocket(t *testing.T, r *rig, roomName string) (*browser, *websocket.Conn) {
+	t.Helper()
+	v := newBrowser(t)
+	if res, _ := v.get(r.pub.URL+"/"+roomName+"/x", false); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("visitor not queued: %d", res.StatusCode)
+	}
+	c, _, err := dialWS(t, r, v, roomName, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if s, err := readStatus(t, c, 2*time.Second); err != nil || s.State != "queued" || s.Position < 1 {
+		t.Fatalf("first push: %+v %v", s, err)
+	}
+	return v, c
+}
+
+// awaitAdmitted reads pushes until "admitted", failing the test when none
+// comes within a few seconds of after.
+func awaitAdmitted(t *testing.T, c *websocket.Conn, after string) {
+	t.Helper()
+	start := time.Now()
+	for {
+		s, err := readStatus(t, c, 3*time.Second)
+		if err != nil {
+			t.Fatalf("no admitted push %v after %s: %v", time.Since(start), after, err)
+		}
+		if s.State == "admitted" {
+			return
+		}
+	}
 }
