@@ -508,3 +508,27 @@ func TestReshuffleTellsNewPositions(t *testing.T) {
 		t.Fatalf("the reshuffle left the three first visitors in place (%v): one chance in 24,360", said)
 	}
 }
+
+// A status poll never says fewer visitors are waiting than stand up to
+// the visitor asking, even right after a rush of joins, when the shared
+// figures are a tick old.
+func TestStatusWaitingCoversPosition(t *testing.T) {
+	r := newRig(t, rigOpts{rooms: []queue.Room{room("rush", 0, 100, "/rush/*")}})
+	// The hub has read the (empty) room once, so polls can be answered
+	// from its figures.
+	waitFor(t, 3*time.Second, "the hub's first figures", func() bool {
+		_, body := newBrowser(t).get(r.adm.URL+"/metrics", false)
+		return strings.Contains(body, `waitroom_waiting{room="rush"} 0`)
+	})
+	vs := make([]*browser, 40)
+	for i := range vs {
+		vs[i] = newBrowser(t)
+		vs[i].get(r.pub.URL+"/rush/x", false)
+	}
+	for i, v := range vs {
+		s := v.status(r, "rush")
+		if s.Position != int64(i+1) || s.Waiting < s.Position {
+			t.Fatalf("visitor %d: position %d, waiting %d", i, s.Position, s.Waiting)
+		}
+	}
+}

@@ -419,8 +419,10 @@ func (g *Gateway) localStatus(room queue.Room, visitor string, now time.Time) (q
 	}
 	g.hub.stillThere(room.Name, visitor)
 	pos := g.tickets.told(room.Name, visitor, t, t-f.Front+1)
+	// The figures can be a tick older than the Redis answer pos may come
+	// from: never say fewer are waiting than stand up to this visitor.
 	st := queue.Status{Room: room.Name, State: queue.StateQueued, Ticket: t, Position: pos,
-		Waiting: f.Waiting, AdmitPerMinute: f.AdmitPerMinute, OpensAt: f.OpensAt, ETA: -1}
+		Waiting: max(f.Waiting, pos), AdmitPerMinute: f.AdmitPerMinute, OpensAt: f.OpensAt, ETA: -1}
 	if eta := etaSeconds(pos, f.ETAPerMinute); eta >= 0 {
 		st.ETA = time.Duration(eta) * time.Second
 	}
