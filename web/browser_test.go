@@ -320,6 +320,59 @@ func TestQueuePageScriptInBrowser(t *testing.T) {
 	}
 }
 
+// A page that polls (its socket refused) never has two polls in flight,
+// however slow the status API answers: the next poll is set when the
+// answer arrives, so a struggling gateway is not sent more of them, and
+// (as that timer is set from the network answer, not from the previous
+// timer) a tab hidden for minutes keeps polling every few seconds instead
+// of once a minute.
+func TestQueuePagePollsOneAtATime(t *testing.T) {
+	pages := newPages(t, "")
+	status := map[string]any{"room": "r", "state": "queued", "position": 4, "waiting": 9, "eta_seconds": 60,
+		"admit_per_minute": 10, "opens_at": nil, "ticket": 4}
+	var mu sync.Mutex
+	inFlight, most, polls := 0, 0, 0
+	mux := http.NewServeMux()
+	mux.Handle("GET "+web.AssetPrefix, http.StripPrefix(web.AssetPrefix, pages.Assets()))
+	mux.HandleFunc("GET /_waitroom/ws", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no sockets here", http.StatusServiceUnavailable)
+	})
+	mux.HandleFunc("GET /_waitroom/api/status", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		polls++
+		most = max(most, inFlight)
+		mu.Unlock()
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		select { // longer than the page's longest gap between polls
+		case <-time.After(6 * time.Second):
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(status)
+	})
+	mux.HandleFunc("GET /q", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := pages.RenderQueue(w, web.QueueData{Lang: "en", Room: "r", State: "queued", Status: status,
+			StatusURL: "/_waitroom/api/status?room=r", WSURL: "/_waitroom/ws?room=r", ReturnURL: "/q"}); err != nil {
+			t.Error(err)
+		}
+	})
+	site := httptest.NewServer(mux)
+	defer site.Close()
+
+	v := newVisitor(t, browser(t), "en")
+	v.do(chromedp.Navigate(site.URL + "/q"))
+	v.waitFor("the first poll", `document.getElementById('wr-conn').getAttribute('data-conn') !== 'connecting'`)
+	time.Sleep(8 * time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if polls == 0 || most != 1 {
+		t.Fatalf("%d polls, at most %d in flight at once; want one at a time", polls, most)
+	}
+}
+
 // Korean visitors get the whole page in Korean, and it fits a small phone.
 func TestQueuePageKoreanOnPhoneWidth(t *testing.T) {
 	pages := newPages(t, "")

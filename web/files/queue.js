@@ -14,6 +14,7 @@
   var locale = cfg.lang === 'ko' ? 'ko-KR' : 'en-US';
 
   var POLL_MIN_MS = 2000, POLL_MAX_MS = 5000; // polling interval, picked at random in between
+  var POLL_TIMEOUT_MS = 10000; // a poll that has not answered by then is given up
   var BACKOFF_BASE_MS = 500, BACKOFF_MAX_MS = 30000;
   var SILENT_SOCKET_MS = 10000; // the server pushes every second; this much silence means a dead socket
   var ANNOUNCE_EVERY_MS = 30000; // screen readers hear a new position at most this often
@@ -23,6 +24,7 @@
   var page = document.getElementById('wr-page');
   var socket = null, failures = 0;
   var retryTimer = 0, pollTimer = 0, silenceTimer = 0, countdownTimer = 0;
+  var polling = false;
   var leaving = false;
   var firstPosition = loadFirstPosition();
   var announced = { state: page.getAttribute('data-state'), at: Date.now() };
@@ -172,7 +174,7 @@
     leaving = true;
     try { sessionStorage.removeItem(storageKey()); } catch (e) { /* private mode */ }
     clearTimeout(retryTimer);
-    clearTimeout(pollTimer);
+    stopPolling();
     clearTimeout(silenceTimer);
     clearInterval(countdownTimer);
     if (socket) { socket.onclose = null; socket.close(1000); socket = null; }
@@ -264,26 +266,43 @@
   }
 
   function startPolling() {
-    if (pollTimer || leaving) return;
+    if (polling || leaving) return;
+    polling = true;
     setConnection('polling');
     poll();
   }
 
   function stopPolling() {
+    polling = false;
     clearTimeout(pollTimer);
     pollTimer = 0;
   }
 
+  // Each poll schedules the next when its answer (or failure) arrives, from
+  // the network task, not from a timer: Chrome throttles a chain of timers
+  // that set timers to one wake-up a minute once a tab has been hidden for
+  // a while (intensive wake-up throttling), which is as long as a room's
+  // abandon_after, and the visitor would lose their place. A timer set from
+  // a fetch's answer starts a new chain each time.
   function poll() {
-    pollTimer = setTimeout(poll, POLL_MIN_MS + Math.random() * (POLL_MAX_MS - POLL_MIN_MS));
-    fetch(cfg.status_url, { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } })
+    pollTimer = 0;
+    if (!polling) return;
+    var ctl = typeof AbortController === 'function' ? new AbortController() : null;
+    var giveUp = setTimeout(function () { if (ctl) ctl.abort(); }, POLL_TIMEOUT_MS);
+    function next() {
+      clearTimeout(giveUp);
+      if (polling && !pollTimer) pollTimer = setTimeout(poll, POLL_MIN_MS + Math.random() * (POLL_MAX_MS - POLL_MIN_MS));
+    }
+    fetch(cfg.status_url, { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' }, signal: ctl ? ctl.signal : undefined })
       .then(function (r) { return r.json(); })
       .then(function (s) {
-        if (pollTimer) setConnection('polling');
+        if (polling) setConnection('polling');
         apply(s);
+        next();
       })
       .catch(function () {
-        if (pollTimer) setConnection('retry');
+        if (polling) setConnection('retry');
+        next();
       });
   }
 
