@@ -303,13 +303,13 @@ func (l *redisLines) Printf(_ context.Context, format string, v ...any) {
 // A gateway on a redis:// URL starts without go-redis printing anything of
 // its own: every line of the gateway's log is zerolog JSON.
 func TestRedisClientsStartQuietly(t *testing.T) {
-	testenv.Redis(t) // a Redis to connect to, or skip / fail as CI wants
+	_, prefix := testenv.Redis(t) // a Redis (or skip / fail as CI wants); its keys under prefix go at cleanup
 	var l redisLines
 	redis.SetLogger(&l)
 	t.Cleanup(func() { redis.SetLogger(stdRedisLogger{}) })
 	cfg := DefaultConfig("http://127.0.0.1:1")
 	cfg.RedisURL = testenv.RedisURL()
-	cfg.RedisPrefix = "wrtest:" + testenv.RandomID(6) + ":"
+	cfg.RedisPrefix = prefix
 	cfg.CookieSecret = strings.Repeat("c", 32)
 	cfg.PassSecret = strings.Repeat("p", 32)
 	ctx, cancel := context.WithCancel(context.Background())
