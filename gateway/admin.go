@@ -162,7 +162,7 @@ func (g *Gateway) adminRoutes() http.Handler {
 func (g *Gateway) serveDashboard(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_ = g.pages.RenderDashboard(w)
+	_ = g.pages.RenderDashboard(w, langOf(r))
 }
 
 // RoomJSON is one room in the admin API: its effective configuration and

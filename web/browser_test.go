@@ -647,6 +647,26 @@ func TestDashboardInBrowser(t *testing.T) {
 	if page := getPage(t, httpVisitor(t), public.URL+"/events/42"); strings.Contains(page, `data-state="paused"`) {
 		t.Error("the dashboard's Reset left the room paused")
 	}
+
+	// An operator whose browser asks for Korean gets the dashboard in Korean.
+	ko := newVisitor(t, browser(t), "ko-KR,ko;q=0.9")
+	if _, err := chromedp.Call(ko.ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+		Headers: network.Headers{"Authorization": auth, "Accept-Language": "ko-KR,ko;q=0.9"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ko.do(chromedp.Navigate(admin.URL + "/admin/"))
+	ko.waitFor("the room's state in Korean", `document.querySelector('#rooms-table tbody td:nth-of-type(1)').textContent === '운영 중'`)
+	for _, c := range []struct{ what, got, want string }{
+		{"html lang", ko.eval(`document.documentElement.lang`), "ko"},
+		{"heading", ko.text("rooms-heading"), "대기실"},
+		{"pause button", ko.eval(`document.querySelector('#room-concert-42 .controls button').textContent`), "일시 정지"},
+	} {
+		if c.got != c.want {
+			t.Errorf("Korean dashboard: %s = %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	ko.screenshot("dashboard-ko", 1200)
 }
 
 // When the socket drops (a gateway instance going away closes it with 1001)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -82,4 +83,56 @@ func FuzzLang(f *testing.F) {
 			t.Fatalf("Lang(%q) = %q", header, got)
 		}
 	})
+}
+
+// The dashboard's catalogs have the same keys and placeholders in every
+// language, and hold every key its page and script use.
+func TestDashboardCatalogs(t *testing.T) {
+	en := dashboardMessages["en"]
+	for _, lang := range languages {
+		cat, ok := dashboardMessages[lang]
+		if !ok {
+			t.Fatalf("no dashboard catalog for %q", lang)
+		}
+		if len(cat) != len(en) {
+			t.Errorf("%s has %d strings, en has %d", lang, len(cat), len(en))
+		}
+		for key, enText := range en {
+			s := cat[key]
+			if strings.TrimSpace(s) == "" {
+				t.Errorf("%s: %q is missing", lang, key)
+			}
+			for _, ph := range []string{"{n}", "{t}", "{room}", "{what}"} {
+				if strings.Contains(enText, ph) != strings.Contains(s, ph) {
+					t.Errorf("%s: %q placeholders differ from en: %q vs %q", lang, key, s, enText)
+				}
+			}
+		}
+	}
+	js, err := embedded.ReadFile("files/dashboard.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := embedded.ReadFile("files/dashboard.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\bt\('([a-z_]+)'\s*[,)]`).FindAllStringSubmatch(string(js), -1) {
+		used[m[1]] = true
+	}
+	for _, m := range regexp.MustCompile(`\{\{index \.T "([a-z_]+)"\}\}`).FindAllStringSubmatch(string(html), -1) {
+		used[m[1]] = true
+	}
+	for _, state := range []string{"open", "prequeue", "paused", "closed"} {
+		used["state_"+state] = true // t('state_' + state)
+	}
+	if len(used) < 30 {
+		t.Fatalf("found only %d keys in use: the patterns above no longer match the page", len(used))
+	}
+	for key := range used {
+		if en[key] == "" {
+			t.Errorf("the dashboard uses %q, which the catalog lacks", key)
+		}
+	}
 }

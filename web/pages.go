@@ -206,7 +206,7 @@ func (p *Pages) tryRender(name string) error {
 			err = p.RenderBadGateway(io.Discard, lang, "sample-request-id")
 		case dashboardPage:
 			if lang == languages[0] {
-				err = p.RenderDashboard(io.Discard)
+				err = p.RenderDashboard(io.Discard, languages[0])
 			}
 		}
 		if err != nil {
@@ -423,6 +423,9 @@ func (p *Pages) RenderBadGateway(w io.Writer, lang, requestID string) error {
 }
 
 type dashboardView struct {
+	Lang           string
+	T              map[string]string // the page's strings (dashboardMessages)
+	TextJSON       string            // the same, for the script
 	RoomsURL       string
 	PollMillis     int
 	HistoryMinutes int
@@ -431,9 +434,19 @@ type dashboardView struct {
 // RenderDashboard writes the operator's live dashboard (GET /admin/). Its
 // CSS and script are inlined, so the admin listener needs no asset route;
 // the script polls DashboardRoomsURL every 2 s with the browser's own
-// credentials (HTTP Basic, as the gateway asks for them).
-func (p *Pages) RenderDashboard(w io.Writer) error {
-	return p.render(w, dashboardPage, dashboardView{RoomsURL: DashboardRoomsURL, PollMillis: 2000, HistoryMinutes: 10})
+// credentials (HTTP Basic, as the gateway asks for them). lang is "en" or
+// "ko" (Lang of the operator's Accept-Language); anything else is English.
+func (p *Pages) RenderDashboard(w io.Writer, lang string) error {
+	cat, ok := dashboardMessages[lang]
+	if !ok {
+		lang, cat = languages[0], dashboardMessages[languages[0]]
+	}
+	text, err := json.Marshal(cat)
+	if err != nil {
+		return err
+	}
+	return p.render(w, dashboardPage, dashboardView{Lang: lang, T: cat, TextJSON: string(text),
+		RoomsURL: DashboardRoomsURL, PollMillis: 2000, HistoryMinutes: 10})
 }
 
 // render executes into a pooled buffer first, so a failing template never

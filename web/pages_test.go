@@ -179,7 +179,7 @@ func TestPagesLoadNothingFromElsewhere(t *testing.T) {
 	for _, render := range []func(*bytes.Buffer) error{
 		func(b *bytes.Buffer) error { return p.RenderUnavailable(b, "en", 10) },
 		func(b *bytes.Buffer) error { return p.RenderBadGateway(b, "ko", "req-1") },
-		func(b *bytes.Buffer) error { return p.RenderDashboard(b) },
+		func(b *bytes.Buffer) error { return p.RenderDashboard(b, "ko") },
 	} {
 		var b bytes.Buffer
 		if err := render(&b); err != nil {
@@ -252,17 +252,24 @@ func TestRenderBadGateway(t *testing.T) {
 }
 
 // The dashboard carries its own script and styles (the admin listener has
-// no asset route) and polls the rooms API.
+// no asset route) and polls the rooms API, in the operator's language.
 func TestRenderDashboard(t *testing.T) {
 	p := newPages(t, "")
-	var b bytes.Buffer
-	if err := p.RenderDashboard(&b); err != nil {
-		t.Fatal(err)
-	}
-	page := b.String()
-	for _, s := range []string{`data-rooms-url="/admin/rooms"`, `data-poll-ms="2000"`, "getContext('2d')", "PATCH", "/admit", "admit_per_minute", "<style>", "max_active"} {
-		if !strings.Contains(page, s) {
-			t.Errorf("dashboard lacks %q", s)
+	for _, tc := range []struct{ lang, htmlLang, heading string }{
+		{"en", `lang="en"`, "<h2 id=\"rooms-heading\">Rooms</h2>"},
+		{"ko", `lang="ko"`, "<h2 id=\"rooms-heading\">대기실</h2>"},
+		{"fr", `lang="en"`, "<h2 id=\"rooms-heading\">Rooms</h2>"},
+	} {
+		var b bytes.Buffer
+		if err := p.RenderDashboard(&b, tc.lang); err != nil {
+			t.Fatal(err)
+		}
+		page := b.String()
+		for _, s := range []string{tc.htmlLang, tc.heading, `data-rooms-url="/admin/rooms"`, `data-poll-ms="2000"`, `data-text="{`,
+			"getContext('2d')", "PATCH", "/admit", "admit_per_minute", "<style>", "max_active"} {
+			if !strings.Contains(page, s) {
+				t.Errorf("%s dashboard lacks %q", tc.lang, s)
+			}
 		}
 	}
 }

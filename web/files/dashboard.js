@@ -11,6 +11,15 @@
   var HISTORY_MS = (Number(root.getAttribute('data-history-minutes')) || 10) * 60000;
   var RATE_WINDOW_MS = 30000; // admitted-per-minute is measured over this window
   var COLORS = { waiting: '#1d4ed8', active: '#0f7a3a', rate: '#a23b00', limit: '#6b7280' };
+  var TEXT = JSON.parse(root.getAttribute('data-text') || '{}'); // this page's language (dashboard_messages.go)
+  var LOCALE = document.documentElement.lang || 'en';
+
+  // t is the catalog's string for key with {name} filled in from vars.
+  function t(key, vars) {
+    var s = TEXT[key] || key;
+    Object.keys(vars || {}).forEach(function (k) { s = s.split('{' + k + '}').join(String(vars[k])); });
+    return s;
+  }
 
   var history = {}; // room name -> [{t, waiting, active, admitted, rate}]
   var panels = {};  // room name -> {el, canvases, message, inputs}
@@ -30,7 +39,7 @@
     if (n === null || n === undefined || n === '') return '–';
     var x = Number(n);
     if (!isFinite(x)) return '–';
-    return x.toLocaleString('en-US', { maximumFractionDigits: 1 });
+    return x.toLocaleString(LOCALE, { maximumFractionDigits: 1 });
   }
 
   function setStatus(message, kind) {
@@ -70,7 +79,7 @@
       var state = roomState(r);
       body.appendChild(el('tr', {}, [
         el('th', { scope: 'row' }, [el('a', { href: '#room-' + r.name, text: r.name })]),
-        el('td', {}, [el('span', { class: 'tag ' + state, text: state })]),
+        el('td', {}, [el('span', { class: 'tag ' + state, 'data-state': state, text: t('state_' + state) })]),
         el('td', { class: 'num', text: fmt(r.waiting) }),
         el('td', { class: 'num', text: fmt(r.active) }),
         el('td', { class: 'num', text: fmt(r.max_active) }),
@@ -110,13 +119,13 @@
   function panel(name) {
     if (panels[name]) return panels[name];
     var p = {};
-    var waiting = figure('Waiting', [{ label: 'waiting', color: COLORS.waiting }]);
-    var active = figure('Active', [{ label: 'active', color: COLORS.active }, { label: 'max active', color: COLORS.limit, dashed: true }]);
-    var rate = figure('Admitted per minute', [{ label: 'achieved', color: COLORS.rate }, { label: 'set rate', color: COLORS.limit, dashed: true }]);
+    var waiting = figure(t('chart_waiting'), [{ label: t('key_waiting'), color: COLORS.waiting }]);
+    var active = figure(t('chart_active'), [{ label: t('key_active'), color: COLORS.active }, { label: t('key_max_active'), color: COLORS.limit, dashed: true }]);
+    var rate = figure(t('chart_rate'), [{ label: t('key_achieved'), color: COLORS.rate }, { label: t('key_set_rate'), color: COLORS.limit, dashed: true }]);
     p.canvases = { waiting: waiting.canvas, active: active.canvas, rate: rate.canvas };
     p.message = el('p', { class: 'message', role: 'status' });
-    p.pause = el('button', { type: 'button', text: 'Pause' });
-    p.close = el('button', { type: 'button', text: 'Close' });
+    p.pause = el('button', { type: 'button', text: t('pause') });
+    p.close = el('button', { type: 'button', text: t('close') });
     p.pause.addEventListener('click', function () {
       var r = latest[name];
       send(name, 'PATCH', '', { paused: !(r && r.paused) });
@@ -124,23 +133,23 @@
     p.close.addEventListener('click', function () {
       var r = latest[name];
       var closing = !(r && r.closed);
-      if (closing && !window.confirm('Close room ' + name + '? Nobody is admitted until it is opened again; places are kept.')) return;
+      if (closing && !window.confirm(t('confirm_close', { room: name }))) return;
       send(name, 'PATCH', '', { closed: closing });
     });
-    p.reset = el('button', { type: 'button', text: 'Reset to file', title: 'Drop every live change: the rooms file (or WAITROOM_*) values apply again; places are kept' });
+    p.reset = el('button', { type: 'button', text: t('reset'), title: t('reset_title') });
     p.reset.addEventListener('click', function () {
-      if (!window.confirm('Reset room ' + name + ' to its configured values? Every live change (rate, max active, pause, close, mode, opening) is dropped; places are kept.')) return;
+      if (!window.confirm(t('confirm_reset', { room: name }))) return;
       send(name, 'POST', '/reset', {});
     });
     p.inputs = {};
     var controls = el('div', { class: 'controls' }, [
       p.pause, p.close,
-      numberForm('Admit per minute', 'admit_per_minute', 'Set', function (n) { send(name, 'PATCH', '', { admit_per_minute: n }); }, p.inputs),
-      numberForm('Max active', 'max_active', 'Set', function (n) { send(name, 'PATCH', '', { max_active: n }); }, p.inputs),
-      numberForm('Admit next N now', 'count', 'Admit', function (n) { send(name, 'POST', '/admit', { count: n }); }),
+      numberForm(t('set_rate'), 'admit_per_minute', t('set'), function (n) { send(name, 'PATCH', '', { admit_per_minute: n }); }, p.inputs),
+      numberForm(t('set_max_active'), 'max_active', t('set'), function (n) { send(name, 'PATCH', '', { max_active: n }); }, p.inputs),
+      numberForm(t('admit_next'), 'count', t('admit'), function (n) { send(name, 'POST', '/admit', { count: n }); }),
       p.reset
     ]);
-    p.el = el('section', { class: 'panel', id: 'room-' + name, 'aria-label': 'Room ' + name }, [
+    p.el = el('section', { class: 'panel', id: 'room-' + name, 'aria-label': t('room_label', { room: name }) }, [
       el('h3', { text: name }),
       el('div', { class: 'charts' }, [waiting.fig, active.fig, rate.fig]),
       controls, p.message
@@ -152,7 +161,8 @@
 
   function send(name, method, suffix, body) {
     var p = panels[name];
-    p.message.textContent = method + ' ' + JSON.stringify(body) + ' …';
+    var what = method + ' ' + suffix + ' ' + JSON.stringify(body);
+    p.message.textContent = t('sending', { what: what });
     p.message.removeAttribute('data-kind');
     fetch(ROOMS_URL + '/' + encodeURIComponent(name) + suffix, {
       method: method,
@@ -165,13 +175,13 @@
         var summary = '';
         try {
           var out = JSON.parse(t);
-          if (typeof out.admitted === 'number') summary = ' → admitted ' + out.admitted + (out.skipped ? ', skipped ' + out.skipped : '');
+          if (typeof out.admitted === 'number') summary = t('admitted_result', { n: out.admitted }) + (out.skipped ? t('skipped_result', { n: out.skipped }) : '');
         } catch (e) { /* not JSON: no summary */ }
-        p.message.textContent = 'Done at ' + new Date().toLocaleTimeString() + ': ' + method + ' ' + JSON.stringify(body) + summary;
+        p.message.textContent = t('done', { t: new Date().toLocaleTimeString(LOCALE), what: what + summary });
         poll();
       });
     }).catch(function (err) {
-      p.message.textContent = 'Failed: ' + err.message;
+      p.message.textContent = t('failed', { what: err.message });
       p.message.setAttribute('data-kind', 'error');
     });
   }
@@ -219,7 +229,7 @@
     g.textBaseline = 'bottom';
     g.fillText(ago(span), left, h - 2);
     g.textAlign = 'right';
-    g.fillText('now', w - right, h - 2);
+    g.fillText(t('now'), w - right, h - 2);
 
     series.forEach(function (s) {
       g.strokeStyle = s.color;
@@ -247,7 +257,7 @@
 
   function ago(ms) {
     var s = Math.round(ms / 1000);
-    return s < 120 ? '−' + s + ' s' : '−' + Math.round(s / 60) + ' min';
+    return s < 120 ? t('seconds_ago', { n: s }) : t('minutes_ago', { n: Math.round(s / 60) });
   }
 
   function niceCeil(v) {
@@ -259,9 +269,9 @@
   function renderPanel(r) {
     var p = panel(r.name), h = history[r.name] || [];
     var maxActive = Number(r.max_active), setRate = Number(r.admit_per_minute);
-    p.pause.textContent = r.paused ? 'Resume' : 'Pause';
+    p.pause.textContent = r.paused ? t('resume') : t('pause');
     p.pause.setAttribute('aria-pressed', r.paused ? 'true' : 'false');
-    p.close.textContent = r.closed ? 'Open' : 'Close';
+    p.close.textContent = r.closed ? t('open') : t('close');
     p.close.setAttribute('aria-pressed', r.closed ? 'true' : 'false');
     // The current values show in the empty inputs.
     p.inputs.admit_per_minute.placeholder = fmt(r.admit_per_minute);
@@ -285,7 +295,7 @@
     inFlight = true;
     fetch(ROOMS_URL, { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } })
       .then(function (res) {
-        if (res.status === 401) throw new Error('not signed in (401): reload the page to enter the admin token');
+        if (res.status === 401) throw new Error(t('not_signed_in'));
         if (!res.ok) throw new Error('GET ' + ROOMS_URL + ': ' + res.status);
         return res.json();
       })
@@ -296,7 +306,8 @@
         rooms.forEach(function (r) { latest[r.name] = r; record(r, now); });
         renderTable(rooms);
         rooms.forEach(renderPanel);
-        setStatus(rooms.length + (rooms.length === 1 ? ' room' : ' rooms') + ' · updated ' + new Date(now).toLocaleTimeString());
+        var at = new Date(now).toLocaleTimeString(LOCALE);
+        setStatus(rooms.length === 1 ? t('one_room', { t: at }) : t('rooms_updated', { n: rooms.length, t: at }));
       })
       .catch(function (err) { setStatus(err.message, 'error'); })
       .then(function () { inFlight = false; });
