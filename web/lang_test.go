@@ -43,28 +43,8 @@ func TestLang(t *testing.T) {
 // Every string shown to visitors exists, non-empty, in every language, with
 // the same placeholders, so a Korean visitor never sees an English gap.
 func TestCatalogsComplete(t *testing.T) {
+	checkCatalogs(t, messages, "{n}", "{t}", "{h}", "{m}")
 	en := messages["en"]
-	for _, lang := range languages {
-		cat, ok := messages[lang]
-		if !ok {
-			t.Fatalf("no catalog for %q", lang)
-		}
-		if len(cat) != len(en) {
-			t.Errorf("%s has %d strings, en has %d", lang, len(cat), len(en))
-		}
-		for key, enText := range en {
-			s, ok := cat[key]
-			if !ok || strings.TrimSpace(s) == "" {
-				t.Errorf("%s: %q is missing", lang, key)
-				continue
-			}
-			for _, ph := range []string{"{n}", "{t}", "{h}", "{m}"} {
-				if strings.Contains(enText, ph) != strings.Contains(s, ph) {
-					t.Errorf("%s: %q placeholders differ from en: %q vs %q", lang, key, s, enText)
-				}
-			}
-		}
-	}
 	for _, state := range []string{"prequeue", "queued", "paused", "closed", "admitted"} {
 		for _, prefix := range []string{"heading_", "lead_", "state_"} {
 			if en[prefix+state] == "" {
@@ -88,27 +68,8 @@ func FuzzLang(f *testing.F) {
 // The dashboard's catalogs have the same keys and placeholders in every
 // language, and hold every key its page and script use.
 func TestDashboardCatalogs(t *testing.T) {
+	checkCatalogs(t, dashboardMessages, "{n}", "{t}", "{room}", "{what}")
 	en := dashboardMessages["en"]
-	for _, lang := range languages {
-		cat, ok := dashboardMessages[lang]
-		if !ok {
-			t.Fatalf("no dashboard catalog for %q", lang)
-		}
-		if len(cat) != len(en) {
-			t.Errorf("%s has %d strings, en has %d", lang, len(cat), len(en))
-		}
-		for key, enText := range en {
-			s := cat[key]
-			if strings.TrimSpace(s) == "" {
-				t.Errorf("%s: %q is missing", lang, key)
-			}
-			for _, ph := range []string{"{n}", "{t}", "{room}", "{what}"} {
-				if strings.Contains(enText, ph) != strings.Contains(s, ph) {
-					t.Errorf("%s: %q placeholders differ from en: %q vs %q", lang, key, s, enText)
-				}
-			}
-		}
-	}
 	js, err := embedded.ReadFile("files/dashboard.js")
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +94,34 @@ func TestDashboardCatalogs(t *testing.T) {
 	for key := range used {
 		if en[key] == "" {
 			t.Errorf("the dashboard uses %q, which the catalog lacks", key)
+		}
+	}
+}
+
+// checkCatalogs: every language has every English key, non-empty, with the
+// same placeholders.
+func checkCatalogs(t *testing.T, catalogs map[string]map[string]string, placeholders ...string) {
+	t.Helper()
+	en := catalogs["en"]
+	for _, lang := range languages {
+		cat, ok := catalogs[lang]
+		if !ok {
+			t.Fatalf("no catalog for %q", lang)
+		}
+		if len(cat) != len(en) {
+			t.Errorf("%s has %d strings, en has %d", lang, len(cat), len(en))
+		}
+		for key, enText := range en {
+			s := cat[key]
+			if strings.TrimSpace(s) == "" {
+				t.Errorf("%s: %q is missing", lang, key)
+				continue
+			}
+			for _, ph := range placeholders {
+				if strings.Contains(enText, ph) != strings.Contains(s, ph) {
+					t.Errorf("%s: %q placeholders differ from en: %q vs %q", lang, key, s, enText)
+				}
+			}
 		}
 	}
 }
