@@ -175,8 +175,9 @@ func cutSample(line string) (key, val string, ok bool) {
 
 // roomConfig is the part of GET /admin/rooms/{name} surge reads.
 type roomConfig struct {
-	AdmitPerMinute int `json:"admit_per_minute"`
-	MaxActive      int `json:"max_active"`
+	AdmitPerMinute int   `json:"admit_per_minute"`
+	MaxActive      int   `json:"max_active"`
+	Active         int64 `json:"active"`
 }
 
 func (o originClient) room(ctx context.Context, admin, token, name string) (roomConfig, error) {

@@ -92,6 +92,11 @@ type AdmissionReport struct {
 	// AchievedPerMinute is admissions of visitors who had to wait, per
 	// minute, from the first such admission to the last; 0 if fewer than two.
 	AchievedPerMinute float64 `json:"achieved_per_minute"`
+	// ActivePeak is the most visitors holding one of the room's max_active
+	// slots at once, read from the gateway's admin API every second: when
+	// it reaches MaxActive, slots freeing up, not the rate, paced admission.
+	// -1 when the admin API was not given.
+	ActivePeak int64 `json:"active_peak"`
 }
 
 // FIFOReport compares admission order with arrival order (tickets).

@@ -58,7 +58,7 @@ visitors.sold_out visitors.abandoned visitors.still_waiting visitors.failed
 requests requests_per_second orders orders_per_second
 latency latency.order latency.order.count latency.order.p50_ms latency.order.p95_ms latency.order.p99_ms latency.order.max_ms
 wait wait.count wait.p50_ms wait.p95_ms wait.p99_ms wait.max_ms
-admission admission.configured_per_minute admission.max_active admission.achieved_per_minute
+admission admission.configured_per_minute admission.max_active admission.achieved_per_minute admission.active_peak
 fifo fifo.checked fifo.inversions fifo.slack_ms fifo.observed_inversions fifo.position_increases
 stock stock.total stock.remaining_before stock.remaining_after stock.tickets_confirmed stock.oversell stock.unconfirmed
 origin origin.inflight_max origin.inflight_max_before origin.inflight_sampled_max origin.orders_by_result origin.orders_by_result.ok origin.status_5xx

@@ -49,7 +49,10 @@ type run struct {
 	wait    histogram
 	records []record
 	waiting atomic.Int64
-	count   struct {
+	// activePeak is the room's most active visitors seen (gateway admin
+	// API, each second); -1 when not read.
+	activePeak atomic.Int64
+	count      struct {
 		arrived, queued, admitted, atOnce, bought, soldOut, abandoned, stillWaiting, failed atomic.Int64
 		requests, orders, tickets, status5xx, positionUp, errors                            atomic.Int64
 	}
@@ -148,7 +151,7 @@ func Run(ctx context.Context, c Config, progress func(Progress)) (*Report, error
 			WebSocketShare: c.WebSocketShare, AbandonShare: c.AbandonShare, Quantity: c.Quantity,
 			EventID: c.EventID, Seed: c.Seed, SourceAddresses: len(c.SourceAddrs),
 		},
-		Admission: AdmissionReport{ConfiguredPerMinute: -1, MaxActive: -1},
+		Admission: AdmissionReport{ConfiguredPerMinute: -1, MaxActive: -1, ActivePeak: -1},
 		Origin:    OriginReport{InflightMax: -1, InflightMaxBefore: -1, InflightSampledMax: -1},
 	}
 
@@ -185,6 +188,9 @@ func Run(ctx context.Context, c Config, progress func(Progress)) (*Report, error
 			return nil, fmt.Errorf("reading room %s from the gateway admin API: %w", r.room, err)
 		}
 		rep.Admission.ConfiguredPerMinute, rep.Admission.MaxActive = rc.AdmitPerMinute, rc.MaxActive
+		r.activePeak.Store(rc.Active)
+	} else {
+		r.activePeak.Store(-1)
 	}
 
 	base := strings.TrimRight(c.base(), "/")
@@ -274,6 +280,11 @@ schedule:
 		}
 	}
 	rep.Stock = stockCheck(stockKnown, before.Total, before.Remaining, after.Remaining, r.count.tickets.Load())
+	if r.activePeak.Load() >= 0 { // and once more now that the crowd is through
+		if rc, err := r.oc.room(post, c.GatewayAdmin, c.GatewayAdminToken, r.room); err == nil && rc.Active > r.activePeak.Load() {
+			r.activePeak.Store(rc.Active)
+		}
+	}
 	if c.Origin != "" {
 		m, err := r.oc.metrics(post, c.Origin, "ticketd_http_inflight_max", "ticketd_orders_total")
 		if err == nil {
@@ -329,6 +340,13 @@ func (r *run) sample(ctx context.Context, done <-chan struct{}, progress func(Pr
 		w := r.waiting.Load()
 		s.waiting.Store(w)
 		r.footprint(w)
+		if r.activePeak.Load() >= 0 && ctx.Err() == nil {
+			qctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			if rc, err := r.oc.room(qctx, r.cfg.GatewayAdmin, r.cfg.GatewayAdminToken, r.room); err == nil && rc.Active > r.activePeak.Load() {
+				r.activePeak.Store(rc.Active)
+			}
+			cancel()
+		}
 		if r.cfg.Origin != "" && ctx.Err() == nil {
 			qctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 			if m, err := r.oc.metrics(qctx, r.cfg.Origin, "ticketd_http_inflight"); err == nil {
@@ -438,6 +456,7 @@ func (r *run) fill(rep *Report, end time.Duration, interrupted bool) {
 	if nq >= 2 && lastQ > firstQ {
 		rep.Admission.AchievedPerMinute = round3(float64(nq-1) / (lastQ - firstQ).Minutes())
 	}
+	rep.Admission.ActivePeak = r.activePeak.Load()
 	rep.FIFO = FIFOReport{
 		Checked:            int64(len(adm)),
 		Inversions:         CountCertainInversions(adm, r.cfg.FIFOSlack),

@@ -108,6 +108,7 @@ func tableRows(reps []*Report) [][]string {
 	row("  configured /min", func(r *Report) string { return known(int64(r.Admission.ConfiguredPerMinute)) })
 	row("  achieved /min", func(r *Report) string { return f1(r.Admission.AchievedPerMinute) })
 	row("  max active", func(r *Report) string { return known(int64(r.Admission.MaxActive)) })
+	row("  peak active", func(r *Report) string { return known(r.Admission.ActivePeak) })
 	row("  FIFO inversions", func(r *Report) string {
 		return fmt.Sprintf("%d of %d (observed %d)", r.FIFO.Inversions, r.FIFO.Checked, r.FIFO.ObservedInversions)
 	})
