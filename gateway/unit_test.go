@@ -208,7 +208,7 @@ func TestTicketBookNeverRaisesPosition(t *testing.T) {
 	fresh := func(ticket, pos int64) queue.Status {
 		return queue.Status{State: queue.StateQueued, Ticket: ticket, Position: pos}
 	}
-	b.put("r", "v", fresh(40, 5), 0)
+	b.put("r", "v", fresh(40, 5))
 	steps := []struct {
 		name       string
 		ticket     int64
@@ -227,7 +227,7 @@ func TestTicketBookNeverRaisesPosition(t *testing.T) {
 			t.Errorf("%s: told position %d, want %d", s.name, got, s.want)
 		}
 		if s.freshAfter > 0 {
-			b.put("r", "v", fresh(s.ticket, s.freshAfter), 0)
+			b.put("r", "v", fresh(s.ticket, s.freshAfter))
 		}
 	}
 }

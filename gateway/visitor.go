@@ -130,12 +130,11 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 func (g *Gateway) join(ctx context.Context, w http.ResponseWriter, r *http.Request, room queue.Room, visitor string) (queue.Status, *admittedRequest, error) {
 	ctx, cancel := context.WithTimeout(ctx, visitorOpTimeout)
 	defer cancel()
-	resh := g.reshuffles(room.Name)
 	st, err := g.crowdQ.Join(ctx, room, visitor)
 	if err != nil {
 		return st, nil, err
 	}
-	g.tickets.put(room.Name, visitor, st, resh)
+	g.tickets.put(room.Name, visitor, st)
 	g.metrics.joins.WithLabelValues(room.Name).Inc()
 	if st.State != queue.StateAdmitted {
 		return st, nil, nil
@@ -366,7 +365,6 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) lookup(ctx context.Context, r *http.Request, room queue.Room, visitor string) (queue.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, visitorOpTimeout)
 	defer cancel()
-	resh := g.reshuffles(room.Name)
 	st, err := g.crowdQ.Status(ctx, room, visitor)
 	if err == nil && st.State == queue.StateNone {
 		if c, cerr := r.Cookie(token.CookieName(room.Name)); cerr == nil {
@@ -379,20 +377,9 @@ func (g *Gateway) lookup(ctx context.Context, r *http.Request, room queue.Room, 
 		}
 	}
 	if err == nil {
-		g.tickets.put(room.Name, visitor, st, resh)
+		g.tickets.put(room.Name, visitor, st)
 	}
 	return st, err
-}
-
-// reshuffles is the room's reshuffle count as the hub last read it; -1
-// before the first read.
-func (g *Gateway) reshuffles(room string) int64 {
-	if snap := g.figures.Load(); snap != nil {
-		if f, ok := snap.rooms[room]; ok {
-			return f.Reshuffles
-		}
-	}
-	return -1
 }
 
 // localStatus answers a status poll without Redis when this instance can:
@@ -444,10 +431,10 @@ type ticketEntry struct{ ticket, reshuffles, pos int64 }
 
 const maxTickets = 500_000
 
-// put records the visitor's ticket from st, a Redis answer read after the
-// hub saw the room's reshuffle count resh (-1: not seen yet).
-func (b *ticketBook) put(room, visitor string, st queue.Status, resh int64) {
-	if st.State != queue.StateQueued || st.Ticket <= 0 || resh < 0 {
+// put records the visitor's ticket from st, a Redis answer, with the
+// numbering it belongs to (st.Reshuffles).
+func (b *ticketBook) put(room, visitor string, st queue.Status) {
+	if st.State != queue.StateQueued || st.Ticket <= 0 {
 		return
 	}
 	b.mu.Lock()
@@ -459,7 +446,7 @@ func (b *ticketBook) put(room, visitor string, st queue.Status, resh int64) {
 		clear(b.m) // a fresh start costs one Redis lookup per visitor
 	}
 	k := hintKey{room, visitor}
-	e := ticketEntry{ticket: st.Ticket, reshuffles: resh, pos: st.Position}
+	e := ticketEntry{ticket: st.Ticket, reshuffles: st.Reshuffles, pos: st.Position}
 	if old, ok := b.m[k]; ok && old.ticket == e.ticket && old.reshuffles == e.reshuffles && old.pos > 0 {
 		e.pos = min(old.pos, e.pos)
 	}
