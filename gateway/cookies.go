@@ -54,27 +54,23 @@ func newVisitorID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// visitor returns the request's visitor id; when the request has no valid
-// wr_id cookie a new id is made and its cookie set on w.
-func (g *Gateway) visitor(w http.ResponseWriter, r *http.Request) string {
+// visitorID returns the id of the request's wr_id cookie; known is false
+// when it has none or its MAC is wrong (a forged or altered value is never
+// trusted).
+func (g *Gateway) visitorID(r *http.Request) (id string, known bool) {
 	if c, err := r.Cookie(CookieVisitor); err == nil {
 		if id, ok := g.cookies.decode(c.Value); ok {
-			return id
+			return id, true
 		}
 	}
+	return "", false
+}
+
+// newVisitor makes a visitor id and sets its wr_id cookie on w.
+func (g *Gateway) newVisitor(w http.ResponseWriter, r *http.Request) string {
 	id := newVisitorID()
 	http.SetCookie(w, g.cookie(r, CookieVisitor, g.cookies.encode(id), 365*24*time.Hour))
 	return id
-}
-
-// visitorIfAny returns the id of a valid wr_id cookie, or "".
-func (g *Gateway) visitorIfAny(r *http.Request) string {
-	if c, err := r.Cookie(CookieVisitor); err == nil {
-		if id, ok := g.cookies.decode(c.Value); ok {
-			return id
-		}
-	}
-	return ""
 }
 
 // cookie builds a cookie with the flags of SPEC: HttpOnly, SameSite=Lax,

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/token"
 )
 
 // The fail mode (SPEC WAITROOM_FAIL_MODE) follows a health probe, never the
@@ -102,9 +103,11 @@ func (g *Gateway) redisOK() {
 	}
 }
 
-// Releasing a revoked visitor's slot is retried in the background with
-// backoff, so the slot frees even when Redis was slow for a moment; past
-// the last try it frees when the session expires.
+// Ending a revoked session (queue.Revoke, then the announcement to every
+// instance) is retried in the background with backoff, so the slot frees
+// and the session is recorded even when Redis was slow for a moment; past
+// the last try the slot frees when the session expires, and this instance
+// still refuses the session's passes (it remembered the sid at once).
 const (
 	releaseTries    = 6
 	releaseFirstGap = 250 * time.Millisecond
@@ -112,7 +115,7 @@ const (
 	maxReleases     = 1024 // retries pending at once; past it, the session's expiry frees the slot
 )
 
-// releaser runs the background retries of Release.
+// releaser runs the background retries of ending sessions.
 type releaser struct {
 	mu      sync.Mutex
 	pending int
@@ -121,17 +124,17 @@ type releaser struct {
 
 func (rl *releaser) wait() { rl.wg.Wait() }
 
-// releaseSlot frees the visitor's active slot in room: one try now (so the
-// next visitor is admitted sooner), the rest in the background.
-func (g *Gateway) releaseSlot(room, visitor string) {
-	if g.tryRelease(g.ctx, room, visitor) {
+// endSession ends the visitor's session c.Session in room: one try now (so
+// the next visitor is admitted sooner), the rest in the background.
+func (g *Gateway) endSession(room, visitor string, c token.Claims) {
+	if g.tryEndSession(g.ctx, room, visitor, c) {
 		return
 	}
 	rl := &g.releases
 	rl.mu.Lock()
 	if rl.pending >= maxReleases {
 		rl.mu.Unlock()
-		g.log.Warn().Str("room", room).Msg("revoke: releasing the slot failed; it frees when the session expires")
+		g.log.Warn().Str("room", room).Msg("revoke: ending the session failed; its slot frees when the session expires")
 		return
 	}
 	rl.pending++
@@ -153,27 +156,27 @@ func (g *Gateway) releaseSlot(room, visitor string) {
 				return
 			case <-t.C:
 			}
-			if g.tryRelease(g.ctx, room, visitor) {
+			if g.tryEndSession(g.ctx, room, visitor, c) {
 				return
 			}
 			gap *= 2
 		}
-		g.log.Warn().Str("room", room).Int("tries", releaseTries).Msg("revoke: releasing the slot failed; it frees when the session expires")
+		g.log.Warn().Str("room", room).Int("tries", releaseTries).Msg("revoke: ending the session failed; its slot frees when the session expires")
 	}()
 }
 
-// tryRelease makes one Release call; true when it is done (or pointless).
-func (g *Gateway) tryRelease(ctx context.Context, room, visitor string) bool {
+// tryEndSession makes one attempt; true when it is done (or pointless).
+func (g *Gateway) tryEndSession(ctx context.Context, room, visitor string, c token.Claims) bool {
 	if ctx.Err() != nil {
 		return true
 	}
 	rctx, cancel := context.WithTimeout(ctx, releaseTimeout)
 	defer cancel()
-	err := g.q.Release(rctx, room, visitor)
-	if err == nil || errors.Is(err, queue.ErrNotAdmitted) || ctx.Err() != nil {
+	_, err := g.revoked.revoke(rctx, room, visitor, c, time.Now())
+	if err == nil || ctx.Err() != nil {
 		return true
 	}
 	g.redisError(err)
-	g.log.Debug().Err(err).Str("room", room).Msg("revoke: release failed; retrying")
+	g.log.Debug().Err(err).Str("room", room).Msg("revoke: ending the session failed; retrying")
 	return false
 }

@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 	}
 	g.passes = newPassCache(100_000)
 	g.instance = newInstanceID()
-	g.revoked = newRevocations(g.rdb, cfg.RedisPrefix)
+	g.revoked = newRevocations(g.q, g.rdb, cfg.RedisPrefix)
 	g.metrics = newMetrics(g)
 	g.redisUp.Store(true)
 	g.proxy = g.newProxy()

@@ -183,6 +183,18 @@ func (b *browser) cookie(base, name string) string {
 	return ""
 }
 
+// cookieHeader is the Cookie header this browser sends to base: what a
+// copy of its cookies (the same visitor on another instance, or a thief
+// with everything) would present.
+func (b *browser) cookieHeader(base string) string {
+	req := httptest.NewRequest(http.MethodGet, base, nil)
+	var parts []string
+	for _, c := range b.jar.Cookies(req.URL) {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
 func (b *browser) status(r *rig, roomName string) gateway.StatusJSON {
 	b.t.Helper()
 	res, body := b.get(r.pub.URL+"/_waitroom/api/status?room="+roomName, false)

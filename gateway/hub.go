@@ -191,8 +191,8 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-site WebSocket refused"})
 		return
 	}
-	visitor := h.g.visitorIfAny(r)
-	if visitor == "" {
+	visitor, known := h.g.visitorID(r)
+	if !known {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "no visitor cookie; open the queue page first"})
 		return
 	}

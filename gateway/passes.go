@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,9 +23,9 @@ type passCache struct {
 }
 
 type passShard struct {
-	mu  sync.RWMutex
-	m   map[string]*passEntry
-	ids map[string]string // pass id (jti) -> token, for eviction by id
+	mu   sync.RWMutex
+	m    map[string]*passEntry
+	sids map[string][]string // session id -> its tokens here, for eviction by session
 }
 
 // passEntry is one verified pass.
@@ -44,7 +45,7 @@ func newPassCache(limit int) *passCache {
 	c := &passCache{seed: maphash.MakeSeed(), limit: max(limit/32, 16)}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]*passEntry)
-		c.shards[i].ids = make(map[string]string)
+		c.shards[i].sids = make(map[string][]string)
 	}
 	return c
 }
@@ -86,14 +87,17 @@ func (c *passCache) put(tok string, e *passEntry, now time.Time) {
 		s.remove(tok, old)
 	}
 	s.m[tok] = e
-	s.ids[e.claims.ID] = tok
+	s.sids[e.claims.Session] = append(s.sids[e.claims.Session], tok)
 }
 
-// remove deletes tok (whose entry is e) and its id; s.mu is held.
+// remove deletes tok (whose entry is e) and its session index; s.mu is held.
 func (s *passShard) remove(tok string, e *passEntry) {
 	delete(s.m, tok)
-	if s.ids[e.claims.ID] == tok {
-		delete(s.ids, e.claims.ID)
+	toks := slices.DeleteFunc(s.sids[e.claims.Session], func(t string) bool { return t == tok })
+	if len(toks) == 0 {
+		delete(s.sids, e.claims.Session)
+	} else {
+		s.sids[e.claims.Session] = toks
 	}
 }
 
@@ -106,14 +110,14 @@ func (c *passCache) drop(tok string) {
 	s.mu.Unlock()
 }
 
-// dropID evicts the pass whose id (jti) is id, wherever it is cached.
-// Revocations name passes by id, and they are rare next to requests, so
-// this asks every shard rather than keeping a second sharded index.
-func (c *passCache) dropID(id string) {
+// dropSession evicts every pass of the session, wherever it is cached.
+// Revocations name sessions, and they are rare next to requests, so this
+// asks every shard rather than keeping a second sharded index.
+func (c *passCache) dropSession(sid string) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		if tok, ok := s.ids[id]; ok {
+		for _, tok := range slices.Clone(s.sids[sid]) {
 			s.remove(tok, s.m[tok])
 		}
 		s.mu.Unlock()
@@ -133,18 +137,24 @@ func (c *passCache) recheckAll() {
 	}
 }
 
-// checkPass returns the verified entry for tok in room, or nil with the
-// reason ("" when tok is empty). A pass not seen before is verified by
-// signature and looked up in the revocation list once.
-func (g *Gateway) checkPass(ctx context.Context, tok, room string, now time.Time) (*passEntry, string) {
+// checkPass returns the verified entry for tok in room, presented by
+// visitor (the request's wr_id, "" when it has none), or nil with the
+// reason ("" when tok is empty). A pass admits only the visitor it was
+// issued to: one copied to another client, or presented without its
+// visitor cookie, is no admission ("wrong_visitor"). A pass not seen before
+// is verified by signature and its session looked up in the revocation
+// list once.
+func (g *Gateway) checkPass(ctx context.Context, tok, room, visitor string, now time.Time) (*passEntry, string) {
 	if tok == "" {
 		return nil, ""
 	}
 	if e := g.passes.get(tok, now); e != nil {
-		if e.claims.Room != room {
+		switch {
+		case e.claims.Room != room:
 			return nil, "wrong_room"
-		}
-		if g.revokedElsewhere(ctx, tok, e, now) {
+		case e.claims.Visitor != visitor:
+			return nil, "wrong_visitor"
+		case g.revokedElsewhere(ctx, tok, e, now):
 			return nil, "revoked"
 		}
 		return e, ""
@@ -153,12 +163,15 @@ func (g *Gateway) checkPass(ctx context.Context, tok, room string, now time.Time
 	if err != nil {
 		return nil, token.Reason(err)
 	}
-	if g.revoked.known(claims.ID) {
+	if claims.Visitor != visitor {
+		return nil, "wrong_visitor"
+	}
+	if g.revoked.known(claims.Session) {
 		return nil, "revoked"
 	}
 	if g.redisUp.Load() {
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		revoked, err := g.revoked.isRevoked(rctx, claims.ID)
+		revoked, err := g.revoked.isRevoked(rctx, claims.Room, claims.Session)
 		cancel()
 		if err != nil {
 			g.redisError(err)
@@ -171,8 +184,9 @@ func (g *Gateway) checkPass(ctx context.Context, tok, room string, now time.Time
 	e.checkedAt.Store(now.UnixNano())
 	g.passes.put(tok, e, now)
 	// A revocation message handled while this pass was being checked
-	// found nothing to evict; it did record the id first, so look again.
-	if g.revoked.known(claims.ID) {
+	// found nothing to evict; it did record the session first, so look
+	// again.
+	if g.revoked.known(claims.Session) {
 		g.passes.drop(tok)
 		return nil, "revoked"
 	}
@@ -194,7 +208,7 @@ func (g *Gateway) revokedElsewhere(ctx context.Context, tok string, e *passEntry
 	}
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	revoked, err := g.revoked.isRevoked(rctx, e.claims.ID)
+	revoked, err := g.revoked.isRevoked(rctx, e.claims.Room, e.claims.Session)
 	if err != nil {
 		g.redisError(err)
 		return false

@@ -132,23 +132,19 @@ func (g *Gateway) modifyResponse(res *http.Response) error {
 	if a == nil {
 		return nil
 	}
-	g.revoke(res.Request.Context(), a)
+	g.revoke(a)
 	c := g.cookie(res.Request, token.CookieName(a.room), "", -1)
 	res.Header.Add("Set-Cookie", c.String())
 	return nil
 }
 
-// revoke ends the visitor's session: the slot is freed at once and the
-// pass id remembered until it expires, so a replayed copy is refused.
-func (g *Gateway) revoke(ctx context.Context, a *admittedRequest) {
-	now := time.Now()
-	g.passes.drop(a.pass)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	if err := g.revoked.revoke(ctx, a.claims.ID, a.claims.ExpiresAt, now); err != nil {
-		g.redisError(err)
-	}
-	g.releaseSlot(a.room, a.visitor) // retried in the background when Redis is slow
+// revoke ends the visitor's session: every pass of it is refused from now
+// on, here at once and on every instance within moments, and its slot is
+// freed (once, however many of its passes the origin revokes).
+func (g *Gateway) revoke(a *admittedRequest) {
+	g.revoked.remember(a.claims.Session, a.claims.ExpiresAt.Add(token.Leeway), time.Now())
+	g.passes.dropSession(a.claims.Session)
+	g.endSession(a.room, a.visitor, a.claims) // retried in the background when Redis is slow
 	g.metrics.revokes.Inc()
 }
 

@@ -11,17 +11,22 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/token"
 )
 
-// Revoked passes reach every instance three ways, fastest first:
+// A revoked session (the origin's "Waitroom-Command: revoke") ends for
+// every pass that carries its sid, on every instance, three ways, fastest
+// first:
 //
-//  1. the instance that handles the origin's "Waitroom-Command: revoke"
-//     records the pass id (jti) in Redis with a TTL up to the pass's expiry
-//     and PUBLISHes it on the channel <prefix>revoked, in one round trip;
+//  1. the instance that handles the command ends the session in Redis
+//     (queue.Revoke: the slot is freed once and the sid recorded as revoked
+//     until its last pass expires) and PUBLISHes the sid on the channel
+//     <prefix>revoked;
 //  2. every instance SUBSCRIBEs to that channel and, on each message, evicts
-//     the pass from its verified-pass cache and remembers the id in memory,
-//     so the very next request with that pass is refused everywhere;
+//     the session's passes from its verified-pass cache and remembers the
+//     sid in memory, so the very next request with any pass of it is
+//     refused everywhere;
 //  3. a message can be lost (the subscription drops while Redis restarts),
 //     so a cached pass is also checked against the Redis record every
 //     recheckEvery, and after every (re)subscription all cached passes are
@@ -30,47 +35,48 @@ import (
 // A pass not yet cached is always checked against the memory and the Redis
 // record before it is trusted.
 
-// maxLocalRevocations bounds the in-memory list of revoked ids; past it the
-// Redis record still refuses a replay, one read per first sighting.
+// maxLocalRevocations bounds the in-memory list of revoked sessions; past it
+// the Redis record still refuses their passes, one read per first sighting.
 const maxLocalRevocations = 100_000
 
-// revocations remembers the ids (jti) of passes the origin revoked until
-// they expire, in Redis (so every instance refuses a replayed revoked pass
-// when it first sees it) and in memory (so this instance never asks twice).
+// revocations remembers revoked sessions (by sid) until their passes
+// expire: in Redis through the queue (so every instance refuses a replayed
+// pass of a revoked session when it first sees it) and in memory (so this
+// instance never asks twice).
 type revocations struct {
-	rdb    redis.UniversalClient
+	q      *queue.Queue
+	rdb    redis.UniversalClient // publishes on the channel
 	prefix string
 	mu     sync.Mutex
-	local  map[string]time.Time // jti -> when the pass can no longer verify
+	local  map[string]time.Time // sid -> when no pass of it can verify any more
 }
 
-func newRevocations(rdb redis.UniversalClient, prefix string) *revocations {
-	return &revocations{rdb: rdb, prefix: prefix, local: make(map[string]time.Time)}
+func newRevocations(q *queue.Queue, rdb redis.UniversalClient, prefix string) *revocations {
+	return &revocations{q: q, rdb: rdb, prefix: prefix, local: make(map[string]time.Time)}
 }
-
-func (rv *revocations) key(jti string) string { return rv.prefix + "revoked:" + jti }
 
 // channel is the pub/sub channel that carries revocations to every instance.
 func (rv *revocations) channel() string { return rv.prefix + "revoked" }
 
-// revoke records jti as revoked until exp, in memory, in Redis, and on the
-// channel, so every instance drops the pass at once.
-func (rv *revocations) revoke(ctx context.Context, jti string, exp, now time.Time) error {
-	rv.remember(jti, exp.Add(token.Leeway), now)
-	ttl := exp.Sub(now) + token.Leeway
-	if ttl <= 0 {
-		return nil
+// revoke ends the session: remembered here at once, then ended and
+// recorded in Redis and announced on the channel, so every instance drops
+// its passes. freed reports whether this call freed the visitor's slot.
+func (rv *revocations) revoke(ctx context.Context, room, visitor string, c token.Claims, now time.Time) (freed bool, err error) {
+	rv.remember(c.Session, c.ExpiresAt.Add(token.Leeway), now)
+	freed, err = rv.q.Revoke(ctx, room, visitor, c.Session, c.ExpiresAt, token.Leeway)
+	if err != nil {
+		return false, err
 	}
-	_, err := rv.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, rv.key(jti), 1, ttl)
-		p.Publish(ctx, rv.channel(), revocationMessage(jti, exp))
-		return nil
-	})
-	return err
+	return freed, rv.announce(ctx, c.Session, c.ExpiresAt)
 }
 
-// remember adds jti to the in-memory list until until.
-func (rv *revocations) remember(jti string, until, now time.Time) {
+// announce publishes the revoked session to every instance.
+func (rv *revocations) announce(ctx context.Context, sid string, exp time.Time) error {
+	return rv.rdb.Publish(ctx, rv.channel(), revocationMessage(sid, exp)).Err()
+}
+
+// remember adds sid to the in-memory list until until.
+func (rv *revocations) remember(sid string, until, now time.Time) {
 	rv.mu.Lock()
 	defer rv.mu.Unlock()
 	if len(rv.local) >= maxLocalRevocations {
@@ -86,46 +92,45 @@ func (rv *revocations) remember(jti string, until, now time.Time) {
 			delete(rv.local, k)
 		}
 	}
-	rv.local[jti] = until
+	if old, ok := rv.local[sid]; !ok || until.After(old) {
+		rv.local[sid] = until
+	}
 }
 
-// known reports whether jti is in the in-memory list (no Redis call).
-func (rv *revocations) known(jti string) bool {
+// known reports whether sid is in the in-memory list (no Redis call).
+func (rv *revocations) known(sid string) bool {
 	rv.mu.Lock()
-	_, ok := rv.local[jti]
+	_, ok := rv.local[sid]
 	rv.mu.Unlock()
 	return ok
 }
 
-// isRevoked reports whether jti was revoked. A Redis failure answers
-// "not revoked" with the error: in an outage pass holders keep going.
-func (rv *revocations) isRevoked(ctx context.Context, jti string) (bool, error) {
-	if rv.known(jti) {
+// isRevoked reports whether the session was revoked. A Redis failure
+// answers "not revoked" with the error: in an outage pass holders keep going.
+func (rv *revocations) isRevoked(ctx context.Context, room, sid string) (bool, error) {
+	if rv.known(sid) {
 		return true, nil
 	}
-	n, err := rv.rdb.Exists(ctx, rv.key(jti)).Result()
-	if err != nil {
-		return false, err
-	}
-	return n > 0, nil
+	return rv.q.Revoked(ctx, room, sid)
 }
 
-// revocationMessage is the channel payload: "<jti> <exp unix seconds>".
-func revocationMessage(jti string, exp time.Time) string {
-	return jti + " " + strconv.FormatInt(exp.Unix(), 10)
+// revocationMessage is the channel payload: "<sid> <exp unix seconds>",
+// exp being the latest a pass of the session known to the sender expires.
+func revocationMessage(sid string, exp time.Time) string {
+	return sid + " " + strconv.FormatInt(exp.Unix(), 10)
 }
 
 // parseRevocationMessage reads a payload; ok is false for anything else.
-func parseRevocationMessage(s string) (jti string, exp time.Time, ok bool) {
-	jti, e, found := strings.Cut(s, " ")
-	if !found || jti == "" || len(jti) > 128 {
+func parseRevocationMessage(s string) (sid string, exp time.Time, ok bool) {
+	sid, e, found := strings.Cut(s, " ")
+	if !found || sid == "" || len(sid) > token.MaxSessionBytes {
 		return "", time.Time{}, false
 	}
 	sec, err := strconv.ParseInt(e, 10, 64)
 	if err != nil {
 		return "", time.Time{}, false
 	}
-	return jti, time.Unix(sec, 0), true
+	return sid, time.Unix(sec, 0), true
 }
 
 // Subscription tuning: how long a quiet subscription waits before it pings
@@ -208,17 +213,17 @@ func (g *Gateway) listenRevocations(ctx context.Context) (subscribed bool, err e
 	}
 }
 
-// applyRevocation handles one message: the id is remembered first and the
-// cached pass evicted second, so a request verifying that pass at the same
-// moment (checkPass) sees one or the other.
+// applyRevocation handles one message: the session is remembered first and
+// its cached passes evicted second, so a request verifying one of them at
+// the same moment (checkPass) sees one or the other.
 func (g *Gateway) applyRevocation(payload string, now time.Time) {
-	jti, exp, ok := parseRevocationMessage(payload)
+	sid, exp, ok := parseRevocationMessage(payload)
 	if !ok {
 		g.log.Warn().Str("payload", payload[:min(len(payload), 80)]).Msg("malformed revocation message ignored")
 		return
 	}
 	if now.Before(exp.Add(token.Leeway)) {
-		g.revoked.remember(jti, exp.Add(token.Leeway), now)
+		g.revoked.remember(sid, exp.Add(token.Leeway), now)
 	}
-	g.passes.dropID(jti)
+	g.passes.dropSession(sid)
 }

@@ -79,8 +79,9 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 				t.Fatalf("first visit: %d", res.StatusCode)
 			}
 			pass := visitor.cookie(a.pub.URL, token.CookieName("shop"))
+			cookies := visitor.cookieHeader(a.pub.URL)
 			replay := func(base string) *http.Response {
-				res, _ := newBrowser(t).get(base+"/event", false, "Cookie", token.CookieName("shop")+"="+pass)
+				res, _ := newBrowser(t).get(base+"/event", false, "Cookie", cookies)
 				return res
 			}
 			// b verifies the pass and keeps it in its cache.

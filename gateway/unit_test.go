@@ -101,13 +101,13 @@ func TestRouterMatch(t *testing.T) {
 func TestCheckPassRefusals(t *testing.T) {
 	g := newBareGateway(t)
 	now := time.Now()
-	good, _, _ := g.signer.Sign(now, "v1", "default", time.Minute)
-	otherRoom, _, _ := g.signer.Sign(now, "v1", "elsewhere", time.Minute)
-	expired, _, _ := g.signer.Sign(now.Add(-time.Hour), "v1", "default", time.Minute)
+	good, _, _ := g.signer.Sign(now, "v1", "default", "sid-1", time.Minute)
+	otherRoom, _, _ := g.signer.Sign(now, "v1", "elsewhere", "sid-1", time.Minute)
+	expired, _, _ := g.signer.Sign(now.Add(-time.Hour), "v1", "default", "sid-1", time.Minute)
 	foreign, _ := token.NewHS256Signer([]byte(strings.Repeat("x", 32)))
-	forged, _, _ := foreign.Sign(now, "v1", "default", time.Minute)
+	forged, _, _ := foreign.Sign(now, "v1", "default", "sid-1", time.Minute)
 	edKey, _ := token.GenerateEd25519()
-	edPass, _, _ := token.NewEd25519Signer(edKey).Sign(now, "v1", "default", time.Minute)
+	edPass, _, _ := token.NewEd25519Signer(edKey).Sign(now, "v1", "default", "sid-1", time.Minute)
 	parts := strings.Split(good, ".")
 	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
 
@@ -125,15 +125,26 @@ func TestCheckPassRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e, reason := g.checkPass(context.Background(), tc.tok, "default", now)
+			e, reason := g.checkPass(context.Background(), tc.tok, "default", "v1", now)
 			if (e != nil) != (tc.want == "") || (tc.want != "" && reason != tc.want) {
 				t.Fatalf("got entry=%v reason=%q, want %q", e != nil, reason, tc.want)
 			}
 		})
 	}
 	// A cached pass is still refused for another room.
-	if e, reason := g.checkPass(context.Background(), good, "elsewhere", now); e != nil || reason != "wrong_room" {
+	if e, reason := g.checkPass(context.Background(), good, "elsewhere", "v1", now); e != nil || reason != "wrong_room" {
 		t.Fatalf("cached pass in another room: %v %q", e != nil, reason)
+	}
+	// A pass admits only the visitor it was issued to: shown by another
+	// visitor, or with no visitor cookie at all, it is no admission, cached
+	// or not.
+	stranger, _, _ := g.signer.Sign(now, "v1", "default", "sid-2", time.Minute)
+	for _, tok := range []string{good, stranger} {
+		for _, visitor := range []string{"v2", ""} {
+			if e, reason := g.checkPass(context.Background(), tok, "default", visitor, now); e != nil || reason != "wrong_visitor" {
+				t.Fatalf("pass of v1 shown by %q: entry=%v reason=%q", visitor, e != nil, reason)
+			}
+		}
 	}
 }
 
@@ -162,21 +173,26 @@ func FuzzRoomPatch(f *testing.F) {
 	})
 }
 
-// A revocation message evicts exactly the pass it names, in whichever
-// shard it sits, and makes the pass refused even when it is shown to this
-// instance for the first time; malformed or oversized payloads on the
-// channel are ignored without touching the cache.
+// A revocation message evicts exactly the passes of the session it names,
+// in whichever shard they sit, and makes them refused even when one is
+// shown to this instance for the first time; malformed or oversized
+// payloads on the channel are ignored without touching the cache.
 func TestApplyRevocation(t *testing.T) {
 	g := newBareGateway(t)
 	now := time.Now()
-	var toks []string
-	var ids []string
+	var toks, ids, visitors []string
 	for i := range 50 {
-		tok, claims, _ := g.signer.Sign(now, "v"+string(rune('a'+i%26)), "default", time.Minute)
-		if e, reason := g.checkPass(context.Background(), tok, "default", now); e == nil {
+		v := "v" + string(rune('a'+i%26))
+		// Passes 7 and 8 are two passes of one session.
+		sid := fmt.Sprintf("sid-%d", i)
+		if i == 8 {
+			sid = "sid-7"
+		}
+		tok, _, _ := g.signer.Sign(now, v, "default", sid, time.Minute)
+		if e, reason := g.checkPass(context.Background(), tok, "default", v, now); e == nil {
 			t.Fatalf("pass %d refused: %s", i, reason)
 		}
-		toks, ids = append(toks, tok), append(ids, claims.ID)
+		toks, ids, visitors = append(toks, tok), append(ids, sid), append(visitors, v)
 	}
 	for _, bad := range []string{"", ids[0], " 123", ids[0] + " soon", strings.Repeat("x", 200) + " 123", "\x00 1"} {
 		g.applyRevocation(bad, now)
@@ -188,14 +204,18 @@ func TestApplyRevocation(t *testing.T) {
 	}
 	g.applyRevocation(revocationMessage(ids[7], now.Add(time.Minute)), now)
 	for i, tok := range toks {
-		if got := g.PassCached(tok, "default", now); got != (i != 7) {
-			t.Fatalf("pass %d cached=%t after revoking pass 7", i, got)
+		if got := g.PassCached(tok, "default", now); got != (i != 7 && i != 8) {
+			t.Fatalf("pass %d cached=%t after revoking the session of passes 7 and 8", i, got)
 		}
 	}
-	// A pass revoked through another instance and never seen here before.
-	fresh, claims, _ := g.signer.Sign(now, "w", "default", time.Minute)
-	g.applyRevocation(revocationMessage(claims.ID, claims.ExpiresAt), now)
-	if e, reason := g.checkPass(context.Background(), fresh, "default", now); e != nil || reason != "revoked" {
+	if e, reason := g.checkPass(context.Background(), toks[8], "default", visitors[8], now); e != nil || reason != "revoked" {
+		t.Fatalf("second pass of a revoked session: entry=%t reason=%q", e != nil, reason)
+	}
+	// A pass of a session revoked through another instance, never seen
+	// here before.
+	fresh, claims, _ := g.signer.Sign(now, "w", "default", "sid-fresh", time.Minute)
+	g.applyRevocation(revocationMessage(claims.Session, claims.ExpiresAt), now)
+	if e, reason := g.checkPass(context.Background(), fresh, "default", "w", now); e != nil || reason != "revoked" {
 		t.Fatalf("revoked pass seen first: entry=%t reason=%q", e != nil, reason)
 	}
 }

@@ -67,14 +67,16 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	g.metrics.proxyDuration.Observe(time.Since(start).Seconds())
 }
 
-// serveProtected is the heart of the gateway: a valid pass is proxied
-// (renewed when half its life is gone); anyone else joins the room's queue,
-// is admitted at once when the room has room, or gets the queue response.
+// serveProtected is the heart of the gateway: a valid pass of this visitor
+// is proxied (renewed when half its life is gone); anyone else joins the
+// room's queue, is admitted at once when the room has room, or gets the
+// queue response.
 func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room queue.Room) {
 	now := time.Now()
 	ctx := r.Context()
+	visitor, known := g.visitorID(r)
 	if c, err := r.Cookie(token.CookieName(room.Name)); err == nil && c.Value != "" {
-		e, reason := g.checkPass(ctx, c.Value, room.Name, now)
+		e, reason := g.checkPass(ctx, c.Value, room.Name, visitor, now)
 		if e != nil {
 			tok, claims := g.maybeRenew(w, r, room, e, c.Value, now)
 			g.serveProxy(w, withAdmitted(r, &admittedRequest{room: room.Name, visitor: claims.Visitor, pass: tok, claims: claims}))
@@ -86,8 +88,9 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 		}
 	}
 
-	known := g.visitorIfAny(r) != ""
-	visitor := g.visitor(w, r)
+	if !known {
+		visitor = g.newVisitor(w, r)
+	}
 	if !g.redisUp.Load() {
 		g.failMode(w, r)
 		return
@@ -182,24 +185,26 @@ func (g *Gateway) figuresStatus(room queue.Room) queue.Status {
 // busyRetryAfter spreads the retries of a crowd turned away over 1–3 s.
 func busyRetryAfter() int { return 1 + mrand.IntN(3) }
 
-// enter turns the visitor's admission into a session and sets the pass
-// cookie.
+// enter turns the visitor's admission into a session (or finds the live
+// session of this admission: one admission is one session) and sets the
+// pass cookie, a pass of that session.
 func (g *Gateway) enter(ctx context.Context, w http.ResponseWriter, r *http.Request, room queue.Room, visitor string) (string, token.Claims, error) {
-	until, err := g.q.Enter(ctx, room, visitor)
+	s, err := g.q.Enter(ctx, room, visitor)
 	if err != nil {
 		return "", token.Claims{}, err
 	}
-	return g.issue(w, r, room.Name, visitor, until)
+	return g.issue(w, r, room.Name, visitor, s)
 }
 
-// issue signs a pass that lives until until and sets its cookie.
-func (g *Gateway) issue(w http.ResponseWriter, r *http.Request, room, visitor string, until time.Time) (string, token.Claims, error) {
+// issue signs a pass of session s that lives until the session ends and
+// sets its cookie.
+func (g *Gateway) issue(w http.ResponseWriter, r *http.Request, room, visitor string, s queue.Session) (string, token.Claims, error) {
 	now := time.Now()
-	ttl := until.Sub(now)
+	ttl := s.Until.Sub(now)
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	tok, claims, err := g.signer.Sign(now, visitor, room, ttl)
+	tok, claims, err := g.signer.Sign(now, visitor, room, s.ID, ttl)
 	if err != nil {
 		return "", token.Claims{}, err
 	}
@@ -215,7 +220,7 @@ const renewEvery = 5 * time.Second
 
 // maybeRenew renews the pass when less than half its life is left, at most
 // once per renewEvery per pass, and returns the pass to forward with its
-// claims (the renewed one's, so a revoke names the pass the visitor holds).
+// claims (the renewed one's: a new pass of the same session).
 func (g *Gateway) maybeRenew(w http.ResponseWriter, r *http.Request, room queue.Room, e *passEntry, tok string, now time.Time) (string, token.Claims) {
 	life := e.claims.ExpiresAt.Sub(e.claims.IssuedAt)
 	if e.claims.ExpiresAt.Sub(now) > life/2 || e.noRenew.Load() || !g.redisUp.Load() {
@@ -227,7 +232,7 @@ func (g *Gateway) maybeRenew(w http.ResponseWriter, r *http.Request, room queue.
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
-	until, err := g.q.Renew(ctx, room, e.claims.Visitor)
+	s, err := g.q.Renew(ctx, room, e.claims.Visitor, e.claims.Session)
 	if err != nil {
 		if errors.Is(err, queue.ErrNotAdmitted) {
 			e.noRenew.Store(true)
@@ -236,7 +241,7 @@ func (g *Gateway) maybeRenew(w http.ResponseWriter, r *http.Request, room queue.
 		}
 		return tok, e.claims
 	}
-	nt, claims, err := g.issue(w, r, room.Name, e.claims.Visitor, until)
+	nt, claims, err := g.issue(w, r, room.Name, e.claims.Visitor, s)
 	if err != nil {
 		return tok, e.claims
 	}
@@ -324,8 +329,10 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	known := g.visitorIfAny(r) != ""
-	visitor := g.visitor(w, r)
+	visitor, known := g.visitorID(r)
+	if !known {
+		visitor = g.newVisitor(w, r)
+	}
 	if !g.redisUp.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 		return
@@ -368,7 +375,7 @@ func (g *Gateway) lookup(ctx context.Context, r *http.Request, room queue.Room, 
 	st, err := g.crowdQ.Status(ctx, room, visitor)
 	if err == nil && st.State == queue.StateNone {
 		if c, cerr := r.Cookie(token.CookieName(room.Name)); cerr == nil {
-			if e, _ := g.checkPass(ctx, c.Value, room.Name, time.Now()); e != nil {
+			if e, _ := g.checkPass(ctx, c.Value, room.Name, visitor, time.Now()); e != nil {
 				st.State = queue.StateAdmitted
 			}
 		}

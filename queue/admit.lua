@@ -121,7 +121,7 @@ while admitted < limit and skipped < batch do
   if not h or sec - s > abandon_s then
     skipped = skipped + 1
   else
-    redis.call("ZADD", K_ACTIVE, until_, v)
+    admit_visitor(v, until_)
     admitted = admitted + 1
     out[#out + 1] = v
   end

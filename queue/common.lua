@@ -7,10 +7,12 @@
 --       5 st (HASH next (last ticket), front, tat, adm, abd, pseq, shuf, reop)
 --       6 cfg (HASH of live overrides: apm max ttl abandon mode opens paused closed)
 --       7 rate (HASH ring: sec%60 -> "sec:count", admissions per second)
+--       8 ses (HASH visitor -> session id of a visitor who entered; beside act)
 -- ARGV: 1 now in ms ("" = Redis TIME)
 --       2..9 the file's values: apm, max, ttl ms, abandon ms, mode, opens ms (0 = none), paused, closed
 --       10 admit window ms, 11 key TTL ms, 12.. operation arguments
-local K_LINE, K_VIS, K_PRE, K_ACTIVE, K_ST, K_CFG, K_RATE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local K_LINE, K_VIS, K_PRE, K_ACTIVE, K_ST, K_CFG, K_RATE, K_SES =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 
 -- Numbers are handed to Redis as strings formatted here, so large
 -- millisecond values never turn into exponent notation.
@@ -61,11 +63,25 @@ local function front()
   return tonumber(redis.call("HGET", K_ST, "front") or "1")
 end
 
--- active_count drops ended admissions and sessions, then counts the rest:
--- O(log n + ended), never a scan.
+-- active_count drops ended admissions and sessions (with their session
+-- ids), then counts the rest: O(log n + ended), never a scan.
 local function active_count(now)
-  redis.call("ZREMRANGEBYSCORE", K_ACTIVE, "-inf", I(now))
+  while true do
+    local gone = redis.call("ZRANGEBYSCORE", K_ACTIVE, "-inf", I(now), "LIMIT", 0, 500)
+    if #gone == 0 then break end
+    redis.call("HDEL", K_SES, unpack(gone))
+    redis.call("ZREM", K_ACTIVE, unpack(gone))
+    if #gone < 500 then break end
+  end
   return redis.call("ZCARD", K_ACTIVE)
+end
+
+-- admit_visitor gives v an admission window that ends at until_ (ms, as a
+-- formatted string). A new admission is a new session: any session id
+-- left from an earlier one is dropped, so Enter makes a fresh one.
+local function admit_visitor(v, until_)
+  redis.call("ZADD", K_ACTIVE, until_, v)
+  redis.call("HDEL", K_SES, v)
 end
 
 -- tokens is the generic cell rate algorithm: tat is the theoretical arrival

@@ -14,7 +14,8 @@
 // path, Status (or Heartbeat for its WebSocket visitors) while they wait,
 // Admit for every room on every tick (every 100–250 ms, at least once a
 // second), Enter when it issues a pass, Renew as the visitor keeps browsing,
-// Release when the origin revokes, and Figures once per tick for all rooms.
+// Revoke when the origin says the visitor is done, Revoked before trusting a
+// pass it has not seen, and Figures once per tick for all rooms.
 //
 // # Data model
 //
@@ -27,6 +28,8 @@
 //	st    HASH  last ticket, front, GCRA state, totals, pending-shuffle flags
 //	cfg   HASH  the operator's live changes (win over the file's values)
 //	rate  HASH  ring of 60 per-second admission counts (the achieved rate)
+//	ses   HASH  visitor -> session id, for visitors who entered (beside act)
+//	rev:<sid>  STRING  a revoked session, kept until its last pass expires
 //
 // Places are dense ticket numbers handed out in arrival order, and visitors
 // only ever leave the line at its front (admitted, or skipped as abandoned).
@@ -47,6 +50,21 @@
 // session_ttl, extended by each Renew. A queued visitor whose last heartbeat
 // (Join, Status, Heartbeat) is older than abandon_after is skipped when they
 // reach the front, without using an admission, and counted as abandoned.
+//
+// # Sessions
+//
+// One admission is one session. The first Enter after an admission records
+// a session id (128 random bits) in the ses hash beside the visitor's
+// active entry; every later Enter of the same admission (another tab,
+// another instance, a visitor who lost the pass cookie) returns that same
+// id and extends the same slot, so passes can be handed out again but never
+// make a second session. Renew names the session it extends and fails once
+// that session is not the visitor's any more. Revoke ends a session only
+// when its id matches (a late revoke of an old session never frees the
+// visitor's newer one), frees the slot once, and records the id as revoked
+// until the last of its passes has expired, which Revoked answers. A new
+// admission drops any id left from an earlier session; ended sessions lose
+// their id when the active set drops them.
 //
 // # Pre-queue and random mode
 //

@@ -29,7 +29,8 @@ func TestRedisDown(t *testing.T) {
 	_, calls["figures"] = q.Figures(ctx, []Room{room})
 	calls["heartbeat"] = q.Heartbeat(ctx, room.Name, []string{"a"})
 	calls["update"] = q.Update(ctx, room.Name, Patch{Paused: ptr(true)})
-	calls["release"] = q.Release(ctx, room.Name, "a")
+	_, calls["revoke"] = q.Revoke(ctx, room.Name, "a", "session-a", time.Now(), time.Second)
+	_, calls["revoked"] = q.Revoked(ctx, room.Name, "session-a")
 	for name, err := range calls {
 		if err == nil {
 			t.Errorf("%s: no error with Redis down", name)

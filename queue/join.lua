@@ -25,11 +25,11 @@ if open and not pending and not c.paused and not c.closed and redis.call("LLEN",
   local n, tat, T = tokens(c, now)
   if n >= 1 and active_count(now) < c.max then
     local until_ = now + tonumber(ARGV[10])
-    redis.call("ZADD", K_ACTIVE, I(until_), v)
+    admit_visitor(v, I(until_))
     redis.call("HSET", K_ST, "tat", string.format("%.3f", tat + T))
     redis.call("HINCRBY", K_ST, "adm", 1)
     count_admissions(now, 1)
-    touch(c, now, {K_ACTIVE, K_ST, K_RATE})
+    touch(c, now, {K_ACTIVE, K_ST, K_RATE, K_SES})
     return {"admitted", 0, 0, 0, c.apm, c.opens, until_, 0, stnum("gen")}
   end
 end

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -25,6 +26,27 @@ func checkVisitor(v string) error {
 	return nil
 }
 
+// MaxSessionLen is the longest session id the queue accepts (its own are
+// 22 bytes).
+const MaxSessionLen = 128
+
+// ErrBadSession is returned for an empty or oversized session id.
+var ErrBadSession = errors.New("queue: session id must be 1 to 128 bytes")
+
+func checkSession(s string) error {
+	if s == "" || len(s) > MaxSessionLen {
+		return ErrBadSession
+	}
+	return nil
+}
+
+// newSessionID is 128 random bits, base64url (22 bytes).
+func newSessionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
 // key is a room key: the {room} hash tag puts all of a room's keys in one
 // Redis Cluster slot.
 func (q *Queue) key(room, name string) string {
@@ -39,10 +61,16 @@ func (q *Queue) keys(room string) []string {
 	}
 	k := []string{
 		q.key(room, "line"), q.key(room, "vis"), q.key(room, "pre"), q.key(room, "act"),
-		q.key(room, "st"), q.key(room, "cfg"), q.key(room, "rate"),
+		q.key(room, "st"), q.key(room, "cfg"), q.key(room, "rate"), q.key(room, "ses"),
 	}
 	q.roomKeys.Store(room, k)
 	return k
+}
+
+// revokedKey records a revoked session of the room until its last pass
+// expires.
+func (q *Queue) revokedKey(room, session string) string {
+	return q.key(room, "rev:"+session)
 }
 
 // Defaults applied to a Room field left at its zero value.

@@ -173,8 +173,8 @@ type Queue struct {
 type rediser interface {
 	redis.Scripter
 	Pipeline() redis.Pipeliner
-	ZRem(ctx context.Context, key string, members ...any) *redis.IntCmd
 	Del(ctx context.Context, keys ...string) *redis.IntCmd
+	Exists(ctx context.Context, keys ...string) *redis.IntCmd
 }
 
 // New returns a Queue on rdb (a single Redis, Sentinel or Cluster client).
@@ -336,47 +336,101 @@ func (q *Queue) admit(ctx context.Context, room Room, manual int, at time.Time) 
 	return a, nil
 }
 
+// Session is an admitted visitor's session: one admission is one session.
+type Session struct {
+	// ID is the session id (128 random bits, base64url): the same for every
+	// Enter of one admission, so every pass issued for it can name it.
+	ID string
+	// Until is when the session ends unless renewed.
+	Until time.Time
+}
+
 // Enter turns the visitor's admission into an active session that lasts
-// SessionTTL, and returns when it ends. It is called when an admitted
+// SessionTTL, or, when the visitor already holds a live session, extends
+// that one and returns it: one admission never makes a second session,
+// whichever instance asks and however often. It is called when an admitted
 // visitor's pass is issued. ErrNotAdmitted if the visitor holds no live
-// admission.
-func (q *Queue) Enter(ctx context.Context, room Room, visitor string) (time.Time, error) {
-	return q.session(ctx, room, visitor, time.Time{})
+// admission or session.
+func (q *Queue) Enter(ctx context.Context, room Room, visitor string) (Session, error) {
+	return q.session(ctx, room, visitor, "", time.Time{})
 }
 
-// Renew extends the visitor's session to SessionTTL from now and returns
-// the new end. ErrNotAdmitted if the session ended or was revoked.
-func (q *Queue) Renew(ctx context.Context, room Room, visitor string) (time.Time, error) {
-	return q.session(ctx, room, visitor, time.Time{})
+// Renew extends the visitor's session, the one whose id is session, to
+// SessionTTL from now. ErrNotAdmitted if that session ended, was revoked,
+// or is no longer the visitor's (a later admission made a new one).
+func (q *Queue) Renew(ctx context.Context, room Room, visitor, session string) (Session, error) {
+	if err := checkSession(session); err != nil {
+		return Session{}, err
+	}
+	return q.session(ctx, room, visitor, session, time.Time{})
 }
 
-func (q *Queue) session(ctx context.Context, room Room, visitor string, at time.Time) (time.Time, error) {
+func (q *Queue) session(ctx context.Context, room Room, visitor, held string, at time.Time) (Session, error) {
 	if !ValidName(room.Name) {
-		return time.Time{}, ErrBadRoom
+		return Session{}, ErrBadRoom
 	}
 	if err := checkVisitor(visitor); err != nil {
-		return time.Time{}, err
+		return Session{}, err
 	}
-	args := append(q.roomArgs(room, at), visitor)
-	end, err := sessionScript.Run(ctx, q.rdb, q.keys(room.Name), args...).Int64()
+	args := append(q.roomArgs(room, at), visitor, newSessionID(), held)
+	res, err := sessionScript.Run(ctx, q.rdb, q.keys(room.Name), args...).Slice()
 	if err != nil {
-		return time.Time{}, fmt.Errorf("queue: session %s: %w", room.Name, err)
+		return Session{}, fmt.Errorf("queue: session %s: %w", room.Name, err)
 	}
+	if len(res) < 2 {
+		return Session{}, fmt.Errorf("queue: session %s: short reply", room.Name)
+	}
+	end := toInt(res[0])
 	if end == 0 {
-		return time.Time{}, ErrNotAdmitted
+		return Session{}, ErrNotAdmitted
 	}
-	return time.UnixMilli(end), nil
+	return Session{ID: toString(res[1]), Until: time.UnixMilli(end)}, nil
 }
 
-// Release ends the visitor's session now and frees the slot (revoke).
-func (q *Queue) Release(ctx context.Context, room string, visitor string) error {
+// Revoke ends the visitor's session named session (the origin is done with
+// the visitor): when it is still the visitor's live session its slot is
+// freed at once, so the next visitor is admitted sooner; a second Revoke of
+// the same session frees nothing. The session is also recorded as revoked
+// (see Revoked) for as long as any of its passes can verify: until the
+// later of passExp and the session's end, plus leeway. freed reports
+// whether a slot was freed by this call.
+func (q *Queue) Revoke(ctx context.Context, room, visitor, session string, passExp time.Time, leeway time.Duration) (freed bool, err error) {
 	if !ValidName(room) {
-		return ErrBadRoom
+		return false, ErrBadRoom
 	}
-	if err := q.rdb.ZRem(ctx, q.key(room, "act"), visitor).Err(); err != nil {
-		return fmt.Errorf("queue: release %s: %w", room, err)
+	if err := checkVisitor(visitor); err != nil {
+		return false, err
 	}
-	return nil
+	if err := checkSession(session); err != nil {
+		return false, err
+	}
+	return q.revoke(ctx, room, visitor, session, passExp, leeway, time.Time{})
+}
+
+func (q *Queue) revoke(ctx context.Context, room, visitor, session string, passExp time.Time, leeway time.Duration, at time.Time) (bool, error) {
+	keys := append(append(make([]string, 0, 9), q.keys(room)...), q.revokedKey(room, session))
+	args := append(q.roomArgs(Room{Name: room}, at), visitor, session, passExp.UnixMilli(), leeway.Milliseconds())
+	n, err := revokeScript.Run(ctx, q.rdb, keys, args...).Int64()
+	if err != nil {
+		return false, fmt.Errorf("queue: revoke %s: %w", room, err)
+	}
+	return n == 1, nil
+}
+
+// Revoked reports whether the session was revoked (and any of its passes
+// could still verify).
+func (q *Queue) Revoked(ctx context.Context, room, session string) (bool, error) {
+	if !ValidName(room) {
+		return false, ErrBadRoom
+	}
+	if err := checkSession(session); err != nil {
+		return false, err
+	}
+	n, err := q.rdb.Exists(ctx, q.revokedKey(room, session)).Result()
+	if err != nil {
+		return false, fmt.Errorf("queue: revoked %s: %w", room, err)
+	}
+	return n > 0, nil
 }
 
 // Figures reads the shared numbers of the rooms in one round trip.

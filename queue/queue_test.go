@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sort"
@@ -262,7 +263,7 @@ func TestETAFromAchievedRate(t *testing.T) {
 }
 
 // max_active is never exceeded: admission waits for slots, an admission not
-// taken up within the admit window gives its slot back, Release frees one
+// taken up within the admit window gives its slot back, Revoke frees one
 // at once.
 func TestMaxActive(t *testing.T) {
 	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
@@ -289,21 +290,24 @@ func TestMaxActive(t *testing.T) {
 			t.Fatalf("admitted %d, want 5 (max_active)", len(admitted))
 		}
 		// four enter, one never comes
+		sessions := map[string]Session{}
 		for _, v := range admitted[:4] {
-			if _, err := q.session(ctx, room, v, clk.now); err != nil {
+			s, err := q.session(ctx, room, v, "", clk.now)
+			if err != nil {
 				t.Fatal(err)
 			}
+			sessions[v] = s
 		}
 		// revoke one: its slot is free at once
-		if err := q.Release(ctx, room.Name, admitted[0]); err != nil {
+		if _, err := q.revoke(ctx, room.Name, admitted[0], sessions[admitted[0]].ID, clk.now, time.Second, clk.now); err != nil {
 			t.Fatal(err)
 		}
 		a, _ := q.AdmitAt(ctx, room, clk.add(time.Second))
 		if len(a.Admitted) != 1 {
-			t.Fatalf("after release admitted %v, want one", a.Admitted)
+			t.Fatalf("after revoke admitted %v, want one", a.Admitted)
 		}
-		if _, err := q.session(ctx, room, admitted[0], clk.now); !errors.Is(err, ErrNotAdmitted) {
-			t.Fatalf("renew after release: %v", err)
+		if _, err := q.session(ctx, room, admitted[0], "", clk.now); !errors.Is(err, ErrNotAdmitted) {
+			t.Fatalf("enter after revoke: %v", err)
 		}
 		// the no-show's admission window (30s) runs out: slot comes back
 		a, _ = q.AdmitAt(ctx, room, clk.add(35*time.Second))
@@ -313,13 +317,13 @@ func TestMaxActive(t *testing.T) {
 		if s, _ := q.status(ctx, room, admitted[4], clk.now); s.State != StateNone {
 			t.Fatalf("no-show status %+v, want none", s)
 		}
-		if _, err := q.session(ctx, room, admitted[4], clk.now); !errors.Is(err, ErrNotAdmitted) {
+		if _, err := q.session(ctx, room, admitted[4], "", clk.now); !errors.Is(err, ErrNotAdmitted) {
 			t.Fatalf("late enter: %v", err)
 		}
 		// a renewed session outlives the TTL it started with
-		end, err := q.session(ctx, room, admitted[1], clk.add(20*time.Second))
-		if err != nil || !end.Equal(clk.now.Add(time.Minute)) {
-			t.Fatalf("renew: %v %v", end, err)
+		s, err := q.session(ctx, room, admitted[1], sessions[admitted[1]].ID, clk.add(20*time.Second))
+		if err != nil || !s.Until.Equal(clk.now.Add(time.Minute)) || s.ID != sessions[admitted[1]].ID {
+			t.Fatalf("renew: %+v %v", s, err)
 		}
 		if s, _ := q.status(ctx, room, admitted[1], clk.add(40*time.Second)); s.State != StateAdmitted {
 			t.Fatalf("renewed visitor: %+v", s)
@@ -751,4 +755,80 @@ func sortedCopy(s []string) []string {
 	c := append([]string(nil), s...)
 	sort.Strings(c)
 	return c
+}
+
+// One admission is one session: every Enter of it returns the same id,
+// Renew extends only the session it names, Revoke frees the slot once and
+// marks the session revoked, and a later admission is a new session that a
+// late revoke of the old one cannot touch.
+func TestOneSessionPerAdmission(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
+		clk := newClock(t, rdb)
+		room := Room{Name: "sessions", AdmitPerMinute: 6000, MaxActive: 10, SessionTTL: time.Minute, AbandonAfter: time.Hour}
+		if s, err := q.join(ctx, room, "ann", clk.now); err != nil || s.State != StateAdmitted {
+			t.Fatalf("join: %+v %v", s, err)
+		}
+		first, err := q.session(ctx, room, "ann", "", clk.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw, _ := base64.RawURLEncoding.DecodeString(first.ID); len(raw) < 16 {
+			t.Fatalf("session id %q is not 128 random bits", first.ID)
+		}
+		for i := range 20 {
+			again, err := q.session(ctx, room, "ann", "", clk.add(time.Second))
+			if err != nil || again.ID != first.ID {
+				t.Fatalf("enter #%d: %+v %v, want session %s", i+2, again, err, first.ID)
+			}
+		}
+		if f := figures(t, q, room, clk.now); f.Active != 1 {
+			t.Fatalf("active %d after 21 entries of one admission, want 1", f.Active)
+		}
+		if _, err := q.session(ctx, room, "ann", "someone-elses", clk.now); !errors.Is(err, ErrNotAdmitted) {
+			t.Fatalf("renew with a foreign session id: %v", err)
+		}
+		if r, err := q.session(ctx, room, "ann", first.ID, clk.add(time.Second)); err != nil || r.ID != first.ID {
+			t.Fatalf("renew: %+v %v", r, err)
+		}
+		if ok, _ := q.Revoked(ctx, room.Name, first.ID); ok {
+			t.Fatal("a live session reads as revoked")
+		}
+		freed, err := q.revoke(ctx, room.Name, "ann", first.ID, clk.now.Add(time.Minute), 30*time.Second, clk.now)
+		if err != nil || !freed {
+			t.Fatalf("revoke: freed %v, %v", freed, err)
+		}
+		if freed, _ := q.revoke(ctx, room.Name, "ann", first.ID, clk.now.Add(time.Minute), 30*time.Second, clk.now); freed {
+			t.Fatal("a second revoke of the same session freed a slot again")
+		}
+		if ok, err := q.Revoked(ctx, room.Name, first.ID); err != nil || !ok {
+			t.Fatalf("revoked session: %v %v", ok, err)
+		}
+		if ttl := rdb.PTTL(ctx, q.revokedKey(room.Name, first.ID)).Val(); ttl < 30*time.Second {
+			t.Fatalf("revocation kept %s, want at least until the pass expires", ttl)
+		}
+		if _, err := q.session(ctx, room, "ann", "", clk.now); !errors.Is(err, ErrNotAdmitted) {
+			t.Fatalf("enter after revoke: %v", err)
+		}
+		// Back in line and admitted again: a new admission, a new session.
+		if s, err := q.join(ctx, room, "ann", clk.add(time.Second)); err != nil || s.State != StateAdmitted {
+			t.Fatalf("second join: %+v %v", s, err)
+		}
+		second, err := q.session(ctx, room, "ann", "", clk.now)
+		if err != nil || second.ID == first.ID {
+			t.Fatalf("second admission: %+v %v, want a new session", second, err)
+		}
+		if freed, _ := q.revoke(ctx, room.Name, "ann", first.ID, clk.now, time.Second, clk.now); freed {
+			t.Fatal("a late revoke of the old session freed the new one")
+		}
+		if r, err := q.session(ctx, room, "ann", second.ID, clk.now); err != nil || r.ID != second.ID {
+			t.Fatalf("the new session after a late revoke of the old: %+v %v", r, err)
+		}
+		// A session that ends by itself leaves no id behind.
+		if f := figures(t, q, room, clk.add(2*time.Minute)); f.Active != 0 {
+			t.Fatalf("active %d after the session ended", f.Active)
+		}
+		if n := rdb.HLen(ctx, q.keys(room.Name)[7]).Val(); n != 0 {
+			t.Fatalf("%d session ids left after every session ended", n)
+		}
+	})
 }

@@ -19,6 +19,8 @@ var (
 	admitLua string
 	//go:embed session.lua
 	sessionLua string
+	//go:embed revoke.lua
+	revokeLua string
 	//go:embed figures.lua
 	figuresLua string
 	//go:embed heartbeat.lua
@@ -30,6 +32,7 @@ var (
 	statusScript    = redis.NewScript(commonLua + statusLua)
 	admitScript     = redis.NewScript(commonLua + admitLua)
 	sessionScript   = redis.NewScript(commonLua + sessionLua)
+	revokeScript    = redis.NewScript(commonLua + revokeLua)
 	figuresScript   = redis.NewScript(commonLua + figuresLua)
 	heartbeatScript = redis.NewScript(heartbeatLua)
 	updateScript    = redis.NewScript(updateLua)

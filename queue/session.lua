@@ -1,14 +1,32 @@
--- session: ARGV[12] visitor. Enter and renew: a visitor holding a live
--- admission or session gets SessionTTL from now. Reply: the new end in ms,
--- or 0 when the visitor holds nothing live.
+-- session: ARGV[12] visitor, ARGV[13] session id to create when the visitor
+-- has none yet, ARGV[14] the session id the caller holds ("" = any: Enter).
+-- Enter and renew: a visitor holding a live admission or session gets
+-- SessionTTL from now. One admission is one session: the first Enter after
+-- an admission records ARGV[13] as its id beside the active entry, and every
+-- later Enter (another tab, another gateway instance, a visitor who lost the
+-- pass cookie) gets that same id back, never a second one. A renewal names
+-- the session it holds and fails when that session is no longer the
+-- visitor's (ended, revoked, or replaced by a later admission).
+-- Reply: {end ms, session id}; {0, ""} when the visitor holds nothing live.
 local now = clock()
 local c = config()
-local v = ARGV[12]
+local v, fresh, held = ARGV[12], ARGV[13], ARGV[14]
 local e = redis.call("ZSCORE", K_ACTIVE, v)
 if not e or tonumber(e) <= now then
-  if e then redis.call("ZREM", K_ACTIVE, v) end
-  return 0
+  if e then
+    redis.call("ZREM", K_ACTIVE, v)
+    redis.call("HDEL", K_SES, v)
+  end
+  return {0, ""}
+end
+local sid = redis.call("HGET", K_SES, v)
+if held ~= "" then
+  if sid ~= held then return {0, ""} end
+elseif not sid then
+  sid = fresh
+  redis.call("HSET", K_SES, v, sid)
 end
 local until_ = now + c.ttl
 redis.call("ZADD", K_ACTIVE, I(until_), v)
-return until_
+touch(c, now, {K_ACTIVE, K_SES})
+return {until_, sid}

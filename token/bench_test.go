@@ -15,7 +15,7 @@ func BenchmarkSign(b *testing.B) {
 			b.ReportAllocs()
 			now := time.Now()
 			for b.Loop() {
-				if _, _, err := s.Sign(now, "visitor-0123456789", "concert-42", 10*time.Minute); err != nil {
+				if _, _, err := s.Sign(now, "visitor-0123456789", "concert-42", "sid-1", 10*time.Minute); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -28,7 +28,7 @@ func BenchmarkVerify(b *testing.B) {
 	for _, s := range benchSigners(b) {
 		b.Run(s.Algorithm(), func(b *testing.B) {
 			now := time.Now()
-			tok, _, _ := s.Sign(now, "visitor-0123456789", "concert-42", 10*time.Minute)
+			tok, _, _ := s.Sign(now, "visitor-0123456789", "concert-42", "sid-1", 10*time.Minute)
 			v := s.Verifier()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -45,7 +45,7 @@ func BenchmarkVerifyParallel(b *testing.B) {
 	for _, s := range benchSigners(b) {
 		b.Run(s.Algorithm(), func(b *testing.B) {
 			now := time.Now()
-			tok, _, _ := s.Sign(now, "visitor-0123456789", "concert-42", 10*time.Minute)
+			tok, _, _ := s.Sign(now, "visitor-0123456789", "concert-42", "sid-1", 10*time.Minute)
 			v := s.Verifier()
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {

@@ -21,12 +21,21 @@ const Leeway = 30 * time.Second
 // any decoding.
 const MaxTokenBytes = 4096
 
+// MaxSessionBytes bounds the sid claim a verifier accepts (the gateway's
+// are 22 bytes: 128 random bits, base64url).
+const MaxSessionBytes = 128
+
 // Claims are the verified contents of a pass.
 type Claims struct {
 	// Visitor is the visitor id (sub).
 	Visitor string
 	// Room is the room the pass admits to (aud).
 	Room string
+	// Session is the admission session the pass belongs to (sid): one
+	// admission is one session, and every pass issued for it (the first,
+	// each renewal, a re-entry on any gateway instance) carries the same
+	// sid. An origin that sells once per admission keys its orders on it.
+	Session string
 	// ID is the pass's unique id (jti): 128 random bits, base64url.
 	ID string
 	// IssuedAt (iat), NotBefore (nbf) and ExpiresAt (exp) have one-second
@@ -42,6 +51,7 @@ type passClaims struct {
 	Iat *jwt.NumericDate `json:"iat,omitempty"`
 	Nbf *jwt.NumericDate `json:"nbf,omitempty"`
 	Exp *jwt.NumericDate `json:"exp"`
+	Sid string           `json:"sid"`
 	Jti string           `json:"jti"`
 }
 
@@ -74,6 +84,10 @@ func (c *passClaims) check() error {
 		return refuse(ErrMalformed, "no sub")
 	case c.Aud == "":
 		return refuse(ErrMalformed, "no aud")
+	case c.Sid == "":
+		return refuse(ErrMalformed, "no sid")
+	case len(c.Sid) > MaxSessionBytes:
+		return refuse(ErrMalformed, "sid of %d bytes, limit %d", len(c.Sid), MaxSessionBytes)
 	case c.Jti == "":
 		return refuse(ErrMalformed, "no jti")
 	case c.Exp == nil:
@@ -94,7 +108,7 @@ func (c *passClaims) check() error {
 // whatever jwt.TimePrecision says.
 func (c *passClaims) claims() Claims {
 	return Claims{
-		Visitor: c.Sub, Room: string(c.Aud), ID: c.Jti,
+		Visitor: c.Sub, Room: string(c.Aud), Session: c.Sid, ID: c.Jti,
 		IssuedAt: seconds(c.Iat), NotBefore: seconds(c.Nbf), ExpiresAt: seconds(c.Exp),
 	}
 }

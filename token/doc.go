@@ -2,9 +2,12 @@
 //
 // A pass is a compact JWS (a JWT) that the gateway hands to a visitor when the
 // visitor leaves the queue. It names the visitor (sub), the room it admits to
-// (aud), when it was made and when it ends (iat, nbf, exp), and carries a
-// unique id (jti, 128 random bits) that an origin can use to let one pass buy
-// once. The issuer claim is always "waitroom".
+// (aud), the admission session it belongs to (sid, 128 random bits, the
+// same on every pass of one admission: first issue, renewals, re-entry on
+// any gateway instance), when it was made and when it ends (iat, nbf, exp),
+// and a unique id of its own (jti, 128 random bits). An origin that sells
+// once per admission keys its orders on sid (Claims.Session) and keeps jti to
+// spot a replayed pass. The issuer claim is always "waitroom".
 //
 // Two algorithms are supported: EdDSA with Ed25519 keys (every pass carries
 // the key's RFC 7638 thumbprint as kid, and the public keys are published as a
@@ -40,6 +43,8 @@
 // its JWK Set, so passes signed before a rotation stay valid until they
 // expire; drop the old key once the longest pass lifetime has passed.
 //
-// The package does not revoke passes: one-pass-buys-once is the origin's job
-// (ticketd keeps every jti under a unique constraint).
+// The package does not revoke passes: the gateway ends sessions (and refuses
+// their passes) when the origin says "Waitroom-Command: revoke", and
+// one-admission-buys-once is the origin's job (ticketd keeps every sid and
+// every jti under a unique constraint).
 package token

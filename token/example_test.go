@@ -20,12 +20,12 @@ func ExampleMiddleware() {
 
 	orders := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pass, _ := token.FromContext(r.Context())
-		fmt.Fprintf(w, "order for %s in %s", pass.Visitor, pass.Room)
+		fmt.Fprintf(w, "order for %s in %s, admission %s", pass.Visitor, pass.Room, pass.Session)
 	})
 	origin := httptest.NewServer(token.Middleware(verifier, "concert-42")(orders))
 	defer origin.Close()
 
-	pass, _, _ := signer.Sign(time.Now(), "visitor-1", "concert-42", 10*time.Minute)
+	pass, _, _ := signer.Sign(time.Now(), "visitor-1", "concert-42", "adm-1", 10*time.Minute)
 	for _, p := range []string{pass, ""} {
 		req, _ := http.NewRequest("POST", origin.URL+"/api/events/42/orders", nil)
 		if p != "" {
@@ -38,7 +38,7 @@ func ExampleMiddleware() {
 		fmt.Println()
 	}
 	// Output:
-	// 200 order for visitor-1 in concert-42
+	// 200 order for visitor-1 in concert-42, admission adm-1
 	// 401 {"error":"pass_missing"}
 }
 
@@ -49,7 +49,7 @@ func ExampleVerifier_VerifyAt() {
 	verifier, _ := token.NewHS256Verifier(secret)
 
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	pass, _, _ := signer.Sign(now, "visitor-1", "concert-42", 10*time.Minute)
+	pass, _, _ := signer.Sign(now, "visitor-1", "concert-42", "sid-1", 10*time.Minute)
 
 	c, err := verifier.VerifyAt(now.Add(time.Minute), pass, "concert-42")
 	fmt.Println(c.Visitor, c.Room, err)

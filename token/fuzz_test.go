@@ -12,7 +12,7 @@ func FuzzVerify(f *testing.F) {
 	ed := NewEd25519Signer(key)
 	hs := mustHS(f, secret32)
 	for _, s := range []*Signer{ed, hs} {
-		tok, _, _ := s.Sign(t0, "visitor", "room", time.Minute)
+		tok, _, _ := s.Sign(t0, "visitor", "room", "sid-1", time.Minute)
 		f.Add(tok)
 	}
 	f.Add("")

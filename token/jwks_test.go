@@ -72,14 +72,14 @@ func TestJWKSRotationMidRun(t *testing.T) {
 	clock := &fakeClock{now: time.Now()}
 	v := NewJWKSVerifier(NewJWKSClient(ks.URL, JWKSConfig{Now: clock.Now, MinRefreshInterval: time.Second}))
 
-	oldPass, _, _ := gw.Sign(clock.Now(), "v1", "r", 10*time.Minute)
+	oldPass, _, _ := gw.Sign(clock.Now(), "v1", "r", "sid-1", 10*time.Minute)
 	if _, err := v.VerifyAt(clock.Now(), oldPass, "r"); err != nil {
 		t.Fatalf("before rotation: %v", err)
 	}
 	clock.Advance(2 * time.Second)
 	rotated := NewEd25519Signer(oldKey, newKey)
 	ks.set(rotated, 0, "")
-	newPass, _, _ := rotated.Sign(clock.Now(), "v2", "r", 10*time.Minute)
+	newPass, _, _ := rotated.Sign(clock.Now(), "v2", "r", "sid-1", 10*time.Minute)
 	if _, err := v.VerifyAt(clock.Now(), newPass, "r"); err != nil {
 		t.Fatalf("new key after rotation: %v", err)
 	}
@@ -145,7 +145,7 @@ func TestJWKSSurvivesOutage(t *testing.T) {
 	clock := &fakeClock{now: time.Now()}
 	c := NewJWKSClient(ks.URL, JWKSConfig{Now: clock.Now, RefreshInterval: time.Minute, MinRefreshInterval: time.Second})
 	v := NewJWKSVerifier(c)
-	pass, _, _ := gw.Sign(clock.Now(), "v", "r", time.Hour)
+	pass, _, _ := gw.Sign(clock.Now(), "v", "r", "sid-1", time.Hour)
 	if _, err := v.VerifyAt(clock.Now(), pass, "r"); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestJWKSSurvivesOutage(t *testing.T) {
 			if _, err := v.VerifyAt(clock.Now(), pass, "r"); err != nil {
 				t.Fatalf("known key refused during outage: %v", err)
 			}
-			other, _, _ := NewEd25519Signer(mustKey(t)).Sign(clock.Now(), "v", "r", time.Minute)
+			other, _, _ := NewEd25519Signer(mustKey(t)).Sign(clock.Now(), "v", "r", "sid-1", time.Minute)
 			if _, err := v.VerifyAt(clock.Now(), other, "r"); !errors.Is(err, ErrUnknownKey) {
 				t.Fatalf("unknown key during outage: %v", err)
 			}
@@ -189,7 +189,7 @@ func TestJWKSSurvivesOutage(t *testing.T) {
 func TestJWKSVerifierRefusesHS256(t *testing.T) {
 	ks := newKeyServer(t, NewEd25519Signer(mustKey(t)))
 	v := NewJWKSVerifier(NewJWKSClient(ks.URL, JWKSConfig{}))
-	tok, _, _ := mustHS(t, secret32).Sign(time.Now(), "v", "r", time.Minute)
+	tok, _, _ := mustHS(t, secret32).Sign(time.Now(), "v", "r", "sid-1", time.Minute)
 	if _, err := v.Verify(tok, "r"); !errors.Is(err, ErrAlgorithm) {
 		t.Fatalf("err = %v", err)
 	}

@@ -68,15 +68,19 @@ func NewHS256Signer(secret []byte) (*Signer, error) {
 // Algorithm returns "EdDSA" or "HS256".
 func (s *Signer) Algorithm() string { return s.method.Alg() }
 
-// Sign makes a pass for visitor in room, valid from now for ttl. It returns
-// the compact token and the claims it holds (times rounded down to the
-// second, as they travel).
-func (s *Signer) Sign(now time.Time, visitor, room string, ttl time.Duration) (string, Claims, error) {
+// Sign makes a pass for visitor in room, belonging to the admission session
+// session (the sid claim), valid from now for ttl. It returns the compact
+// token and the claims it holds (times rounded down to the second, as they
+// travel). Each call makes a new jti; the session stays what the caller
+// gives, so every pass of one admission carries the same sid.
+func (s *Signer) Sign(now time.Time, visitor, room, session string, ttl time.Duration) (string, Claims, error) {
 	switch {
 	case visitor == "":
 		return "", Claims{}, errors.New("token: empty visitor")
 	case room == "":
 		return "", Claims{}, errors.New("token: empty room")
+	case session == "" || len(session) > MaxSessionBytes:
+		return "", Claims{}, fmt.Errorf("token: session id must be 1 to %d bytes", MaxSessionBytes)
 	case ttl < time.Second:
 		return "", Claims{}, fmt.Errorf("token: ttl %v shorter than a second", ttl)
 	}
@@ -88,7 +92,7 @@ func (s *Signer) Sign(now time.Time, visitor, room string, ttl time.Duration) (s
 	pc := &passClaims{
 		Iss: Issuer, Sub: visitor, Aud: audience(room),
 		Iat: iat, Nbf: iat, Exp: &jwt.NumericDate{Time: time.Unix(now.Add(ttl).Unix(), 0)},
-		Jti: b64.EncodeToString(id[:]),
+		Sid: session, Jti: b64.EncodeToString(id[:]),
 	}
 	t := jwt.NewWithClaims(s.method, pc)
 	if s.kid != "" {

@@ -53,7 +53,7 @@ func forge(header, payload any, sign func(input string) []byte) string {
 }
 
 func payload(iss, sub, aud, jti string, iat, exp int64) map[string]any {
-	return map[string]any{"iss": iss, "sub": sub, "aud": aud, "jti": jti, "iat": iat, "nbf": iat, "exp": exp}
+	return map[string]any{"iss": iss, "sub": sub, "aud": aud, "sid": "sid-" + jti, "jti": jti, "iat": iat, "nbf": iat, "exp": exp}
 }
 
 // A pass signed by either algorithm verifies with the signer's verifier and
@@ -61,7 +61,7 @@ func payload(iss, sub, aud, jti string, iat, exp int64) map[string]any {
 func TestSignVerifyRoundTrip(t *testing.T) {
 	for _, s := range []*Signer{NewEd25519Signer(mustKey(t)), mustHS(t, secret32)} {
 		t.Run(s.Algorithm(), func(t *testing.T) {
-			tok, signed, err := s.Sign(t0, "visitor-1", "concert-42", 10*time.Minute)
+			tok, signed, err := s.Sign(t0, "visitor-1", "concert-42", "sid-1", 10*time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			if got != signed {
 				t.Fatalf("claims = %+v, want %+v", got, signed)
 			}
-			if got.Visitor != "visitor-1" || got.Room != "concert-42" || !got.ExpiresAt.Equal(t0.Add(10*time.Minute)) {
+			if got.Visitor != "visitor-1" || got.Room != "concert-42" || got.Session != "sid-1" || !got.ExpiresAt.Equal(t0.Add(10*time.Minute)) {
 				t.Fatalf("unexpected claims %+v", got)
 			}
 			if id, err := base64.RawURLEncoding.DecodeString(got.ID); err != nil || len(id) < 16 {
@@ -85,17 +85,22 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	}
 }
 
-// Every pass gets its own jti, so an origin can let one pass buy once.
+// Every pass gets its own jti (so an origin can spot a replayed pass),
+// while the passes of one admission share its sid (so an origin can let one
+// admission buy once, whichever of its passes comes).
 func TestSignUniqueIDs(t *testing.T) {
 	s := NewEd25519Signer(mustKey(t))
 	seen := map[string]bool{}
 	for range 1000 {
-		_, c, err := s.Sign(t0, "v", "r", time.Minute)
+		_, c, err := s.Sign(t0, "v", "r", "sid-1", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if seen[c.ID] {
 			t.Fatalf("jti %q repeated", c.ID)
+		}
+		if c.Session != "sid-1" {
+			t.Fatalf("sid = %q, want the session given to Sign", c.Session)
 		}
 		seen[c.ID] = true
 	}
@@ -108,8 +113,8 @@ func TestVerifyRefuses(t *testing.T) {
 	pub := key.Public().(ed25519.PublicKey)
 	ed := NewEd25519Signer(key)
 	hs := mustHS(t, secret32)
-	good, _, _ := ed.Sign(t0, "v1", "concert-42", 10*time.Minute)
-	goodHS, _, _ := hs.Sign(t0, "v1", "concert-42", 10*time.Minute)
+	good, _, _ := ed.Sign(t0, "v1", "concert-42", "sid-1", 10*time.Minute)
+	goodHS, _, _ := hs.Sign(t0, "v1", "concert-42", "sid-1", 10*time.Minute)
 	kid := KeyID(pub)
 	edSign := func(k ed25519.PrivateKey) func(string) []byte {
 		return func(in string) []byte { return ed25519.Sign(k, []byte(in)) }
@@ -146,7 +151,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"HS256 signed with EdDSA public key", ed.Verifier(), confusion, "concert-42", t0, ErrAlgorithm},
 		{"HS256 signed with EdDSA public key PEM", ed.Verifier(), confusionPEM, "concert-42", t0, ErrAlgorithm},
 		{"EdDSA pass to HS256 verifier", hs.Verifier(), good, "concert-42", t0, ErrAlgorithm},
-		{"HS256 pass with another secret", hs.Verifier(), mustTok(mustHS(t, secret32+"x").Sign(t0, "v1", "concert-42", time.Minute)), "concert-42", t0, ErrSignature},
+		{"HS256 pass with another secret", hs.Verifier(), mustTok(mustHS(t, secret32+"x").Sign(t0, "v1", "concert-42", "sid-1", time.Minute)), "concert-42", t0, ErrSignature},
 		{"altered payload", ed.Verifier(), alteredTok, "", t0, ErrSignature},
 		{"altered HS256 payload", hs.Verifier(), strings.Split(goodHS, ".")[0] + "." + base64.RawURLEncoding.EncodeToString(mustJSON(altered)) + "." + strings.Split(goodHS, ".")[2], "", t0, ErrSignature},
 		{"signature from another key, same kid", ed.Verifier(), forge(hdr, payload(Issuer, "v1", "concert-42", "x", iat, exp), edSign(mustKey(t))), "concert-42", t0, ErrSignature},
@@ -157,6 +162,8 @@ func TestVerifyRefuses(t *testing.T) {
 		{"wrong room", ed.Verifier(), good, "other-room", t0, ErrWrongRoom},
 		{"wrong issuer", ed.Verifier(), forge(hdr, payload("evil", "v1", "concert-42", "x", iat, exp), edSign(key)), "concert-42", t0, ErrIssuer},
 		{"no jti", ed.Verifier(), forge(hdr, map[string]any{"iss": Issuer, "sub": "v", "aud": "concert-42", "exp": exp}, edSign(key)), "", t0, ErrMalformed},
+		{"no sid", ed.Verifier(), forge(hdr, map[string]any{"iss": Issuer, "sub": "v", "aud": "concert-42", "jti": "x", "exp": exp}, edSign(key)), "", t0, ErrMalformed},
+		{"sid longer than MaxSessionBytes", ed.Verifier(), forge(hdr, map[string]any{"iss": Issuer, "sub": "v", "aud": "concert-42", "sid": strings.Repeat("s", MaxSessionBytes+1), "jti": "x", "exp": exp}, edSign(key)), "", t0, ErrMalformed},
 		{"no exp", ed.Verifier(), forge(hdr, map[string]any{"iss": Issuer, "sub": "v", "aud": "concert-42", "jti": "x"}, edSign(key)), "", t0, ErrMalformed},
 		{"no aud with any-room verify", ed.Verifier(), forge(hdr, map[string]any{"iss": Issuer, "sub": "v", "jti": "x", "exp": exp}, edSign(key)), "", t0, ErrMalformed},
 		{"exp is a string", ed.Verifier(), forge(hdr, map[string]any{"iss": Issuer, "sub": "v", "aud": "r", "jti": "x", "exp": "soon"}, edSign(key)), "", t0, ErrMalformed},
@@ -251,9 +258,9 @@ func TestVerifyAcceptsVariants(t *testing.T) {
 		payload map[string]any
 	}{
 		"aud array": {map[string]any{"alg": "EdDSA", "kid": KeyID(newKey.Public().(ed25519.PublicKey))},
-			map[string]any{"iss": Issuer, "sub": "v", "aud": []string{"r"}, "jti": "x", "exp": exp}},
+			map[string]any{"iss": Issuer, "sub": "v", "aud": []string{"r"}, "sid": "s", "jti": "x", "exp": exp}},
 		"no kid, old key": {map[string]any{"alg": "EdDSA"},
-			map[string]any{"iss": Issuer, "sub": "v", "aud": "r", "jti": "x", "exp": exp}},
+			map[string]any{"iss": Issuer, "sub": "v", "aud": "r", "sid": "s", "jti": "x", "exp": exp}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			key := newKey
@@ -281,7 +288,7 @@ func TestVerifyAcceptsVariants(t *testing.T) {
 // Clock skew up to Leeway on either side does not refuse a pass.
 func TestVerifyLeeway(t *testing.T) {
 	s := NewEd25519Signer(mustKey(t))
-	tok, _, _ := s.Sign(t0, "v", "r", time.Minute)
+	tok, _, _ := s.Sign(t0, "v", "r", "sid-1", time.Minute)
 	for _, at := range []time.Time{t0.Add(-Leeway), t0.Add(time.Minute + Leeway)} {
 		if _, err := s.Verifier().VerifyAt(at, tok, "r"); err != nil {
 			t.Errorf("at %v: %v", at.Sub(t0), err)
@@ -297,7 +304,7 @@ func TestInteropWithGolangJWT(t *testing.T) {
 	s := NewEd25519Signer(key)
 	now := time.Now()
 
-	ours, _, _ := s.Sign(now, "v1", "room-a", time.Minute)
+	ours, _, _ := s.Sign(now, "v1", "room-a", "sid-1", time.Minute)
 	parsed, err := jwt.Parse(ours, func(*jwt.Token) (any, error) { return pub, nil },
 		jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithIssuer(Issuer), jwt.WithAudience("room-a"))
 	if err != nil || !parsed.Valid {
@@ -307,17 +314,21 @@ func TestInteropWithGolangJWT(t *testing.T) {
 		t.Fatalf("kid = %v", parsed.Header["kid"])
 	}
 
-	theirs := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.RegisteredClaims{
+	type withSession struct {
+		jwt.RegisteredClaims
+		Sid string `json:"sid"`
+	}
+	theirs := jwt.NewWithClaims(jwt.SigningMethodEdDSA, withSession{Sid: "s-9", RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: Issuer, Subject: "v2", Audience: jwt.ClaimStrings{"room-a"}, ID: "abc",
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)),
-	})
+	}})
 	theirs.Header["kid"] = KeyID(pub)
 	tok, err := theirs.SignedString(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.Verifier().Verify(tok, "room-a")
-	if err != nil || c.Visitor != "v2" || c.Room != "room-a" || c.ID != "abc" {
+	if err != nil || c.Visitor != "v2" || c.Room != "room-a" || c.Session != "s-9" || c.ID != "abc" {
 		t.Fatalf("claims %+v, err %v", c, err)
 	}
 }
@@ -327,10 +338,10 @@ func TestInteropWithGolangJWT(t *testing.T) {
 func TestRotationKeepsOldPasses(t *testing.T) {
 	oldKey, newKey := mustKey(t), mustKey(t)
 	before := NewEd25519Signer(oldKey)
-	oldPass, _, _ := before.Sign(t0, "v", "r", 10*time.Minute)
+	oldPass, _, _ := before.Sign(t0, "v", "r", "sid-1", 10*time.Minute)
 
 	after := NewEd25519Signer(oldKey, newKey)
-	newPass, _, _ := after.Sign(t0, "v", "r", 10*time.Minute)
+	newPass, _, _ := after.Sign(t0, "v", "r", "sid-1", 10*time.Minute)
 	if kidOf(t, newPass) != KeyID(newKey.Public().(ed25519.PublicKey)) {
 		t.Fatal("rotated signer does not sign with the newest key")
 	}
@@ -415,11 +426,14 @@ func TestHS256SecretLength(t *testing.T) {
 func TestSignRefusesBadArguments(t *testing.T) {
 	s := NewEd25519Signer(mustKey(t))
 	for _, tt := range []struct {
-		visitor, room string
-		ttl           time.Duration
-	}{{"", "r", time.Minute}, {"v", "", time.Minute}, {"v", "r", 0}} {
-		if _, _, err := s.Sign(t0, tt.visitor, tt.room, tt.ttl); err == nil {
-			t.Errorf("Sign(%q, %q, %v) succeeded", tt.visitor, tt.room, tt.ttl)
+		visitor, room, session string
+		ttl                    time.Duration
+	}{
+		{"", "r", "s", time.Minute}, {"v", "", "s", time.Minute}, {"v", "r", "s", 0},
+		{"v", "r", "", time.Minute}, {"v", "r", strings.Repeat("s", MaxSessionBytes+1), time.Minute},
+	} {
+		if _, _, err := s.Sign(t0, tt.visitor, tt.room, tt.session, tt.ttl); err == nil {
+			t.Errorf("Sign(%q, %q, %q, %v) succeeded", tt.visitor, tt.room, tt.session, tt.ttl)
 		}
 	}
 }

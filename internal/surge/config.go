@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/waitroom/waitroom/token"
 )
 
 // Profile is how the crowd arrives.
@@ -209,7 +211,7 @@ func (c Config) Validate() error {
 		bad("SURGE_PASS_SECRET", "must be at least 32 bytes, got %d", len(c.PassSecret))
 	}
 	if len(c.PassKeyPEM) > 0 {
-		if _, err := parsePassKey(c.PassKeyPEM); err != nil {
+		if _, err := token.ParseEd25519PrivateKeyPEM(c.PassKeyPEM); err != nil {
 			bad("--pass-key-file", "%v", err)
 		}
 	}

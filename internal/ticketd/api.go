@@ -171,7 +171,7 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 
 	start := time.Now()
 	res, err := s.store.PlaceOrder(r.Context(), OrderRequest{
-		EventID: id, Quantity: qty, Visitor: claims.Visitor, Room: claims.Room, PassID: claims.ID,
+		EventID: id, Quantity: qty, Visitor: claims.Visitor, Room: claims.Room, Session: claims.Session, PassID: claims.ID,
 	})
 	s.metrics.timeDB("order", start)
 	var soldOut *SoldOutError
@@ -194,7 +194,7 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, apiError{Error: "sold_out", Message: "not enough tickets left", Remaining: &left})
 	case errors.Is(err, ErrPassUsed):
 		s.metrics.orders.WithLabelValues("pass_used").Inc()
-		writeError(w, http.StatusConflict, "pass_used", "this pass has already bought tickets")
+		writeError(w, http.StatusConflict, "pass_used", "this admission has already bought tickets")
 	case errors.Is(err, ErrNotFound):
 		reject(http.StatusNotFound, "not_found", "no such event")
 	case errors.Is(err, ErrWrongRoom):

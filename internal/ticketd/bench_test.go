@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/waitroom/waitroom/internal/testenv"
 	"github.com/waitroom/waitroom/token"
 )
 
@@ -50,13 +51,14 @@ func BenchmarkOrders(b *testing.B) {
 			}
 			h := srv.Handler()
 			var n, fails atomic.Int64
+			run := testenv.RandomID(4) // each order its own admission session
 			b.SetParallelism(32)
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := n.Add(1)
-					pass, _, _ := signer.Sign(time.Now(), "bench-visitor", "default", time.Hour)
+					pass, _, _ := signer.Sign(time.Now(), "bench-visitor", "default", "bench-"+run+"-"+itoa(i), time.Hour)
 					req := httptest.NewRequest("POST", "/api/events/"+itoa(ids[int(i)%len(ids)])+"/orders", strings.NewReader(`{"quantity":1}`))
 					req.Header.Set("Content-Type", "application/json")
 					req.Header.Set(token.HeaderPass, pass)

@@ -93,10 +93,18 @@ func (b *backend) createEvent(t testing.TB, name, room string, total int) int64 
 	return out.ID
 }
 
-// pass signs a fresh pass for a new visitor of room.
+// pass signs a fresh pass for a new visitor of room, in a session of its
+// own (a new admission).
 func (b *backend) pass(t testing.TB, room string) string {
 	t.Helper()
-	tok, _, err := b.signer.Sign(time.Now(), "visitor-"+testenv.RandomID(6), room, 10*time.Minute)
+	return b.sessionPass(t, room, "visitor-"+testenv.RandomID(6), "session-"+testenv.RandomID(8))
+}
+
+// sessionPass signs another pass of the admission session sid (a renewal,
+// or a re-issue to a visitor who asked again), with a jti of its own.
+func (b *backend) sessionPass(t testing.TB, room, visitor, sid string) string {
+	t.Helper()
+	tok, _, err := b.signer.Sign(time.Now(), visitor, room, sid, 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,17 +68,17 @@ func TestJWKSVerification(t *testing.T) {
 		c.PassJWKS.MinRefreshInterval = time.Nanosecond // the test rotates at once
 	})
 	ev := b.createEvent(t, "J", "default", 10)
-	oldPass, _, _ := current.Sign(time.Now(), "v1", "default", time.Hour)
+	oldPass, _, _ := current.Sign(time.Now(), "v1", "default", "sid-v1", time.Hour)
 
 	signer.Store(token.NewEd25519Signer(oldKey, newKey))
-	newPass, _, _ := signer.Load().Sign(time.Now(), "v2", "default", time.Hour)
+	newPass, _, _ := signer.Load().Sign(time.Now(), "v2", "default", "sid-v2", time.Hour)
 	for name, p := range map[string]string{"new key": newPass, "old key": oldPass} {
 		if status, body, _ := b.buy(t, ev, p, 1); status != 201 {
 			t.Fatalf("%s: %d %s", name, status, body)
 		}
 	}
 	hs, _ := token.NewHS256Signer([]byte(strings.Repeat("k", 32)))
-	hsPass, _, _ := hs.Sign(time.Now(), "v3", "default", time.Hour)
+	hsPass, _, _ := hs.Sign(time.Now(), "v3", "default", "sid-v3", time.Hour)
 	if status, body, _ := b.buy(t, ev, hsPass, 1); status != 401 || !strings.Contains(string(body), "algorithm") {
 		t.Fatalf("HS256 pass against a JWKS verifier: %d %s", status, body)
 	}
@@ -107,7 +107,7 @@ func TestPassSources(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBackend(t, "sqlite", tt.set)
 			ev := b.createEvent(t, "P", "default", 5)
-			p, _, _ := tt.signer.Sign(time.Now(), "v", "default", time.Minute)
+			p, _, _ := tt.signer.Sign(time.Now(), "v", "default", "sid-1", time.Minute)
 			if status, body, _ := b.buy(t, ev, p, 1); status != 201 {
 				t.Fatalf("%d %s", status, body)
 			}
@@ -115,7 +115,7 @@ func TestPassSources(t *testing.T) {
 			if tt.signer.Algorithm() == "EdDSA" {
 				other = hs
 			}
-			p, _, _ = other.Sign(time.Now(), "v", "default", time.Minute)
+			p, _, _ = other.Sign(time.Now(), "v", "default", "sid-1", time.Minute)
 			if status, body, _ := b.buy(t, ev, p, 1); status != 401 || !strings.Contains(string(body), `"reason":"algorithm"`) {
 				t.Fatalf("other algorithm: %d %s", status, body)
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/waitroom/waitroom/internal/testenv"
 	"github.com/waitroom/waitroom/token"
 )
 
@@ -133,7 +134,7 @@ func TestOrderRefusals(t *testing.T) {
 			foreign := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 			foreign.Header["kid"] = token.KeyID(pub)
 			foreignTok, _ := foreign.SignedString(key)
-			expired, _, _ := b.signer.Sign(now.Add(-time.Hour), "v", "concert-42", 10*time.Minute)
+			expired, _, _ := b.signer.Sign(now.Add(-time.Hour), "v", "concert-42", "sid-1", 10*time.Minute)
 			good := b.pass(t, "concert-42")
 			parts := strings.Split(good, ".")
 			payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
@@ -271,4 +272,57 @@ func jwksX(t *testing.T, s *token.Signer) string {
 		t.Fatalf("jwks: %s", rec.Body)
 	}
 	return set.Keys[0].X
+}
+
+// One admission buys once: the gateway signs a new pass (new jti) each
+// time a visitor asks again or renews, but every pass of one admission
+// carries the same sid, and only the first order of the session goes
+// through, on both stores, whether the passes come one after another or
+// race each other; another admission of the same visitor buys again.
+func TestOneAdmissionBuysOnce(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db, func(t *testing.T) {
+			b := newBackend(t, db)
+			event := b.createEvent(t, "Admission", "default", 100)
+			visitor, sid := "visitor-"+testenv.RandomID(6), "session-"+testenv.RandomID(8)
+			passes := make([]string, 20)
+			for i := range passes {
+				passes[i] = b.sessionPass(t, "default", visitor, sid)
+			}
+			if status, body, _ := b.buy(t, event, passes[0], 4); status != http.StatusCreated {
+				t.Fatalf("first order: %d %s", status, body)
+			}
+			for i, p := range passes[1:5] {
+				if status, body, _ := b.buy(t, event, p, 4); status != http.StatusConflict || errorCode(body) != "pass_used" {
+					t.Fatalf("pass %d of the same admission: %d %s, want 409 pass_used", i+2, status, body)
+				}
+			}
+			// The rest race each other in a fresh admission of the same
+			// visitor: exactly one of them buys.
+			sid2 := "session-" + testenv.RandomID(8)
+			var mu sync.Mutex
+			got := map[string]int{}
+			var wg sync.WaitGroup
+			for range 15 {
+				p := b.sessionPass(t, "default", visitor, sid2)
+				wg.Go(func() {
+					status, body, _ := b.buy(t, event, p, 4)
+					mu.Lock()
+					defer mu.Unlock()
+					if status == http.StatusCreated {
+						got["created"]++
+					} else {
+						got[errorCode(body)]++
+					}
+				})
+			}
+			wg.Wait()
+			if got["created"] != 1 || got["pass_used"] != 14 {
+				t.Fatalf("racing passes of one admission: %v, want 1 created and 14 pass_used", got)
+			}
+			if r := b.event(t, event).Remaining; r != 92 {
+				t.Fatalf("stock %d after two admissions bought 4 each, want 92", r)
+			}
+		})
+	}
 }

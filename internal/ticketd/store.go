@@ -41,13 +41,16 @@ type Order struct {
 }
 
 // OrderRequest is a purchase to attempt: Quantity tickets of EventID for the
-// holder of pass PassID. Room is the pass's room; the store refuses it when
-// the event belongs to another room.
+// holder of pass PassID of admission session Session. Room is the pass's
+// room; the store refuses it when the event belongs to another room. One
+// admission buys once: a second order of the same Session, with any of its
+// passes, is ErrPassUsed, and so is a replay of the same PassID.
 type OrderRequest struct {
 	EventID  int64
 	Quantity int
 	Visitor  string
 	Room     string
+	Session  string
 	PassID   string
 }
 
@@ -67,7 +70,8 @@ var (
 
 // store is the database behind ticketd. Both implementations run PlaceOrder
 // as one transaction that locks the event row, checks and decrements the
-// stock and inserts the order under a unique constraint on the pass id.
+// stock and inserts the order under unique constraints on the pass's
+// session id and pass id.
 type store interface {
 	CreateEvent(ctx context.Context, e NewEvent) (int64, error)
 	Events(ctx context.Context) ([]Event, error)

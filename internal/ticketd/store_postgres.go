@@ -23,7 +23,7 @@ type pgStore struct {
 
 // pgMigrations are applied in order at start; schema_version records how
 // many have run. Append, never edit.
-var pgMigrations = []string{pgSchemaV1}
+var pgMigrations = []string{pgSchemaV1, pgSchemaV2}
 
 const pgSchemaV1 = `
 CREATE TABLE IF NOT EXISTS events (
@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS orders (
 	created_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orders_event ON orders(event_id);
+`
+
+// pgSchemaV2: one order per admission session (the pass's sid), whichever
+// of the session's passes comes; orders from before it have none.
+const pgSchemaV2 = `
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS session_id TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_session ON orders(session_id);
 `
 
 // errBadPostgresURL marks a PostgreSQL URL that does not parse.
@@ -153,7 +160,8 @@ func (s *pgStore) Event(ctx context.Context, id int64) (Event, error) {
 // (concurrent buyers of one event queue on that lock, and under READ
 // COMMITTED each sees the stock the one before it left); the UPDATE
 // decrements only when the room matches and the stock suffices; the INSERT
-// runs only when the UPDATE did, under the unique constraint on pass_id.
+// runs only when the UPDATE did, under the unique constraints on pass_id
+// (a replayed pass) and session_id (a second pass of the same admission).
 // Keeping the lock for one statement rather than for several client round
 // trips is what lets a hot event sell quickly: the row is held only while
 // PostgreSQL works and commits.
@@ -170,18 +178,18 @@ WITH e AS (
 	WHERE events.id = e.id AND e.room = $3 AND e.remaining >= $2
 	RETURNING events.remaining
 ), i AS (
-	INSERT INTO orders (id, event_id, quantity, visitor, pass_id, created_at)
-	SELECT $4, $1, $2, $5, $6, $7 FROM u
+	INSERT INTO orders (id, event_id, quantity, visitor, pass_id, session_id, created_at)
+	SELECT $4, $1, $2, $5, $6, $8, $7 FROM u
 	RETURNING id
 )
 SELECT e.room, e.remaining, (SELECT remaining FROM u), (SELECT count(*) FROM i) FROM e`
 
-// PlaceOrder checks the pass first (cheap, and a replayed pass then never
-// waits on a hot row), then runs placeOrderSQL. The unique constraint still
-// catches two requests with the same pass racing each other.
+// PlaceOrder checks the pass and its session first (cheap, and a replayed
+// pass then never waits on a hot row), then runs placeOrderSQL. The unique
+// constraints still catch two requests of one session racing each other.
 func (s *pgStore) PlaceOrder(ctx context.Context, req OrderRequest) (OrderResult, error) {
 	var used bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE pass_id = $1)`, req.PassID).Scan(&used); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE pass_id = $1 OR session_id = $2)`, req.PassID, req.Session).Scan(&used); err != nil {
 		return OrderResult{}, err
 	}
 	if used {
@@ -194,7 +202,7 @@ func (s *pgStore) PlaceOrder(ctx context.Context, req OrderRequest) (OrderResult
 		after    *int
 		inserted int
 	)
-	err := s.pool.QueryRow(ctx, placeOrderSQL, req.EventID, req.Quantity, req.Room, o.ID, o.Visitor, req.PassID, o.CreatedAt).
+	err := s.pool.QueryRow(ctx, placeOrderSQL, req.EventID, req.Quantity, req.Room, o.ID, o.Visitor, req.PassID, o.CreatedAt, req.Session).
 		Scan(&room, &before, &after, &inserted)
 	var pe *pgconn.PgError
 	switch {

@@ -28,7 +28,7 @@ type sqliteStore struct {
 // sqliteMigrations are applied in order at start; schema_version records how
 // many have run. Append, never edit: a database in the field has run the old
 // ones.
-var sqliteMigrations = []string{sqliteSchemaV1}
+var sqliteMigrations = []string{sqliteSchemaV1, sqliteSchemaV2}
 
 const sqliteSchemaV1 = `
 CREATE TABLE IF NOT EXISTS events (
@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS orders (
 	created_at TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orders_event ON orders(event_id);
+`
+
+// sqliteSchemaV2: one order per admission session (the pass's sid),
+// whichever of the session's passes comes; orders from before it have none.
+const sqliteSchemaV2 = `
+ALTER TABLE orders ADD COLUMN session_id TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_session ON orders(session_id);
 `
 
 func sqliteDSN(path string, immediate bool) string {
@@ -204,7 +211,7 @@ func (s *sqliteStore) PlaceOrder(ctx context.Context, req OrderRequest) (OrderRe
 		return OrderResult{}, ErrWrongRoom
 	}
 	var used int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM orders WHERE pass_id = ?`, req.PassID).Scan(&used); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM orders WHERE pass_id = ? OR session_id = ?`, req.PassID, req.Session).Scan(&used); err != nil {
 		return OrderResult{}, err
 	}
 	if used > 0 {
@@ -217,8 +224,8 @@ func (s *sqliteStore) PlaceOrder(ctx context.Context, req OrderRequest) (OrderRe
 		return OrderResult{}, err
 	}
 	o := Order{ID: newOrderID(), EventID: req.EventID, Quantity: req.Quantity, Visitor: req.Visitor, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	_, err = tx.ExecContext(ctx, `INSERT INTO orders (id, event_id, quantity, visitor, pass_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		o.ID, o.EventID, o.Quantity, o.Visitor, req.PassID, o.CreatedAt.Format(sqliteTime))
+	_, err = tx.ExecContext(ctx, `INSERT INTO orders (id, event_id, quantity, visitor, pass_id, session_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, o.EventID, o.Quantity, o.Visitor, req.PassID, req.Session, o.CreatedAt.Format(sqliteTime))
 	if isSQLiteUnique(err) {
 		return OrderResult{}, ErrPassUsed
 	}
