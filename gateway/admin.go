@@ -3,12 +3,9 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -16,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/waitroom/waitroom/internal/httpx"
 	"github.com/waitroom/waitroom/queue"
 )
 
@@ -46,21 +44,13 @@ func (g *Gateway) health(next http.Handler) http.Handler {
 // comparison is constant-time over hashes, so neither the token's content
 // nor its length leaks through timing.
 func (g *Gateway) requireAdmin(next http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(g.cfg.AdminToken))
+	token := httpx.NewTokenMatcher(g.cfg.AdminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.cfg.AdminToken == "" || !(strings.HasPrefix(r.URL.Path, "/admin/") || strings.HasPrefix(r.URL.Path, "/debug/")) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		var got string
-		// The scheme is case-insensitive (RFC 9110, 11.1).
-		if scheme, b, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-			got = strings.TrimSpace(b)
-		} else if _, pw, ok := r.BasicAuth(); ok {
-			got = pw
-		}
-		sum := sha256.Sum256([]byte(got))
-		if got == "" || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		if !token.Match(httpx.BearerToken(r, true)) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="waitroom admin", charset="UTF-8"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
 			return
@@ -98,7 +88,7 @@ func sameOriginWrites(next http.Handler) http.Handler {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": reason})
 			return
 		}
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		if !httpx.IsJSON(r) {
 			writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "Content-Type must be application/json"})
 			return
 		}
@@ -261,21 +251,27 @@ type roomPatch struct {
 	OpensAt             json.RawMessage `json:"opens_at"`
 }
 
-// decodeStrict reads exactly one JSON object with no unknown fields.
-func decodeStrict(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return fmt.Errorf("body larger than %d bytes", mbe.Limit)
-		}
-		return err
+// adminBodyLimit bounds an admin request body (a room patch is ~200 bytes).
+const adminBodyLimit = 64 << 10
+
+// readBody decodes the request's JSON body strictly into v, or answers the
+// refusal itself (400 naming the field, 413 when too large) and returns
+// false.
+func readBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	err := httpx.DecodeJSON(w, r, adminBodyLimit, v)
+	if err == nil {
+		return true
 	}
-	if dec.More() {
-		return errors.New("one JSON object expected")
+	var be *httpx.BodyError
+	if !errors.As(err, &be) {
+		be = &httpx.BodyError{Status: http.StatusBadRequest, Code: "invalid_json", Message: err.Error()}
 	}
-	return nil
+	out := map[string]string{"error": be.Message, "code": be.Code}
+	if be.Field != "" {
+		out["field"] = be.Field
+	}
+	writeJSON(w, be.Status, out)
+	return false
 }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
@@ -325,6 +321,8 @@ func (p roomPatch) toPatch() (queue.Patch, error) {
 			var t time.Time
 			if err := json.Unmarshal(p.OpensAt, &t); err != nil {
 				bad = append(bad, "opens_at must be an RFC 3339 time or null")
+			} else if t.Unix() <= 0 {
+				bad = append(bad, "opens_at must be a time after 1970")
 			} else {
 				out.OpensAt = &t
 			}
@@ -342,8 +340,7 @@ func (g *Gateway) patchRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body roomPatch
-	if err := decodeStrict(r, &body); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	if !readBody(w, r, &body) {
 		return
 	}
 	p, err := body.toPatch()
@@ -352,6 +349,13 @@ func (g *Gateway) patchRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := g.q.Update(r.Context(), room.Name, p); err != nil {
+		var invalid *queue.InvalidError
+		if errors.As(err, &invalid) {
+			// A value the queue refuses is the caller's to fix, not an
+			// outage.
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": invalid.Problem})
+			return
+		}
 		g.redisError(err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
@@ -368,8 +372,7 @@ func (g *Gateway) admitRoom(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Count int `json:"count"`
 	}
-	if err := decodeStrict(r, &body); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	if !readBody(w, r, &body) {
 		return
 	}
 	if body.Count < 1 || body.Count > 100_000 {

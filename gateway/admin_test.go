@@ -94,6 +94,14 @@ func TestAdminRoomsAPI(t *testing.T) {
 		{"oversized", http.MethodPatch, "/admin/rooms/a", `{"mode":"` + strings.Repeat("x", 100<<10) + `"}`, 0},
 		{"no such room", http.MethodPatch, "/admin/rooms/zz", `{}`, 404},
 		{"admit zero", http.MethodPost, "/admin/rooms/a/admit", `{"count":0}`, 400},
+		{"opens_at before 1970", http.MethodPatch, "/admin/rooms/a", `{"opens_at":"1969-07-20T20:17:00Z"}`, 400},
+		{"opens_at at 1970", http.MethodPatch, "/admin/rooms/a", `{"opens_at":"1970-01-01T00:00:00Z"}`, 400},
+		{"data after the object", http.MethodPatch, "/admin/rooms/a", `{"paused":true}}`, 400},
+		{"garbage after the object", http.MethodPatch, "/admin/rooms/a", `{"paused":true} x`, 400},
+		{"field name in another case", http.MethodPatch, "/admin/rooms/a", `{"Paused":true}`, 400},
+		{"field twice", http.MethodPatch, "/admin/rooms/a", `{"paused":false,"paused":true}`, 400},
+		{"wrong type", http.MethodPatch, "/admin/rooms/a", `{"admit_per_minute":"fast"}`, 400},
+		{"count as a string", http.MethodPost, "/admin/rooms/a/admit", `{"count":"2"}`, 400},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,7 +115,17 @@ func TestAdminRoomsAPI(t *testing.T) {
 			if res.StatusCode != tc.want || !strings.Contains(body, `"error"`) {
 				t.Fatalf("got %d %s, want %d with a JSON error", res.StatusCode, body, tc.want)
 			}
+			// An error speaks the API's words, never Go's.
+			for _, leak := range []string{"Go struct", "roomPatch", "gateway.", "int64", "json: "} {
+				if strings.Contains(body, leak) {
+					t.Fatalf("error %s shows %q", body, leak)
+				}
+			}
 		})
+	}
+	// None of the refused writes changed the room.
+	if _, body := r.admin(t, http.MethodGet, "/admin/rooms/a", ""); !strings.Contains(body, `"paused":false`) || !strings.Contains(body, `"opens_at":null`) {
+		t.Fatalf("a refused PATCH changed the room: %s", body)
 	}
 
 	res, body = r.admin(t, http.MethodPatch, "/admin/rooms/a", `{"paused":true,"admit_per_minute":90,"opens_at":null}`)

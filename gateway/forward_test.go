@@ -131,3 +131,66 @@ func TestEarlyHintsReachTheVisitor(t *testing.T) {
 		}
 	}
 }
+
+// Headers an origin may believe as the gateway's or a proxy's word never
+// come through from a visitor: any Waitroom-* (whatever its case, and its
+// underscore spelling), the client-address headers unless the peer is a
+// trusted proxy, and underscore aliases of them all, which CGI-style
+// origins fold into the same variable.
+func TestSpoofableHeadersDropped(t *testing.T) {
+	sent := map[string]string{
+		"Waitroom-Pass":    "forged",
+		"Waitroom_Pass":    "forged",
+		"WAITROOM-STATE":   "admitted",
+		"Waitroom-Visitor": "someone",
+		"X-Real-IP":        "203.0.113.7",
+		"True-Client-IP":   "203.0.113.7",
+		"Forwarded":        "for=203.0.113.7;proto=https",
+		"X_Real_IP":        "203.0.113.7",
+		"X_Forwarded_For":  "203.0.113.7",
+		"X-Forwarded_Host": "evil.example",
+		"X-Custom":         "kept",
+	}
+	for _, tc := range []struct {
+		name    string
+		trusted []string
+		want    map[string]bool // headers the origin should see as sent
+	}{
+		{"untrusted peer", nil, map[string]bool{"X-Custom": true}},
+		{"trusted proxy", []string{"127.0.0.1/32"}, map[string]bool{"X-Custom": true, "X-Real-IP": true, "True-Client-IP": true, "Forwarded": true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOpts{mutate: func(c *gateway.Config) { c.TrustedProxies = tc.trusted }})
+			req, _ := http.NewRequest(http.MethodGet, r.pub.URL+"/page", nil)
+			for k, v := range sent {
+				req.Header[k] = []string{v}
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			got := r.origin.requests()
+			if len(got) != 1 {
+				t.Fatalf("origin saw %d requests", len(got))
+			}
+			for k, v := range sent {
+				for name, vals := range got[0].Header {
+					if !strings.EqualFold(name, k) || vals[0] != v {
+						continue
+					}
+					if !tc.want[k] {
+						t.Errorf("origin saw %s: %s", name, v)
+					}
+				}
+				if tc.want[k] && got[0].Header.Get(k) != v {
+					t.Errorf("origin lost %s from a trusted proxy", k)
+				}
+			}
+			// The gateway's own view of the pass is the only Waitroom-Pass.
+			if v := got[0].Header.Values(token.HeaderPass); len(v) != 1 || v[0] == "forged" {
+				t.Errorf("origin saw Waitroom-Pass %q, want only the verified pass", v)
+			}
+		})
+	}
+}

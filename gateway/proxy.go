@@ -91,12 +91,15 @@ func (g *Gateway) newProxy() *httputil.ReverseProxy {
 
 // rewrite points the outbound request at the origin and sets the
 // X-Forwarded-* headers: incoming values are kept only when the direct peer
-// is a trusted proxy. Any client-sent Waitroom-Pass is removed; the verified
-// pass of an admitted visitor is set in its place.
+// is a trusted proxy. Headers a client must not set (any Waitroom-*, the
+// client-address headers from an untrusted peer, underscore aliases: see
+// dropSpoofable) are removed; the verified pass of an admitted visitor is
+// set in Waitroom-Pass.
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(g.origin)
 	pr.Out.Host = pr.In.Host // the origin sees the site's host name
 	trusted := g.trustedPeer(pr.In)
+	dropSpoofable(pr.Out.Header, trusted)
 	if trusted {
 		if v := pr.In.Header.Values("X-Forwarded-For"); len(v) > 0 {
 			pr.Out.Header["X-Forwarded-For"] = v
@@ -110,8 +113,11 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		if v := pr.In.Header.Get("X-Forwarded-Host"); v != "" {
 			pr.Out.Header.Set("X-Forwarded-Host", v)
 		}
+		// ReverseProxy drops Forwarded too; a trusted proxy's stays.
+		if v := pr.In.Header.Values("Forwarded"); len(v) > 0 {
+			pr.Out.Header["Forwarded"] = v
+		}
 	}
-	pr.Out.Header.Del(token.HeaderPass)
 	if a := admittedFrom(pr.In.Context()); a != nil {
 		pr.Out.Header.Set(token.HeaderPass, a.pass)
 	}

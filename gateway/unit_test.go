@@ -1,13 +1,11 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/waitroom/waitroom/internal/httpx"
 	"github.com/waitroom/waitroom/internal/testenv"
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/token"
@@ -154,9 +153,8 @@ func FuzzRoomPatch(f *testing.F) {
 	f.Add(`{"mode":"random","opens_at":"2026-12-01T10:00:00+09:00"}`)
 	f.Add(`{"session_ttl_seconds":-5}`)
 	f.Fuzz(func(t *testing.T, body string) {
-		req := httptest.NewRequest("PATCH", "/admin/rooms/a", bytes.NewBufferString(body))
 		var p roomPatch
-		if err := decodeStrict(req, &p); err != nil {
+		if err := httpx.Unmarshal([]byte(body), &p); err != nil {
 			return
 		}
 		qp, err := p.toPatch()

@@ -16,6 +16,21 @@ const MaxVisitorLen = 128
 // ErrBadVisitor is returned for an empty or oversized visitor id.
 var ErrBadVisitor = errors.New("queue: visitor id must be 1 to 128 bytes")
 
+// ErrInvalid matches every *InvalidError (errors.Is): the caller's input is
+// at fault, not Redis.
+var ErrInvalid = errors.New("queue: invalid value")
+
+// InvalidError is a value no room can have (a Patch field out of its
+// range). Problem names the field and its bounds.
+type InvalidError struct{ Problem string }
+
+func (e *InvalidError) Error() string        { return e.Problem }
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(format string, a ...any) error {
+	return &InvalidError{Problem: fmt.Sprintf(format, a...)}
+}
+
 // ErrBadRoom is returned for a room name that ValidName rejects.
 var ErrBadRoom = errors.New("queue: invalid room name")
 
@@ -201,40 +216,40 @@ func (p Patch) fields() ([]any, error) {
 	var errs []error
 	if p.AdmitPerMinute != nil {
 		if *p.AdmitPerMinute < 0 || *p.AdmitPerMinute > MaxAdmitPerMinute {
-			errs = append(errs, fmt.Errorf("admit_per_minute must be 0..%d", MaxAdmitPerMinute))
+			errs = append(errs, invalid("admit_per_minute must be 0..%d", MaxAdmitPerMinute))
 		}
 		out = append(out, "apm", *p.AdmitPerMinute)
 	}
 	if p.MaxActive != nil {
 		if *p.MaxActive < 1 || *p.MaxActive > MaxMaxActive {
-			errs = append(errs, fmt.Errorf("max_active must be 1..%d", MaxMaxActive))
+			errs = append(errs, invalid("max_active must be 1..%d", MaxMaxActive))
 		}
 		out = append(out, "max", *p.MaxActive)
 	}
 	if p.SessionTTL != nil {
 		if *p.SessionTTL < MinSessionTTL || *p.SessionTTL > MaxDuration {
-			errs = append(errs, fmt.Errorf("session_ttl must be %s..%s", MinSessionTTL, MaxDuration))
+			errs = append(errs, invalid("session_ttl must be %s..%s", MinSessionTTL, MaxDuration))
 		}
 		out = append(out, "ttl", p.SessionTTL.Milliseconds())
 	}
 	if p.AbandonAfter != nil {
 		if *p.AbandonAfter < MinAbandonAfter || *p.AbandonAfter > MaxDuration {
-			errs = append(errs, fmt.Errorf("abandon_after must be %s..%s", MinAbandonAfter, MaxDuration))
+			errs = append(errs, invalid("abandon_after must be %s..%s", MinAbandonAfter, MaxDuration))
 		}
 		out = append(out, "abandon", p.AbandonAfter.Milliseconds())
 	}
 	if p.Mode != nil {
 		if *p.Mode != FIFO && *p.Mode != Random {
-			errs = append(errs, fmt.Errorf("mode must be fifo or random, not %q", *p.Mode))
+			errs = append(errs, invalid("mode must be fifo or random, not %q", *p.Mode))
 		}
 		out = append(out, "mode", string(*p.Mode))
 	}
 	if p.OpensAt != nil && p.ClearOpensAt {
-		errs = append(errs, errors.New("opens_at: both set and cleared"))
+		errs = append(errs, invalid("opens_at: both set and cleared"))
 	}
 	if p.OpensAt != nil {
 		if p.OpensAt.IsZero() || p.OpensAt.Unix() <= 0 {
-			errs = append(errs, errors.New("opens_at must be a time after 1970"))
+			errs = append(errs, invalid("opens_at must be a time after 1970"))
 		}
 		out = append(out, "opens", p.OpensAt.UnixMilli())
 	}

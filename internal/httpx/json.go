@@ -75,9 +75,40 @@ func Unmarshal(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		be := decodeError(err)
+		if be.Code == "invalid_type" && be.Field == "" {
+			be.Field = badTimeField(data, v)
+		}
+		return be
 	}
 	return nil
+}
+
+// badTimeField names the top-level time field of v whose value in data
+// does not parse (encoding/json's time error does not say which).
+func badTimeField(data []byte, v any) string {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(data, &raw) != nil {
+		return ""
+	}
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		if f.Type != reflect.TypeFor[time.Time]() || raw[name] == nil {
+			continue
+		}
+		var tm time.Time
+		if json.Unmarshal(raw[name], &tm) != nil {
+			return name
+		}
+	}
+	return ""
 }
 
 func bad(code, field, format string, a ...any) *BodyError {
@@ -171,7 +202,7 @@ func syntaxError(err error) error {
 }
 
 // decodeError words an encoding/json error for a client.
-func decodeError(err error) error {
+func decodeError(err error) *BodyError {
 	var te *json.UnmarshalTypeError
 	var pe *time.ParseError
 	switch {
@@ -180,11 +211,7 @@ func decodeError(err error) error {
 	case errors.As(err, &pe):
 		return bad("invalid_type", "", "a time must be RFC 3339, e.g. 2026-12-01T10:00:00+09:00")
 	}
-	var be *BodyError
-	if errors.As(err, &be) {
-		return be
-	}
-	return syntaxError(err)
+	return bad("invalid_json", "", "body is not valid JSON")
 }
 
 // kindWords says what a Go type is in JSON terms.

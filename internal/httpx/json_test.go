@@ -51,7 +51,7 @@ func TestDecodeJSONStrict(t *testing.T) {
 		{"string for a number", `{"quantity":"1"}`, &order{}, "invalid_type", "quantity"},
 		{"fraction for a whole number", `{"quantity":1.5}`, &order{}, "invalid_type", "quantity"},
 		{"number for a flag", `{"paused":1}`, &patch{}, "invalid_type", "paused"},
-		{"bad time", `{"when":"tomorrow"}`, &patch{}, "invalid_type", ""},
+		{"bad time", `{"when":"tomorrow"}`, &patch{}, "invalid_type", "when"},
 		{"list of strings", `{"tags":["a","b"]}`, &patch{}, "", ""},
 		{"list of the wrong kind", `{"tags":[1]}`, &patch{}, "invalid_type", "tags"},
 	}

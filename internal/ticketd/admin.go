@@ -1,13 +1,14 @@
 package ticketd
 
 import (
-	"crypto/subtle"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/waitroom/waitroom/internal/httpx"
 )
 
 // roomName is the room name syntax of the gateway's rooms file.
@@ -17,14 +18,13 @@ var roomName = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 // With no token configured the admin API is off: an open admin API on a
 // public origin would let anyone create events.
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
-	want := []byte("Bearer " + s.cfg.AdminToken)
+	token := httpx.NewTokenMatcher(s.cfg.AdminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AdminToken == "" {
 			writeError(w, http.StatusForbidden, "admin_disabled", "set TICKETD_ADMIN_TOKEN to use the admin API")
 			return
 		}
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		if !token.Match(httpx.BearerToken(r, false)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ticketd"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
 			return
@@ -35,12 +35,12 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 
 // createEvent is POST /admin/events.
 func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) {
-	if code, msg := checkJSONType(r); code != "" {
-		writeError(w, http.StatusBadRequest, code, msg)
+	if !httpx.IsJSON(r) {
+		writeError(w, http.StatusBadRequest, "invalid_content_type", "send the body as application/json")
 		return
 	}
 	var e NewEvent
-	if code, msg := decodeStrict(w, r, maxAdminBody, &e); code != "" {
+	if code, msg := decodeBody(w, r, maxAdminBody, &e); code != "" {
 		writeError(w, http.StatusBadRequest, code, msg)
 		return
 	}

@@ -27,7 +27,7 @@ func TestAdminCreateEvent(t *testing.T) {
 		{"zero total", auth, map[string]any{"name": "x", "total": 0, "price": 1, "starts_at": "2026-12-31T20:00:00Z"}, 400, "invalid_event"},
 		{"negative price", auth, map[string]any{"name": "x", "total": 1, "price": -1, "starts_at": "2026-12-31T20:00:00Z"}, 400, "invalid_event"},
 		{"no starts_at", auth, map[string]any{"name": "x", "total": 1, "price": 1}, 400, "invalid_event"},
-		{"bad starts_at", auth, map[string]any{"name": "x", "total": 1, "price": 1, "starts_at": "tomorrow"}, 400, "invalid_json"},
+		{"bad starts_at", auth, map[string]any{"name": "x", "total": 1, "price": 1, "starts_at": "tomorrow"}, 400, "invalid_type"},
 		{"unknown field", auth, map[string]any{"name": "x", "total": 1, "price": 1, "starts_at": "2026-12-31T20:00:00Z", "remaining": 5}, 400, "unknown_field"},
 		{"oversized body", auth, map[string]any{"name": strings.Repeat("x", 20<<10), "total": 1, "price": 1, "starts_at": "2026-12-31T20:00:00Z"}, 400, "body_too_large"},
 		{"name too long", auth, map[string]any{"name": strings.Repeat("가", 201), "total": 1, "price": 1, "starts_at": "2026-12-31T20:00:00Z"}, 400, "invalid_event"},

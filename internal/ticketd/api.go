@@ -2,17 +2,14 @@ package ticketd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog/hlog"
 
+	"github.com/waitroom/waitroom/internal/httpx"
 	"github.com/waitroom/waitroom/token"
 )
 
@@ -31,12 +28,7 @@ type apiError struct {
 	Remaining *int   `json:"remaining,omitempty"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpx.WriteJSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, apiError{Error: code, Message: msg})
@@ -204,16 +196,17 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// readOrderBody decodes {"quantity":1..4}. It returns a non-empty error code
-// for a body a client must fix.
+// readOrderBody decodes {"quantity":1..4}, strictly (httpx.DecodeJSON:
+// exact field names, no repeated field, nothing after the object). It
+// returns a non-empty error code for a body a client must fix.
 func readOrderBody(w http.ResponseWriter, r *http.Request) (qty int, code, msg string) {
-	if code, msg := checkJSONType(r); code != "" {
-		return 0, code, msg
+	if !httpx.IsJSON(r) {
+		return 0, "invalid_content_type", "send the body as application/json"
 	}
 	var body struct {
 		Quantity int `json:"quantity"`
 	}
-	if code, msg := decodeStrict(w, r, maxOrderBody, &body); code != "" {
+	if code, msg := decodeBody(w, r, maxOrderBody, &body); code != "" {
 		if code == "invalid_type" {
 			return 0, "invalid_quantity", "quantity must be a whole number from 1 to 4"
 		}
@@ -225,45 +218,19 @@ func readOrderBody(w http.ResponseWriter, r *http.Request) (qty int, code, msg s
 	return body.Quantity, "", ""
 }
 
-// checkJSONType insists on a JSON content type. Besides being honest, it
-// means a cross-site page cannot post an order as a "simple" form request:
-// the browser has to ask (CORS preflight) first, and ticketd never says yes.
-func checkJSONType(r *http.Request) (code, msg string) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return "invalid_content_type", "send the body as application/json"
+// decodeBody reads exactly one JSON object of at most limit bytes into v;
+// a refusal comes back as its code and message. Every refusal is a 400
+// (an oversized body included), as the API has always answered.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) (code, msg string) {
+	err := httpx.DecodeJSON(w, r, limit, v)
+	var be *httpx.BodyError
+	if errors.As(err, &be) {
+		return be.Code, be.Message
+	}
+	if err != nil {
+		return "invalid_json", "body could not be read"
 	}
 	return "", ""
-}
-
-// decodeStrict decodes exactly one JSON value with no unknown fields from a
-// body of at most limit bytes.
-func decodeStrict(w http.ResponseWriter, r *http.Request, limit int64, v any) (code, msg string) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, err2 := dec.Token(); err2 != io.EOF {
-			var mbe *http.MaxBytesError
-			if errors.As(err2, &mbe) {
-				return "body_too_large", "body is larger than " + strconv.FormatInt(limit, 10) + " bytes"
-			}
-			return "invalid_json", "body must hold exactly one JSON object"
-		}
-		return "", ""
-	}
-	var mbe *http.MaxBytesError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &mbe):
-		return "body_too_large", "body is larger than " + strconv.FormatInt(limit, 10) + " bytes"
-	case errors.As(err, &te):
-		return "invalid_type", "field " + te.Field + " has the wrong type"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown_field", strings.TrimPrefix(err.Error(), "json: ") + " (allowed fields are listed in the API docs)"
-	default:
-		return "invalid_json", "body is not valid JSON: " + err.Error()
-	}
 }
 
 // unavailable answers a database failure: 503 with Retry-After, so clients
