@@ -66,6 +66,15 @@ func (g *Gateway) visitorID(r *http.Request) (id string, known bool) {
 	return "", false
 }
 
+// visitorCookie is the raw value of the request's wr_id cookie, "" when it
+// has none (not checked: compare it with a known good value, or decode it).
+func visitorCookie(r *http.Request) string {
+	if c, err := r.Cookie(CookieVisitor); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
 // newVisitor makes a visitor id and sets its wr_id cookie on w.
 func (g *Gateway) newVisitor(w http.ResponseWriter, r *http.Request) string {
 	id := newVisitorID()

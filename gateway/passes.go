@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/subtle"
 	"hash/maphash"
 	"slices"
 	"sync"
@@ -31,6 +32,12 @@ type passShard struct {
 // passEntry is one verified pass.
 type passEntry struct {
 	claims token.Claims
+	// visitorCookie is the wr_id cookie value of the pass's visitor (the
+	// signed id, as visitorCookies.encode makes it): a request presents the
+	// pass together with exactly this value, or the pass is not its.
+	// Comparing the two is how a cached pass is bound to its visitor
+	// without an HMAC per request.
+	visitorCookie string
 	// renewAt is the unix nano time of the last renewal attempt, so
 	// concurrent requests with the same pass renew it once.
 	renewAt atomic.Int64
@@ -137,14 +144,14 @@ func (c *passCache) recheckAll() {
 	}
 }
 
-// checkPass returns the verified entry for tok in room, presented by
-// visitor (the request's wr_id, "" when it has none), or nil with the
-// reason ("" when tok is empty). A pass admits only the visitor it was
-// issued to: one copied to another client, or presented without its
-// visitor cookie, is no admission ("wrong_visitor"). A pass not seen before
-// is verified by signature and its session looked up in the revocation
-// list once.
-func (g *Gateway) checkPass(ctx context.Context, tok, room, visitor string, now time.Time) (*passEntry, string) {
+// checkPass returns the verified entry for tok in room, presented with
+// the wr_id cookie value visitorCookie ("" when the request has none), or
+// nil with the reason ("" when tok is empty). A pass admits only the
+// visitor it was issued to: one copied to another client, or presented
+// without its visitor cookie, is no admission ("wrong_visitor"). A pass not
+// seen before is verified by signature and its session looked up in the
+// revocation list once.
+func (g *Gateway) checkPass(ctx context.Context, tok, room, visitorCookie string, now time.Time) (*passEntry, string) {
 	if tok == "" {
 		return nil, ""
 	}
@@ -152,7 +159,7 @@ func (g *Gateway) checkPass(ctx context.Context, tok, room, visitor string, now 
 		switch {
 		case e.claims.Room != room:
 			return nil, "wrong_room"
-		case e.claims.Visitor != visitor:
+		case !sameCookie(e.visitorCookie, visitorCookie):
 			return nil, "wrong_visitor"
 		case g.revokedElsewhere(ctx, tok, e, now):
 			return nil, "revoked"
@@ -163,7 +170,8 @@ func (g *Gateway) checkPass(ctx context.Context, tok, room, visitor string, now 
 	if err != nil {
 		return nil, token.Reason(err)
 	}
-	if claims.Visitor != visitor {
+	want := g.cookies.encode(claims.Visitor)
+	if !sameCookie(want, visitorCookie) {
 		return nil, "wrong_visitor"
 	}
 	if g.revoked.known(claims.Session) {
@@ -180,7 +188,7 @@ func (g *Gateway) checkPass(ctx context.Context, tok, room, visitor string, now 
 			return nil, "revoked"
 		}
 	}
-	e := &passEntry{claims: claims}
+	e := &passEntry{claims: claims, visitorCookie: want}
 	e.checkedAt.Store(now.UnixNano())
 	g.passes.put(tok, e, now)
 	// A revocation message handled while this pass was being checked
@@ -191,6 +199,12 @@ func (g *Gateway) checkPass(ctx context.Context, tok, room, visitor string, now 
 		return nil, "revoked"
 	}
 	return e, ""
+}
+
+// sameCookie compares a pass's visitor cookie with the one presented, in
+// constant time (the presented value is the client's).
+func sameCookie(want, got string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
 }
 
 // recheckEvery bounds how often a cached pass is checked again against the

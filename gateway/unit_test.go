@@ -124,22 +124,23 @@ func TestCheckPassRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e, reason := g.checkPass(context.Background(), tc.tok, "default", "v1", now)
+			e, reason := g.checkPass(context.Background(), tc.tok, "default", g.cookies.encode("v1"), now)
 			if (e != nil) != (tc.want == "") || (tc.want != "" && reason != tc.want) {
 				t.Fatalf("got entry=%v reason=%q, want %q", e != nil, reason, tc.want)
 			}
 		})
 	}
 	// A cached pass is still refused for another room.
-	if e, reason := g.checkPass(context.Background(), good, "elsewhere", "v1", now); e != nil || reason != "wrong_room" {
+	if e, reason := g.checkPass(context.Background(), good, "elsewhere", g.cookies.encode("v1"), now); e != nil || reason != "wrong_room" {
 		t.Fatalf("cached pass in another room: %v %q", e != nil, reason)
 	}
 	// A pass admits only the visitor it was issued to: shown by another
 	// visitor, or with no visitor cookie at all, it is no admission, cached
 	// or not.
 	stranger, _, _ := g.signer.Sign(now, "v1", "default", "sid-2", time.Minute)
+	forgedCookie := g.cookies.encode("v1")[:visitorIDLen] + "." + strings.Repeat("A", 43)
 	for _, tok := range []string{good, stranger} {
-		for _, visitor := range []string{"v2", ""} {
+		for _, visitor := range []string{g.cookies.encode("v2"), forgedCookie, ""} {
 			if e, reason := g.checkPass(context.Background(), tok, "default", visitor, now); e != nil || reason != "wrong_visitor" {
 				t.Fatalf("pass of v1 shown by %q: entry=%v reason=%q", visitor, e != nil, reason)
 			}
@@ -187,7 +188,7 @@ func TestApplyRevocation(t *testing.T) {
 			sid = "sid-7"
 		}
 		tok, _, _ := g.signer.Sign(now, v, "default", sid, time.Minute)
-		if e, reason := g.checkPass(context.Background(), tok, "default", v, now); e == nil {
+		if e, reason := g.checkPass(context.Background(), tok, "default", g.cookies.encode(v), now); e == nil {
 			t.Fatalf("pass %d refused: %s", i, reason)
 		}
 		toks, ids, visitors = append(toks, tok), append(ids, sid), append(visitors, v)
@@ -206,14 +207,14 @@ func TestApplyRevocation(t *testing.T) {
 			t.Fatalf("pass %d cached=%t after revoking the session of passes 7 and 8", i, got)
 		}
 	}
-	if e, reason := g.checkPass(context.Background(), toks[8], "default", visitors[8], now); e != nil || reason != "revoked" {
+	if e, reason := g.checkPass(context.Background(), toks[8], "default", g.cookies.encode(visitors[8]), now); e != nil || reason != "revoked" {
 		t.Fatalf("second pass of a revoked session: entry=%t reason=%q", e != nil, reason)
 	}
 	// A pass of a session revoked through another instance, never seen
 	// here before.
 	fresh, claims, _ := g.signer.Sign(now, "w", "default", "sid-fresh", time.Minute)
 	g.applyRevocation(revocationMessage(claims.Session, claims.ExpiresAt), now)
-	if e, reason := g.checkPass(context.Background(), fresh, "default", "w", now); e != nil || reason != "revoked" {
+	if e, reason := g.checkPass(context.Background(), fresh, "default", g.cookies.encode("w"), now); e != nil || reason != "revoked" {
 		t.Fatalf("revoked pass seen first: entry=%t reason=%q", e != nil, reason)
 	}
 }

@@ -74,9 +74,8 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room queue.Room) {
 	now := time.Now()
 	ctx := r.Context()
-	visitor, known := g.visitorID(r)
 	if c, err := r.Cookie(token.CookieName(room.Name)); err == nil && c.Value != "" {
-		e, reason := g.checkPass(ctx, c.Value, room.Name, visitor, now)
+		e, reason := g.checkPass(ctx, c.Value, room.Name, visitorCookie(r), now)
 		if e != nil {
 			tok, claims := g.maybeRenew(w, r, room, e, c.Value, now)
 			g.serveProxy(w, withAdmitted(r, &admittedRequest{room: room.Name, visitor: claims.Visitor, pass: tok, claims: claims}))
@@ -88,6 +87,7 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 		}
 	}
 
+	visitor, known := g.visitorID(r)
 	if !known {
 		visitor = g.newVisitor(w, r)
 	}
@@ -208,7 +208,7 @@ func (g *Gateway) issue(w http.ResponseWriter, r *http.Request, room, visitor st
 	if err != nil {
 		return "", token.Claims{}, err
 	}
-	e := &passEntry{claims: claims}
+	e := &passEntry{claims: claims, visitorCookie: g.cookies.encode(visitor)}
 	e.checkedAt.Store(now.UnixNano())
 	g.passes.put(tok, e, now)
 	http.SetCookie(w, g.cookie(r, token.CookieName(room), tok, ttl))
@@ -375,7 +375,7 @@ func (g *Gateway) lookup(ctx context.Context, r *http.Request, room queue.Room, 
 	st, err := g.crowdQ.Status(ctx, room, visitor)
 	if err == nil && st.State == queue.StateNone {
 		if c, cerr := r.Cookie(token.CookieName(room.Name)); cerr == nil {
-			if e, _ := g.checkPass(ctx, c.Value, room.Name, visitor, time.Now()); e != nil {
+			if e, _ := g.checkPass(ctx, c.Value, room.Name, visitorCookie(r), time.Now()); e != nil {
 				st.State = queue.StateAdmitted
 			}
 		}
