@@ -34,14 +34,18 @@ func (g *Gateway) buildPublicChain() http.Handler {
 		// 3. bodies larger than WAITROOM_MAX_BODY_BYTES are refused (413)
 		//    before anything reads them;
 		g.limitBody,
-		// 4. routing: the gateway's own paths, then every other path is
+		// 4. the one cleaned path (paths.go), or 400: everything after —
+		//    the /_waitroom/ dispatch, pass-through and room matching, the
+		//    origin — sees the same path;
+		cleanRequestPath,
+		// 5. routing: the gateway's own paths, then every other path is
 		//    the site's (pass-through or protected by a room).
 	)
 }
 
 // publicRoutes sends /_waitroom/* to the gateway's own handlers and
-// everything else to the site. The site's paths are not cleaned or
-// redirected: the origin sees them as the visitor sent them.
+// everything else to the site. The path is already cleaned
+// (cleanRequestPath), and the origin receives exactly that cleaned path.
 func (g *Gateway) publicRoutes() http.Handler {
 	own := http.NewServeMux()
 	own.HandleFunc("GET "+statusPath, g.serveStatus)
