@@ -74,13 +74,18 @@ func (g *Gateway) buildAdminChain() http.Handler {
 		// 2. request id and access log as on the public side;
 		g.requestID,
 		g.accessLog(),
-		// 3. admin bodies are small JSON documents;
+		// 3. without a token, only Host localhost or a loopback address is
+		//    served (adminhost.go): a DNS-rebinding page is refused before
+		//    anything reads its body — after the probes, which carry no
+		//    secrets, and after the log, so the refusal is on record;
+		g.localHostOnly,
+		// 4. admin bodies are small JSON documents;
 		maxBody(64<<10),
-		// 4. writes to /admin/* come from this origin as JSON, never from
+		// 5. writes to /admin/* come from this origin as JSON, never from
 		//    another site riding on the browser's Basic credentials (or on
 		//    a loopback listener without a token);
 		sameOriginWrites,
-		// 5. /admin/* needs the token (bearer, or HTTP Basic password for
+		// 6. /admin/* needs the token (bearer, or HTTP Basic password for
 		//    the dashboard in a browser); /metrics does not.
 		g.requireAdmin,
 	)
