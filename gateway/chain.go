@@ -34,14 +34,18 @@ func (g *Gateway) buildPublicChain() http.Handler {
 		// 3. bodies larger than WAITROOM_MAX_BODY_BYTES are refused (413)
 		//    before anything reads them;
 		g.limitBody,
-		// 4. routing: the gateway's own paths, then every other path is
+		// 4. the one cleaned path (paths.go), or 400: everything after —
+		//    the /_waitroom/ dispatch, pass-through and room matching, the
+		//    origin — sees the same path;
+		cleanRequestPath,
+		// 5. routing: the gateway's own paths, then every other path is
 		//    the site's (pass-through or protected by a room).
 	)
 }
 
 // publicRoutes sends /_waitroom/* to the gateway's own handlers and
-// everything else to the site. The site's paths are not cleaned or
-// redirected: the origin sees them as the visitor sent them.
+// everything else to the site. The path is already cleaned
+// (cleanRequestPath), and the origin receives exactly that cleaned path.
 func (g *Gateway) publicRoutes() http.Handler {
 	own := http.NewServeMux()
 	own.HandleFunc("GET "+statusPath, g.serveStatus)
@@ -70,13 +74,18 @@ func (g *Gateway) buildAdminChain() http.Handler {
 		// 2. request id and access log as on the public side;
 		g.requestID,
 		g.accessLog(),
-		// 3. admin bodies are small JSON documents;
+		// 3. without a token, only Host localhost or a loopback address is
+		//    served (adminhost.go): a DNS-rebinding page is refused before
+		//    anything reads its body — after the probes, which carry no
+		//    secrets, and after the log, so the refusal is on record;
+		g.localHostOnly,
+		// 4. admin bodies are small JSON documents;
 		maxBody(64<<10),
-		// 4. writes to /admin/* come from this origin as JSON, never from
+		// 5. writes to /admin/* come from this origin as JSON, never from
 		//    another site riding on the browser's Basic credentials (or on
 		//    a loopback listener without a token);
 		sameOriginWrites,
-		// 5. /admin/* needs the token (bearer, or HTTP Basic password for
+		// 6. /admin/* needs the token (bearer, or HTTP Basic password for
 		//    the dashboard in a browser); /metrics does not.
 		g.requireAdmin,
 	)

@@ -11,6 +11,18 @@
 // of gateway instances share one line; each instance runs the admission step
 // every AdmitInterval, which is safe because admission is one atomic script.
 //
+// Every request's path is cleaned once, before anything routes
+// (paths.go): dot-segments resolved, repeated slashes collapsed, ;params
+// and trailing dots cut; a path with no safe meaning (an encoded slash, a
+// backslash, dot-segments above the root …) gets 400. The /_waitroom/
+// dispatch, pass-through and room matching and the origin all see that one
+// path. Room patterns match case-insensitively unless a room says
+// match: exact; pass-through patterns match byte for byte (routing.go).
+//
+// Without WAITROOM_ADMIN_TOKEN the admin listener answers only requests
+// whose Host is localhost or a loopback address, so a DNS-rebinding page
+// cannot reach it (adminhost.go).
+//
 // Hot-path costs: a pass is verified by signature once per instance and then
 // found in a bounded cache keyed by the token until it expires; renewals
 // touch Redis at most once per pass per RenewEvery; the hub reads each

@@ -105,6 +105,10 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 		g.closeRedis()
 		return nil, err
 	}
+	if err := checkPatterns(rooms, cfg.PassThrough); err != nil {
+		g.closeRedis()
+		return nil, err
+	}
 	g.router = newRouter(rooms, cfg.PassThrough)
 
 	if g.signer, err = loadSigner(cfg, log); err != nil {

@@ -21,6 +21,20 @@ const (
 	Random Mode = "random"
 )
 
+// Match is how the gateway compares a room's path patterns with a
+// request's (cleaned) path. The queue itself never looks at it.
+type Match string
+
+const (
+	// MatchInsensitive (also the zero value ""): patterns match whatever the
+	// case, so /Events/42 is in the room of /events/* — many origins serve
+	// both as one page, and a room must catch every variant.
+	MatchInsensitive Match = "insensitive"
+	// MatchExact: patterns match byte for byte, for a room on a
+	// case-sensitive origin whose paths differ only in case.
+	MatchExact Match = "exact"
+)
+
 // State is where a visitor (or a room) stands.
 type State string
 
@@ -48,6 +62,7 @@ const (
 type Room struct {
 	Name           string        // [a-z0-9-]{1,32}
 	Paths          []string      // path patterns; used by the gateway, not by the queue
+	Match          Match         // how Paths match: "" (insensitive) or MatchExact; gateway only
 	AdmitPerMinute int           // new visitors admitted per minute
 	MaxActive      int           // most visitors holding a live admission at once
 	SessionTTL     time.Duration // how long a pass lives; renewed while active

@@ -37,6 +37,7 @@ type roomsFile struct {
 type roomEntry struct {
 	Name           string   `yaml:"name"`
 	Paths          []string `yaml:"paths"`
+	Match          string   `yaml:"match"`
 	AdmitPerMinute *int     `yaml:"admit_per_minute"`
 	MaxActive      *int     `yaml:"max_active"`
 	SessionTTL     string   `yaml:"session_ttl"`
@@ -122,6 +123,13 @@ func ParseRooms(data []byte, def Room) ([]Room, error) {
 				bad("paths", "%q is also in room %q", pat, other)
 			}
 			paths[pat] = e.Name
+		}
+		switch Match(e.Match) {
+		case "", MatchInsensitive:
+		case MatchExact:
+			r.Match = MatchExact
+		default:
+			bad("match", "must be exact or insensitive, not %q", e.Match)
 		}
 		if e.AdmitPerMinute != nil {
 			r.AdmitPerMinute = *e.AdmitPerMinute

@@ -21,8 +21,12 @@ rooms:
     abandon_after: 60s
     mode: random
     opens_at: 2026-12-01T10:00:00+09:00
+    match: exact
   - name: shop
     paths: ["/*"]
+  - name: spelt-out
+    paths: ["/s/*"]
+    match: insensitive
 `), defaults)
 	if err != nil {
 		t.Fatal(err)
@@ -30,12 +34,15 @@ rooms:
 	opens, _ := time.Parse(time.RFC3339, "2026-12-01T10:00:00+09:00")
 	c := rooms[0]
 	if c.Name != "concert-42" || len(c.Paths) != 3 || c.AdmitPerMinute != 1200 || c.MaxActive != 500 ||
-		c.SessionTTL != 10*time.Minute || c.AbandonAfter != time.Minute || c.Mode != Random || !c.OpensAt.Equal(opens) {
+		c.SessionTTL != 10*time.Minute || c.AbandonAfter != time.Minute || c.Mode != Random || !c.OpensAt.Equal(opens) || c.Match != MatchExact {
 		t.Fatalf("concert-42: %+v", c)
 	}
 	s := rooms[1]
-	if s.AdmitPerMinute != 600 || s.MaxActive != 1000 || s.SessionTTL != 10*time.Minute || s.Mode != FIFO || !s.OpensAt.IsZero() {
+	if s.AdmitPerMinute != 600 || s.MaxActive != 1000 || s.SessionTTL != 10*time.Minute || s.Mode != FIFO || !s.OpensAt.IsZero() || s.Match != "" {
 		t.Fatalf("shop (defaults): %+v", s)
+	}
+	if m := rooms[2].Match; m != "" && m != MatchInsensitive {
+		t.Fatalf("spelt-out: match %q", m)
 	}
 }
 
@@ -61,7 +68,8 @@ rooms:
     abandon_after: 1ms
     mode: lifo
     opens_at: tomorrow
-`, []string{`room "Bad_Name": name`, `paths: "events" must start with /`, `"/a*b" may only end in /*`, `"/x?y=1"`,
+    match: sensitive
+`, []string{`room "Bad_Name": match: must be exact or insensitive, not "sensitive"`, `room "Bad_Name": name`, `paths: "events" must start with /`, `"/a*b" may only end in /*`, `"/x?y=1"`,
 			"admit_per_minute: must be 0..", "max_active: must be 1..", "session_ttl: must be a duration",
 			"abandon_after: must be between 5s", "mode: must be fifo or random", "opens_at: must be an RFC 3339"}},
 		{"duplicates", `
