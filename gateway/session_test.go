@@ -74,8 +74,8 @@ func passFrom(res *http.Response, room string) string {
 	return ""
 }
 
-// rawGet sends a request with exactly the Cookie header given (no jar).
-func rawGet(t *testing.T, url, cookie string) *http.Response {
+// getWithCookie sends a request with exactly the Cookie header given (no jar).
+func getWithCookie(t *testing.T, url, cookie string) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Accept", "application/json")
@@ -126,7 +126,7 @@ func TestOneAdmissionOneOrder(t *testing.T) {
 	var sid string
 	jtis := map[string]bool{}
 	for i := range 21 {
-		res := rawGet(t, s.pub.URL+"/events/1", wrID)
+		res := getWithCookie(t, s.pub.URL+"/events/1", wrID)
 		p := passFrom(res, "default")
 		if res.StatusCode != http.StatusOK || p == "" {
 			t.Fatalf("request %d after admission: %d, pass %t", i+1, res.StatusCode, p != "")
@@ -209,7 +209,7 @@ func TestPassReplayedFromAnotherClientIsQueued(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := proxiedWith(o, pass)
-			res := rawGet(t, r.pub.URL+"/event", tc.cookie)
+			res := getWithCookie(t, r.pub.URL+"/event", tc.cookie)
 			if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Waitroom-State") != "queued" {
 				t.Fatalf("replayed pass: %d state %q, want 429 queued", res.StatusCode, res.Header.Get("Waitroom-State"))
 			}
@@ -238,9 +238,9 @@ func TestRevokeEndsEveryPassOfTheSession(t *testing.T) {
 	if _, err := a.g.Queue().AdmitNext(context.Background(), rooms[0], 1); err != nil {
 		t.Fatal(err)
 	}
-	res := rawGet(t, a.pub.URL+"/event", "wr_id="+v.cookie(a.pub.URL, "wr_id"))
+	res := getWithCookie(t, a.pub.URL+"/event", "wr_id="+v.cookie(a.pub.URL, "wr_id"))
 	first := passFrom(res, "shop")
-	res = rawGet(t, b.pub.URL+"/event", "wr_id="+v.cookie(a.pub.URL, "wr_id"))
+	res = getWithCookie(t, b.pub.URL+"/event", "wr_id="+v.cookie(a.pub.URL, "wr_id"))
 	second := passFrom(res, "shop")
 	if first == "" || second == "" || first == second {
 		t.Fatalf("passes from the two instances: %t %t", first != "", second != "")
@@ -251,7 +251,7 @@ func TestRevokeEndsEveryPassOfTheSession(t *testing.T) {
 		t.Fatalf("sessions %q and %q: one admission must be one session on every instance", c1.Session, c2.Session)
 	}
 	wr := "wr_id=" + v.cookie(a.pub.URL, "wr_id") + "; "
-	if res := rawGet(t, a.pub.URL+"/buy", wr+token.CookieName("shop")+"="+first); res.StatusCode != http.StatusOK {
+	if res := getWithCookie(t, a.pub.URL+"/buy", wr+token.CookieName("shop")+"="+first); res.StatusCode != http.StatusOK {
 		t.Fatalf("revoking request: %d", res.StatusCode)
 	}
 	waitFor(t, time.Second, "instance b to drop the second pass", func() bool {
@@ -260,7 +260,7 @@ func TestRevokeEndsEveryPassOfTheSession(t *testing.T) {
 	before := proxiedWith(o, second) + proxiedWith(o, first)
 	for _, base := range []string{a.pub.URL, b.pub.URL} {
 		for _, p := range []string{first, second} {
-			rawGet(t, base+"/event", wr+token.CookieName("shop")+"="+p)
+			getWithCookie(t, base+"/event", wr+token.CookieName("shop")+"="+p)
 		}
 	}
 	if n := proxiedWith(o, second) + proxiedWith(o, first) - before; n != 0 {
