@@ -177,23 +177,26 @@ var ErrNotAdmitted = errors.New("queue: visitor is not admitted")
 
 // Queue is the engine. It is safe for concurrent use.
 type Queue struct {
-	rdb      rediser
+	rdb      Client
 	cfg      Config
 	roomKeys sync.Map // room name -> []string of its script keys
 }
 
-// rediser is what the engine needs of a go-redis client: scripts, pipelines
-// and two plain commands. *redis.Client, *redis.ClusterClient,
-// *redis.Ring and every redis.UniversalClient fit.
-type rediser interface {
+// Client is what the engine needs of a go-redis client: scripts,
+// pipelines, a few plain commands and pub/sub. *redis.Client,
+// *redis.ClusterClient, a Sentinel failover client and every
+// redis.UniversalClient fit.
+type Client interface {
 	redis.Scripter
 	Pipeline() redis.Pipeliner
 	Del(ctx context.Context, keys ...string) *redis.IntCmd
 	Exists(ctx context.Context, keys ...string) *redis.IntCmd
+	Publish(ctx context.Context, channel string, message any) *redis.IntCmd
+	Subscribe(ctx context.Context, channels ...string) *redis.PubSub
 }
 
 // New returns a Queue on rdb (a single Redis, Sentinel or Cluster client).
-func New(rdb rediser, cfg Config) *Queue {
+func New(rdb Client, cfg Config) *Queue {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "wr:"
 	}
