@@ -318,7 +318,7 @@ func loadSigner(cfg Config, log zerolog.Logger) (*token.Signer, error) {
 		if len(keys) == 0 {
 			return nil, errors.New("WAITROOM_PASS_KEY_FILE: no file named")
 		}
-		return token.NewEd25519Signer(keys...), nil
+		return token.NewEd25519Signer(keys...)
 	case cfg.PassSecret != "":
 		s, err := token.NewHS256Signer([]byte(cfg.PassSecret))
 		if err != nil {
@@ -331,7 +331,7 @@ func loadSigner(cfg Config, log zerolog.Logger) (*token.Signer, error) {
 			return nil, err
 		}
 		log.Warn().Msg("no WAITROOM_PASS_KEY_FILE or WAITROOM_PASS_SECRET: passes are signed with a key generated now and die with the process")
-		return token.NewEd25519Signer(key), nil
+		return token.NewEd25519Signer(key)
 	}
 }
 

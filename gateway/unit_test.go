@@ -106,7 +106,8 @@ func TestCheckPassRefusals(t *testing.T) {
 	foreign, _ := token.NewHS256Signer([]byte(strings.Repeat("x", 32)))
 	forged, _, _ := foreign.Sign(now, "v1", "default", "sid-1", time.Minute)
 	edKey, _ := token.GenerateEd25519()
-	edPass, _, _ := token.NewEd25519Signer(edKey).Sign(now, "v1", "default", "sid-1", time.Minute)
+	edSigner, _ := token.NewEd25519Signer(edKey)
+	edPass, _, _ := edSigner.Sign(now, "v1", "default", "sid-1", time.Minute)
 	parts := strings.Split(good, ".")
 	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
 

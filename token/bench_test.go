@@ -6,7 +6,7 @@ import (
 )
 
 func benchSigners(b *testing.B) []*Signer {
-	return []*Signer{NewEd25519Signer(mustKey(b)), mustHS(b, secret32)}
+	return []*Signer{mustEd(mustKey(b)), mustHS(b, secret32)}
 }
 
 func BenchmarkSign(b *testing.B) {

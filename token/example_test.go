@@ -15,7 +15,7 @@ import (
 // a shared secret, or the gateway's JWKS URL).
 func ExampleMiddleware() {
 	key, _ := token.GenerateEd25519()
-	signer := token.NewEd25519Signer(key) // in the gateway
+	signer, _ := token.NewEd25519Signer(key) // in the gateway
 	verifier := signer.Verifier()         // in the origin: token.NewEd25519Verifier(pub) or NewJWKSVerifier
 
 	orders := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

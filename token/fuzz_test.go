@@ -9,7 +9,7 @@ import (
 // never panics, and whatever it accepts names a visitor, a room and an id.
 func FuzzVerify(f *testing.F) {
 	key := mustKey(f)
-	ed := NewEd25519Signer(key)
+	ed := mustEd(key)
 	hs := mustHS(f, secret32)
 	for _, s := range []*Signer{ed, hs} {
 		tok, _, _ := s.Sign(t0, "visitor", "room", "sid-1", time.Minute)
@@ -35,7 +35,7 @@ func FuzzVerify(f *testing.F) {
 // FuzzParseJWKS: a key server's answer never panics the client, and every
 // key it yields is a 32-byte Ed25519 key.
 func FuzzParseJWKS(f *testing.F) {
-	f.Add(NewEd25519Signer(mustKey(f)).jwks)
+	f.Add(mustEd(mustKey(f)).jwks)
 	f.Add([]byte(`{"keys":[]}`))
 	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":""}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {

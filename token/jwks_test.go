@@ -67,7 +67,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // stay valid until they expire.
 func TestJWKSRotationMidRun(t *testing.T) {
 	oldKey, newKey := mustKey(t), mustKey(t)
-	gw := NewEd25519Signer(oldKey)
+	gw := mustEd(oldKey)
 	ks := newKeyServer(t, gw)
 	clock := &fakeClock{now: time.Now()}
 	v := NewJWKSVerifier(NewJWKSClient(ks.URL, JWKSConfig{Now: clock.Now, MinRefreshInterval: time.Second}))
@@ -77,7 +77,7 @@ func TestJWKSRotationMidRun(t *testing.T) {
 		t.Fatalf("before rotation: %v", err)
 	}
 	clock.Advance(2 * time.Second)
-	rotated := NewEd25519Signer(oldKey, newKey)
+	rotated := mustEd(oldKey, newKey)
 	ks.set(rotated, 0, "")
 	newPass, _, _ := rotated.Sign(clock.Now(), "v2", "r", "sid-1", 10*time.Minute)
 	if _, err := v.VerifyAt(clock.Now(), newPass, "r"); err != nil {
@@ -99,7 +99,7 @@ func TestJWKSRotationMidRun(t *testing.T) {
 // concurrently.
 func TestJWKSUnknownKidRateLimited(t *testing.T) {
 	key := mustKey(t)
-	ks := newKeyServer(t, NewEd25519Signer(key))
+	ks := newKeyServer(t, mustEd(key))
 	clock := &fakeClock{now: time.Now()}
 	c := NewJWKSClient(ks.URL, JWKSConfig{Now: clock.Now, MinRefreshInterval: 10 * time.Second})
 	if err := c.Refresh(context.Background()); err != nil {
@@ -140,7 +140,7 @@ func TestJWKSUnknownKidRateLimited(t *testing.T) {
 // away: passes keep verifying from the cache.
 func TestJWKSSurvivesOutage(t *testing.T) {
 	key := mustKey(t)
-	gw := NewEd25519Signer(key)
+	gw := mustEd(key)
 	ks := newKeyServer(t, gw)
 	clock := &fakeClock{now: time.Now()}
 	c := NewJWKSClient(ks.URL, JWKSConfig{Now: clock.Now, RefreshInterval: time.Minute, MinRefreshInterval: time.Second})
@@ -170,7 +170,7 @@ func TestJWKSSurvivesOutage(t *testing.T) {
 			if _, err := v.VerifyAt(clock.Now(), pass, "r"); err != nil {
 				t.Fatalf("known key refused during outage: %v", err)
 			}
-			other, _, _ := NewEd25519Signer(mustKey(t)).Sign(clock.Now(), "v", "r", "sid-1", time.Minute)
+			other, _, _ := mustEd(mustKey(t)).Sign(clock.Now(), "v", "r", "sid-1", time.Minute)
 			if _, err := v.VerifyAt(clock.Now(), other, "r"); !errors.Is(err, ErrUnknownKey) {
 				t.Fatalf("unknown key during outage: %v", err)
 			}
@@ -187,7 +187,7 @@ func TestJWKSSurvivesOutage(t *testing.T) {
 // A JWKS verifier is still EdDSA-only: an HS256 pass is refused before any
 // key lookup, so it cannot make the client fetch.
 func TestJWKSVerifierRefusesHS256(t *testing.T) {
-	ks := newKeyServer(t, NewEd25519Signer(mustKey(t)))
+	ks := newKeyServer(t, mustEd(mustKey(t)))
 	v := NewJWKSVerifier(NewJWKSClient(ks.URL, JWKSConfig{}))
 	tok, _, _ := mustHS(t, secret32).Sign(time.Now(), "v", "r", "sid-1", time.Minute)
 	if _, err := v.Verify(tok, "r"); !errors.Is(err, ErrAlgorithm) {
@@ -221,14 +221,14 @@ func TestParseJWKS(t *testing.T) {
 // stops verifying.
 func TestJWKSBackgroundRefresh(t *testing.T) {
 	a, b := mustKey(t), mustKey(t)
-	ks := newKeyServer(t, NewEd25519Signer(a, b))
+	ks := newKeyServer(t, mustEd(a, b))
 	clock := &fakeClock{now: time.Now()}
 	c := NewJWKSClient(ks.URL, JWKSConfig{Now: clock.Now, RefreshInterval: time.Minute, MinRefreshInterval: time.Second})
 	kidA := KeyID(a.Public().(ed25519.PublicKey))
 	if _, err := c.Key(context.Background(), kidA); err != nil {
 		t.Fatal(err)
 	}
-	ks.set(NewEd25519Signer(b), 0, "") // the gateway drops key a
+	ks.set(mustEd(b), 0, "") // the gateway drops key a
 	clock.Advance(2 * time.Minute)
 	if _, err := c.Key(context.Background(), kidA); err != nil {
 		t.Fatalf("stale cache must still answer: %v", err)
@@ -245,7 +245,7 @@ func TestJWKSBackgroundRefresh(t *testing.T) {
 
 // The JWKS endpoint is read-only.
 func TestJWKSHandlerMethods(t *testing.T) {
-	h := NewEd25519Signer(mustKey(t)).JWKS()
+	h := mustEd(mustKey(t)).JWKS()
 	for method, want := range map[string]int{"GET": 200, "HEAD": 200, "POST": 405, "DELETE": 405} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(method, "/_waitroom/jwks.json", nil))

@@ -12,12 +12,12 @@ import (
 // The middleware lets through only requests with a valid pass for its room,
 // from the header or the room's cookie, and tells everyone else why in JSON.
 func TestMiddleware(t *testing.T) {
-	s := NewEd25519Signer(mustKey(t))
+	s := mustEd(mustKey(t))
 	now := time.Now()
 	good, _, _ := s.Sign(now, "visitor-7", "concert-42", "sid-1", 10*time.Minute)
 	expired, _, _ := s.Sign(now.Add(-time.Hour), "visitor-7", "concert-42", "sid-1", 10*time.Minute)
 	otherRoom, _, _ := s.Sign(now, "visitor-7", "other", "sid-1", 10*time.Minute)
-	forged, _, _ := NewEd25519Signer(mustKey(t)).Sign(now, "visitor-7", "concert-42", "sid-1", 10*time.Minute)
+	forged, _, _ := mustEd(mustKey(t)).Sign(now, "visitor-7", "concert-42", "sid-1", 10*time.Minute)
 
 	origin := Middleware(s.Verifier(), "concert-42")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ok := FromContext(r.Context())

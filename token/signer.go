@@ -31,14 +31,17 @@ type Signer struct {
 
 // NewEd25519Signer returns a Signer that signs with EdDSA using the last key
 // given (the newest) and whose JWK Set and Verifier include every key, so
-// passes made with an older key stay valid until they expire. It panics when
-// called without a key.
-func NewEd25519Signer(keys ...ed25519.PrivateKey) *Signer {
+// passes made with an older key stay valid until they expire. It needs at
+// least one key, each of ed25519.PrivateKeySize bytes.
+func NewEd25519Signer(keys ...ed25519.PrivateKey) (*Signer, error) {
 	if len(keys) == 0 {
-		panic("token: NewEd25519Signer needs at least one key")
+		return nil, errors.New("token: NewEd25519Signer needs at least one key")
 	}
 	pubs := make([]ed25519.PublicKey, len(keys))
 	for i, k := range keys {
+		if len(k) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("token: key %d is %d bytes, want an Ed25519 private key (%d)", i+1, len(k), ed25519.PrivateKeySize)
+		}
 		pubs[i] = k.Public().(ed25519.PublicKey)
 	}
 	return &Signer{
@@ -47,7 +50,7 @@ func NewEd25519Signer(keys ...ed25519.PrivateKey) *Signer {
 		key:    keys[len(keys)-1],
 		jwks:   marshalJWKS(pubs),
 		verify: NewEd25519Verifier(pubs...),
-	}
+	}, nil
 }
 
 // NewHS256Signer returns a Signer that signs with HMAC-SHA256. The secret must

@@ -56,10 +56,19 @@ func payload(iss, sub, aud, jti string, iat, exp int64) map[string]any {
 	return map[string]any{"iss": iss, "sub": sub, "aud": aud, "sid": "sid-" + jti, "jti": jti, "iat": iat, "nbf": iat, "exp": exp}
 }
 
+// mustEd is NewEd25519Signer for keys the test made.
+func mustEd(keys ...ed25519.PrivateKey) *Signer {
+	s, err := NewEd25519Signer(keys...)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
 // A pass signed by either algorithm verifies with the signer's verifier and
 // gives back exactly the claims that were signed.
 func TestSignVerifyRoundTrip(t *testing.T) {
-	for _, s := range []*Signer{NewEd25519Signer(mustKey(t)), mustHS(t, secret32)} {
+	for _, s := range []*Signer{mustEd(mustKey(t)), mustHS(t, secret32)} {
 		t.Run(s.Algorithm(), func(t *testing.T) {
 			tok, signed, err := s.Sign(t0, "visitor-1", "concert-42", "sid-1", 10*time.Minute)
 			if err != nil {
@@ -89,7 +98,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 // while the passes of one admission share its sid (so an origin can let one
 // admission buy once, whichever of its passes comes).
 func TestSignUniqueIDs(t *testing.T) {
-	s := NewEd25519Signer(mustKey(t))
+	s := mustEd(mustKey(t))
 	seen := map[string]bool{}
 	for range 1000 {
 		_, c, err := s.Sign(t0, "v", "r", "sid-1", time.Minute)
@@ -111,7 +120,7 @@ func TestSignUniqueIDs(t *testing.T) {
 func TestVerifyRefuses(t *testing.T) {
 	key := mustKey(t)
 	pub := key.Public().(ed25519.PublicKey)
-	ed := NewEd25519Signer(key)
+	ed := mustEd(key)
 	hs := mustHS(t, secret32)
 	good, _, _ := ed.Sign(t0, "v1", "concert-42", "sid-1", 10*time.Minute)
 	goodHS, _, _ := hs.Sign(t0, "v1", "concert-42", "sid-1", 10*time.Minute)
@@ -194,7 +203,7 @@ func TestVerifyRefuses(t *testing.T) {
 // the claims' shape, then iss, exp, nbf, aud.
 func TestVerifyRefusalOrder(t *testing.T) {
 	key := mustKey(t)
-	ed := NewEd25519Signer(key)
+	ed := mustEd(key)
 	hs := mustHS(t, secret32)
 	kid := KeyID(key.Public().(ed25519.PublicKey))
 	hdr := map[string]any{"alg": "EdDSA", "kid": kid, "typ": "JWT"}
@@ -251,7 +260,7 @@ func TestVerifyRefusalOrder(t *testing.T) {
 // iat or nbf.
 func TestVerifyAcceptsVariants(t *testing.T) {
 	oldKey, newKey := mustKey(t), mustKey(t)
-	v := NewEd25519Signer(oldKey, newKey).Verifier()
+	v := mustEd(oldKey, newKey).Verifier()
 	exp := t0.Add(10 * time.Minute).Unix()
 	for name, tc := range map[string]struct {
 		hdr     map[string]any
@@ -287,7 +296,7 @@ func TestVerifyAcceptsVariants(t *testing.T) {
 
 // Clock skew up to Leeway on either side does not refuse a pass.
 func TestVerifyLeeway(t *testing.T) {
-	s := NewEd25519Signer(mustKey(t))
+	s := mustEd(mustKey(t))
 	tok, _, _ := s.Sign(t0, "v", "r", "sid-1", time.Minute)
 	for _, at := range []time.Time{t0.Add(-Leeway), t0.Add(time.Minute + Leeway)} {
 		if _, err := s.Verifier().VerifyAt(at, tok, "r"); err != nil {
@@ -301,7 +310,7 @@ func TestVerifyLeeway(t *testing.T) {
 func TestInteropWithGolangJWT(t *testing.T) {
 	key := mustKey(t)
 	pub := key.Public().(ed25519.PublicKey)
-	s := NewEd25519Signer(key)
+	s := mustEd(key)
 	now := time.Now()
 
 	ours, _, _ := s.Sign(now, "v1", "room-a", "sid-1", time.Minute)
@@ -337,10 +346,10 @@ func TestInteropWithGolangJWT(t *testing.T) {
 // and still accepts passes made with the old one.
 func TestRotationKeepsOldPasses(t *testing.T) {
 	oldKey, newKey := mustKey(t), mustKey(t)
-	before := NewEd25519Signer(oldKey)
+	before := mustEd(oldKey)
 	oldPass, _, _ := before.Sign(t0, "v", "r", "sid-1", 10*time.Minute)
 
-	after := NewEd25519Signer(oldKey, newKey)
+	after := mustEd(oldKey, newKey)
 	newPass, _, _ := after.Sign(t0, "v", "r", "sid-1", 10*time.Minute)
 	if kidOf(t, newPass) != KeyID(newKey.Public().(ed25519.PublicKey)) {
 		t.Fatal("rotated signer does not sign with the newest key")
@@ -422,9 +431,19 @@ func TestHS256SecretLength(t *testing.T) {
 	}
 }
 
+// Building a signer without a usable key is an error, not a panic.
+func TestEd25519SignerNeedsAKey(t *testing.T) {
+	if _, err := NewEd25519Signer(); err == nil {
+		t.Fatal("a signer without keys was built")
+	}
+	if _, err := NewEd25519Signer(ed25519.PrivateKey("short")); err == nil {
+		t.Fatal("a signer with a 5-byte key was built")
+	}
+}
+
 // Sign refuses arguments that would make a useless pass.
 func TestSignRefusesBadArguments(t *testing.T) {
-	s := NewEd25519Signer(mustKey(t))
+	s := mustEd(mustKey(t))
 	for _, tt := range []struct {
 		visitor, room, session string
 		ttl                    time.Duration
@@ -441,7 +460,7 @@ func TestSignRefusesBadArguments(t *testing.T) {
 // The JWK Set lists every key newest first with kid, alg and use.
 func TestSignerJWKS(t *testing.T) {
 	a, b := mustKey(t), mustKey(t)
-	s := NewEd25519Signer(a, b)
+	s := mustEd(a, b)
 	keys, err := parseJWKS(s.jwks)
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("keys %v err %v", keys, err)

@@ -21,7 +21,11 @@ func newPassSigner(c Config) (*passSigner, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &passSigner{s: token.NewEd25519Signer(k)}, nil
+		s, err := token.NewEd25519Signer(k)
+		if err != nil {
+			return nil, err
+		}
+		return &passSigner{s: s}, nil
 	case len(c.PassSecret) > 0:
 		s, err := token.NewHS256Signer(c.PassSecret)
 		if err != nil {

@@ -3,6 +3,7 @@ package ticketd
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -51,7 +52,7 @@ func newBackend(t testing.TB, kind string, mutate ...func(*Config)) *backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer := token.NewEd25519Signer(key)
+	signer := mustEd(key)
 	cfg := Config{
 		Listen:      "127.0.0.1:0",
 		DatabaseURL: databaseURL(t, kind),
@@ -187,4 +188,13 @@ func mustRequest(method, target string) *http.Request {
 // testLogger shows the server's warnings and errors in the test output.
 func testLogger(t testing.TB) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+}
+
+// mustEd is token.NewEd25519Signer for keys the test made.
+func mustEd(keys ...ed25519.PrivateKey) *token.Signer {
+	s, err := token.NewEd25519Signer(keys...)
+	if err != nil {
+		panic(err)
+	}
+	return s
 }

@@ -56,7 +56,7 @@ func TestHealth(t *testing.T) {
 func TestJWKSVerification(t *testing.T) {
 	oldKey, _ := token.GenerateEd25519()
 	newKey, _ := token.GenerateEd25519()
-	current := token.NewEd25519Signer(oldKey)
+	current := mustEd(oldKey)
 	var signer atomic.Pointer[token.Signer]
 	signer.Store(current)
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { signer.Load().JWKS().ServeHTTP(w, r) }))
@@ -70,7 +70,7 @@ func TestJWKSVerification(t *testing.T) {
 	ev := b.createEvent(t, "J", "default", 10)
 	oldPass, _, _ := current.Sign(time.Now(), "v1", "default", "sid-v1", time.Hour)
 
-	signer.Store(token.NewEd25519Signer(oldKey, newKey))
+	signer.Store(mustEd(oldKey, newKey))
 	newPass, _, _ := signer.Load().Sign(time.Now(), "v2", "default", "sid-v2", time.Hour)
 	for name, p := range map[string]string{"new key": newPass, "old key": oldPass} {
 		if status, body, _ := b.buy(t, ev, p, 1); status != 201 {
@@ -100,7 +100,7 @@ func TestPassSources(t *testing.T) {
 		set    func(*Config)
 		signer *token.Signer
 	}{
-		{"TICKETD_PASS_KEY_FILE", func(c *Config) { c.Verifier = nil; c.PassKeyFile = keyFile }, token.NewEd25519Signer(key)},
+		{"TICKETD_PASS_KEY_FILE", func(c *Config) { c.Verifier = nil; c.PassKeyFile = keyFile }, mustEd(key)},
 		{"TICKETD_PASS_SECRET", func(c *Config) { c.Verifier = nil; c.PassSecret = secret }, hs},
 	}
 	for _, tt := range tests {
@@ -111,7 +111,7 @@ func TestPassSources(t *testing.T) {
 			if status, body, _ := b.buy(t, ev, p, 1); status != 201 {
 				t.Fatalf("%d %s", status, body)
 			}
-			other := token.NewEd25519Signer(key)
+			other := mustEd(key)
 			if tt.signer.Algorithm() == "EdDSA" {
 				other = hs
 			}
