@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +13,9 @@ import (
 )
 
 // Every instance hears what another announces: admissions (split into
-// several messages when large, heard in order) and revocations; a message
-// this package would not send is reported as malformed and never applied.
+// several messages when large; on a cluster they may arrive in any order)
+// and revocations; a message this package would not send is reported as
+// malformed and never applied.
 func TestNews(t *testing.T) {
 	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -69,6 +71,7 @@ func TestNews(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+		sort.Strings(admitted)
 		for i, v := range admitted {
 			if v != visitors[i] {
 				t.Fatalf("admitted[%d] = %s, want %s", i, v, visitors[i])
@@ -78,4 +81,28 @@ func TestNews(t *testing.T) {
 			t.Fatalf("revoked %+v", revoked[0])
 		}
 	})
+}
+
+// An admitted message is read only in the shape PublishAdmitted writes.
+func TestParseAdmittedRefuses(t *testing.T) {
+	long := strings.Repeat("v", MaxVisitorLen+1)
+	for _, bad := range []string{
+		"", "not json", "[]", `{"i":"x","r":"room","u":1}`,
+		`{"i":"","r":"room","u":1,"v":["a"]}`,
+		`{"i":"x","r":"bad room!","u":1,"v":["a"]}`,
+		`{"i":"x","r":"room","u":0,"v":["a"]}`,
+		`{"i":"x","r":"room","u":1,"v":[""]}`,
+		`{"i":"x","r":"room","u":1,"v":["` + long + `"]}`,
+		`{"i":"x","r":"room","u":1,"v":"a"}`,
+		strings.Repeat(" ", MaxAnnounced*(MaxVisitorLen+8)+2048),
+	} {
+		if m, ok := ParseAdmitted(bad); ok {
+			t.Errorf("accepted %.60q as %+v", bad, m)
+		}
+	}
+	for _, bad := range []string{"", "sid", "sid x", " 12", "sid -1", strings.Repeat("s", MaxSessionLen+1) + " 1"} {
+		if r, ok := ParseRevoked(bad); ok {
+			t.Errorf("accepted revoked %.60q as %+v", bad, r)
+		}
+	}
 }
