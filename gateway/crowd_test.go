@@ -16,6 +16,7 @@ import (
 	"github.com/waitroom/waitroom/gateway"
 	"github.com/waitroom/waitroom/internal/testenv"
 	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/web"
 )
 
 // A flash crowd of 3,000 visitors joining at once, through a visitor pool
@@ -156,8 +157,8 @@ func TestSocketAndStatusAgreeOnETA(t *testing.T) {
 	}
 	defer c.Close()
 	api := last.status(r, "eta")
-	if api.Position != 2 || api.ETASeconds != 17 {
-		t.Fatalf("status API: position %d eta %d, want 2 and 17", api.Position, api.ETASeconds)
+	if api.Position != 2 || api.ETA != 17 {
+		t.Fatalf("status API: position %d eta %d, want 2 and 17", api.Position, api.ETA)
 	}
 	// The first push comes from the handshake's lookup; the next ones are
 	// the hub's own computation from the room's figures.
@@ -166,8 +167,8 @@ func TestSocketAndStatusAgreeOnETA(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Position != api.Position || s.ETASeconds != api.ETASeconds {
-			t.Fatalf("push %d: position %d eta %d, status API says %d and %d", i, s.Position, s.ETASeconds, api.Position, api.ETASeconds)
+		if s.Position != api.Position || s.ETA != api.ETA {
+			t.Fatalf("push %d: position %d eta %d, status API says %d and %d", i, s.Position, s.ETA, api.Position, api.ETA)
 		}
 	}
 }
@@ -238,7 +239,7 @@ func TestPollingVisitorKeepsPlace(t *testing.T) {
 		t.Fatalf("admit: %d %s", res.StatusCode, body)
 	}
 	// A locally answered poll may lag the queue by one hub tick.
-	var st gateway.StatusJSON
+	var st web.Status
 	waitFor(t, 5*time.Second, "the visitor to read admitted", func() bool {
 		st = v.status(r, "poll")
 		if st.State != "admitted" && st.State != "queued" {

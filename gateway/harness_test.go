@@ -19,6 +19,7 @@ import (
 	"github.com/waitroom/waitroom/internal/testenv"
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/token"
+	"github.com/waitroom/waitroom/web"
 )
 
 const adminToken = "test-admin-token"
@@ -195,13 +196,13 @@ func (b *browser) cookieHeader(base string) string {
 	return strings.Join(parts, "; ")
 }
 
-func (b *browser) status(r *rig, roomName string) gateway.StatusJSON {
+func (b *browser) status(r *rig, roomName string) web.Status {
 	b.t.Helper()
 	res, body := b.get(r.pub.URL+"/_waitroom/api/status?room="+roomName, false)
 	if res.StatusCode != http.StatusOK {
 		b.t.Fatalf("status API: %d %s", res.StatusCode, body)
 	}
-	var s gateway.StatusJSON
+	var s web.Status
 	if err := json.Unmarshal([]byte(body), &s); err != nil {
 		b.t.Fatalf("status JSON %q: %v", body, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/web"
 )
 
 // Hub timings.
@@ -538,8 +539,8 @@ func (h *hub) push(c *wsConn, f queue.Figures, now time.Time) {
 			return
 		}
 	}
-	sj := StatusJSON{
-		Room: f.Room, State: string(f.State), Waiting: f.Waiting, ETASeconds: -1,
+	sj := web.Status{
+		Room: f.Room, State: string(f.State), Waiting: f.Waiting, ETA: -1,
 		AdmitPerMinute: f.AdmitPerMinute, Ticket: c.ticket,
 	}
 	if !f.OpensAt.IsZero() {
@@ -579,7 +580,7 @@ func (h *hub) push(c *wsConn, f queue.Figures, now time.Time) {
 			sj.Position = c.lastPos // never tell a visitor they moved back
 		}
 		if f.State == queue.StateQueued && sj.Position > 0 {
-			sj.ETASeconds = etaSeconds(sj.Position, f.ETAPerMinute)
+			sj.ETA = etaSeconds(sj.Position, f.ETAPerMinute)
 		}
 	}
 	if c.lastPing.IsZero() || now.Sub(c.lastPing) >= pingEvery {
@@ -600,7 +601,7 @@ func (h *hub) push(c *wsConn, f queue.Figures, now time.Time) {
 	}
 }
 
-func (h *hub) send(c *wsConn, sj StatusJSON, now time.Time) {
+func (h *hub) send(c *wsConn, sj web.Status, now time.Time) {
 	if !c.busy.CompareAndSwap(false, true) {
 		return // previous write still in flight: skip this round
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/waitroom/waitroom/gateway"
 	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/web"
 )
 
 // dialWS opens the status socket as the browser b would (its cookies, the
@@ -28,10 +29,10 @@ func dialWS(t *testing.T, r *rig, b *browser, roomName, originHdr string) (*webs
 	return d.Dial(u, h)
 }
 
-func readStatus(t *testing.T, c *websocket.Conn, d time.Duration) (gateway.StatusJSON, error) {
+func readStatus(t *testing.T, c *websocket.Conn, d time.Duration) (web.Status, error) {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(d))
-	var s gateway.StatusJSON
+	var s web.Status
 	_, msg, err := c.ReadMessage()
 	if err != nil {
 		return s, err
@@ -174,7 +175,7 @@ func TestShutdownClosesSocketsGoingAway(t *testing.T) {
 	}
 }
 
-func (b *browser) statusAt(r *rig, roomName string) gateway.StatusJSON {
+func (b *browser) statusAt(r *rig, roomName string) web.Status {
 	b.t.Helper()
 	// Cookies are per host; both rigs listen on 127.0.0.1, so the jar
 	// sends the same wr_id to either.

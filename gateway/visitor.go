@@ -14,33 +14,21 @@ import (
 
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/token"
+	"github.com/waitroom/waitroom/web"
 )
 
-// StatusJSON is the status document of SPEC "Status JSON", plus the
-// visitor's queue number (ticket).
-type StatusJSON struct {
-	Room           string     `json:"room"`
-	State          string     `json:"state"`
-	Position       int64      `json:"position"`
-	Waiting        int64      `json:"waiting"`
-	ETASeconds     int64      `json:"eta_seconds"` // -1 when unknown
-	AdmitPerMinute int        `json:"admit_per_minute"`
-	OpensAt        *time.Time `json:"opens_at"`
-	Ticket         int64      `json:"ticket"` // the visitor's queue number; 0 when none
-}
-
-func statusJSON(s queue.Status) StatusJSON {
-	out := StatusJSON{
+func statusJSON(s queue.Status) web.Status {
+	out := web.Status{
 		Room:           s.Room,
 		State:          string(s.State),
 		Position:       s.Position,
 		Waiting:        s.Waiting,
-		ETASeconds:     -1,
+		ETA:            -1,
 		AdmitPerMinute: s.AdmitPerMinute,
 		Ticket:         s.Ticket,
 	}
 	if s.ETA >= 0 {
-		out.ETASeconds = int64((s.ETA + time.Second - 1) / time.Second)
+		out.ETA = int64((s.ETA + time.Second - 1) / time.Second)
 	}
 	if !s.OpensAt.IsZero() {
 		t := s.OpensAt.UTC()
@@ -255,7 +243,7 @@ func (g *Gateway) queued(w http.ResponseWriter, r *http.Request, st queue.Status
 	g.queuedJSON(w, r, sj, retryAfter(sj))
 }
 
-func (g *Gateway) queuedJSON(w http.ResponseWriter, r *http.Request, sj StatusJSON, retry int) {
+func (g *Gateway) queuedJSON(w http.ResponseWriter, r *http.Request, sj web.Status, retry int) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Waitroom-State", sj.State)
@@ -283,14 +271,14 @@ func (g *Gateway) queuedJSON(w http.ResponseWriter, r *http.Request, sj StatusJS
 
 // retryAfter tells a polling client when to ask again: soon when close to
 // the front, at most every 30 s otherwise.
-func retryAfter(s StatusJSON) int {
+func retryAfter(s web.Status) int {
 	switch {
-	case s.ETASeconds < 0:
+	case s.ETA < 0:
 		return 5
-	case s.ETASeconds < 2:
+	case s.ETA < 2:
 		return 1
 	default:
-		return int(min(max(s.ETASeconds/2, 1), 30))
+		return int(min(max(s.ETA/2, 1), 30))
 	}
 }
 

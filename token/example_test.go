@@ -16,7 +16,7 @@ import (
 func ExampleMiddleware() {
 	key, _ := token.GenerateEd25519()
 	signer, _ := token.NewEd25519Signer(key) // in the gateway
-	verifier := signer.Verifier()         // in the origin: token.NewEd25519Verifier(pub) or NewJWKSVerifier
+	verifier := signer.Verifier()            // in the origin: token.NewEd25519Verifier(pub) or NewJWKSVerifier
 
 	orders := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pass, _ := token.FromContext(r.Context())

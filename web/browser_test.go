@@ -261,7 +261,7 @@ func TestQueuePageScriptInBrowser(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		err := pages.RenderQueue(w, web.QueueData{
-			Lang: web.Lang(r.Header.Get("Accept-Language")), Room: "concert-42", State: s["state"].(string), Status: s,
+			Lang: web.Lang(r.Header.Get("Accept-Language")), Room: "concert-42", State: s["state"].(string), Status: statusOf(t, s),
 			StatusURL: "/_waitroom/api/status?room=concert-42", WSURL: "/_waitroom/ws?room=concert-42",
 			ReturnURL: r.URL.RequestURI(),
 		})
@@ -354,7 +354,7 @@ func TestQueuePagePollsOneAtATime(t *testing.T) {
 	})
 	mux.HandleFunc("GET /q", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := pages.RenderQueue(w, web.QueueData{Lang: "en", Room: "r", State: "queued", Status: status,
+		if err := pages.RenderQueue(w, web.QueueData{Lang: "en", Room: "r", State: "queued", Status: statusOf(t, status),
 			StatusURL: "/_waitroom/api/status?room=r", WSURL: "/_waitroom/ws?room=r", ReturnURL: "/q"}); err != nil {
 			t.Error(err)
 		}
@@ -382,7 +382,7 @@ func TestQueuePageKoreanOnPhoneWidth(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = pages.RenderQueue(w, web.QueueData{
 			Lang: web.Lang(r.Header.Get("Accept-Language")), Room: "concert-42", State: "queued",
-			Status:    map[string]any{"room": "concert-42", "state": "queued", "position": 1234, "waiting": 56789, "eta_seconds": 3725, "admit_per_minute": 20, "opens_at": nil, "ticket": 61234},
+			Status:    web.Status{Room: "concert-42", State: "queued", Position: 1234, Waiting: 56789, ETA: 3725, AdmitPerMinute: 20, Ticket: 61234},
 			StatusURL: "/nowhere", WSURL: "/nowhere", ReturnURL: "/events/42",
 		})
 	})
@@ -711,7 +711,7 @@ func TestQueuePageReconnects(t *testing.T) {
 	})
 	mux.HandleFunc("GET /q", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = pages.RenderQueue(w, web.QueueData{Lang: "en", Room: "r", State: "queued", Status: status,
+		_ = pages.RenderQueue(w, web.QueueData{Lang: "en", Room: "r", State: "queued", Status: statusOf(t, status),
 			StatusURL: "/_waitroom/api/status?room=r", WSURL: "/_waitroom/ws?room=r", ReturnURL: "/q"})
 	})
 	site := httptest.NewServer(mux)

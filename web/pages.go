@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 //go:embed files
@@ -61,15 +63,32 @@ type Pages struct {
 	bufs      sync.Pool
 }
 
-// QueueData is what the queue page shows. Status is the visitor's status
-// JSON object (SPEC "Status JSON" plus "ticket"), in any Go value that
-// marshals to it (a struct, a map, or json.RawMessage); it is rendered on
-// the server for the first paint and handed to the page's script as is.
+// Status is a visitor's status document (SPEC "Status JSON", plus the
+// visitor's queue number): what the status API answers, the WebSocket
+// pushes, and the queue page shows on its first paint and hands to its
+// script. It is the one type of it: the gateway fills it, this package
+// renders it.
+type Status struct {
+	Room  string `json:"room"`
+	State string `json:"state"` // prequeue, queued, admitted, paused or closed
+	// Position is 1 for the next visitor to be admitted; 0 when there is
+	// none (pre-queue, admitted, not in line).
+	Position int64 `json:"position"`
+	Waiting  int64 `json:"waiting"`     // visitors waiting in the room
+	ETA      int64 `json:"eta_seconds"` // expected wait in seconds; -1 when unknown
+	// AdmitPerMinute is the room's effective admission rate (live changes
+	// included).
+	AdmitPerMinute int        `json:"admit_per_minute"`
+	OpensAt        *time.Time `json:"opens_at"` // the room's opening, null when none
+	Ticket         int64      `json:"ticket"`   // the visitor's queue number; 0 when none
+}
+
+// QueueData is what the queue page shows.
 type QueueData struct {
 	Lang      string // "en" or "ko" (see Lang); anything else means "en"
-	Room      string // the room's name
-	State     string // prequeue, queued, paused or closed; empty: Status's "state"
-	Status    any    // the status JSON object
+	Room      string // the room's name; empty: Status.Room
+	State     string // prequeue, queued, paused or closed; empty: Status.State
+	Status    Status // the visitor's status
 	StatusURL string // status API for polling, e.g. "/_waitroom/api/status?room=concert-42"
 	WSURL     string // WebSocket path, e.g. "/_waitroom/ws?room=concert-42"; the page picks ws: or wss:
 	ReturnURL string // the URL the visitor asked for; reloaded once admitted
@@ -190,12 +209,12 @@ func (p *Pages) tryRender(name string) error {
 		switch name {
 		case queuePage:
 			for _, state := range []string{"prequeue", "queued", "paused", "closed", "admitted"} {
-				opens := "2026-12-01T10:00:00+09:00"
+				opens := time.Date(2026, 12, 1, 10, 0, 0, 0, time.FixedZone("KST", 9*3600))
 				err = errors.Join(err, p.RenderQueue(io.Discard, QueueData{
 					Lang: lang, Room: "sample", State: state,
-					Status: map[string]any{
-						"room": "sample", "state": state, "position": 42, "waiting": 1234, "eta_seconds": 95,
-						"admit_per_minute": 600, "opens_at": opens, "ticket": 1042,
+					Status: Status{
+						Room: "sample", State: state, Position: 42, Waiting: 1234, ETA: 95,
+						AdmitPerMinute: 600, OpensAt: &opens, Ticket: 1042,
 					},
 					StatusURL: "/_waitroom/api/status?room=sample", WSURL: "/_waitroom/ws?room=sample", ReturnURL: "/sample",
 				}))
@@ -216,24 +235,12 @@ func (p *Pages) tryRender(name string) error {
 	return nil
 }
 
-// statusView is the part of the status JSON the server renders.
-type statusView struct {
-	Room           string  `json:"room"`
-	State          string  `json:"state"`
-	Position       int64   `json:"position"`
-	Waiting        int64   `json:"waiting"`
-	ETASeconds     int64   `json:"eta_seconds"`
-	AdmitPerMinute int64   `json:"admit_per_minute"`
-	OpensAt        *string `json:"opens_at"`
-	Ticket         int64   `json:"ticket"`
-}
-
 // pageConfig is what queue.js reads from the page (JSON in a
 // <script type="application/json"> element).
 type pageConfig struct {
 	Lang      string          `json:"lang"`
 	Room      string          `json:"room"`
-	Status    json.RawMessage `json:"status"`
+	Status    Status          `json:"status"`
 	StatusURL string          `json:"status_url"`
 	WSURL     string          `json:"ws_url"`
 	ReturnURL string          `json:"return_url"`
@@ -278,41 +285,36 @@ var stateIcons = map[string]string{
 }
 
 // RenderQueue writes the queue page. Hostile values (a room name, a return
-// URL, anything inside Status) are escaped by html/template, and the page
-// only ever navigates to, polls and connects to paths on its own site.
+// URL) are escaped by html/template, and the page only ever navigates to,
+// polls and connects to paths on its own site.
 func (p *Pages) RenderQueue(w io.Writer, d QueueData) error {
+	v := newQueueView(d)
+	cfg, err := p.pageConfig(v, d.Status)
+	if err != nil {
+		return err
+	}
+	v.Config = cfg
+	return p.render(w, queuePage, v)
+}
+
+// newQueueView fills the template's data from d, in d's language.
+func newQueueView(d QueueData) queueView {
 	lang := normalLang(d.Lang)
 	t := messages[lang]
-	raw, err := statusJSON(d.Status)
-	if err != nil {
-		return fmt.Errorf("web: queue page status: %w", err)
-	}
-	var s statusView
-	if string(raw) != "null" {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return fmt.Errorf("web: queue page status: %w", err)
-		}
-	}
-	state := d.State
-	if state == "" {
-		state = s.State
-	}
+	s := d.Status
+	state := cmp.Or(d.State, s.State)
 	if _, ok := stateIcons[state]; !ok {
 		state = "queued"
 	}
-	room := d.Room
-	if room == "" {
-		room = s.Room
-	}
 	v := queueView{
-		Lang: lang, Room: room, State: state, T: t,
+		Lang: lang, Room: cmp.Or(d.Room, s.Room), State: state, T: t,
 		Heading:    t["heading_"+state],
 		Lead:       t["lead_"+state],
 		StateLabel: t["state_"+state],
 		StateIcon:  stateIcons[state],
 		Admitted:   state == "admitted",
 		Position:   s.Position,
-		ETAText:    etaText(t, state, s.ETASeconds),
+		ETAText:    etaText(t, state, s.ETA),
 		Refresh:    RefreshSeconds,
 		ConnText:   fill(t["conn_static"], "n", strconv.Itoa(RefreshSeconds)),
 		NoScript:   fill(t["noscript"], "n", strconv.Itoa(RefreshSeconds)),
@@ -322,11 +324,10 @@ func (p *Pages) RenderQueue(w io.Writer, d QueueData) error {
 	}
 	v.ShowLine = s.Position > 0 && (state == "queued" || state == "paused" || state == "closed")
 	v.ShowCountdown = state == "prequeue"
+	v.PositionText, v.AheadText = "–", "–"
 	if v.ShowLine {
 		v.PositionText = number(s.Position)
 		v.AheadText = number(s.Position - 1)
-	} else {
-		v.PositionText, v.AheadText = "–", "–"
 	}
 	v.WaitingText = number(max(s.Waiting, 0))
 	v.TicketText = "–"
@@ -334,53 +335,44 @@ func (p *Pages) RenderQueue(w io.Writer, d QueueData) error {
 	if v.HasTicket {
 		v.TicketText = "#" + number(s.Ticket)
 	}
-	switch {
-	case v.Admitted:
-		v.Progress = 100
-	case v.ShowLine:
-		// As queue.js does for a first visit: admission is the last step,
-		// so position p starts at 1/(p+1) of the way.
-		v.Progress = int(math.Round(100 / float64(s.Position+1)))
-	}
-	v.ProgressText = fill(t["progress_value"], "n", strconv.Itoa(v.Progress))
+	v.Progress, v.ProgressText = progress(t, v)
 	if s.OpensAt != nil {
-		v.OpensAt = *s.OpensAt
+		v.OpensAt = s.OpensAt.Format(time.RFC3339)
 		if txt := opensAtText(lang, v.OpensAt); txt != "" {
 			v.OpensAtText = fill(t["opens_at"], "t", txt)
 		}
 	}
+	return v
+}
+
+// progress is how far along the visitor is, as queue.js computes it for a
+// first visit: admission is the last step, so position p starts at
+// 1/(p+1) of the way.
+func progress(t map[string]string, v queueView) (int, string) {
+	pct := 0
+	switch {
+	case v.Admitted:
+		pct = 100
+	case v.ShowLine:
+		pct = int(math.Round(100 / float64(v.Position+1)))
+	}
+	return pct, fill(t["progress_value"], "n", strconv.Itoa(pct))
+}
+
+// pageConfig is the JSON queue.js reads, with the language's catalog.
+// json.Marshal escapes <, >, & and U+2028/9, so the JSON cannot end its
+// <script> element early, whatever the room or status holds.
+func (p *Pages) pageConfig(v queueView, s Status) (template.JS, error) {
 	cfg, err := json.Marshal(pageConfig{
-		Lang: lang, Room: room, Status: raw,
+		Lang: v.Lang, Room: v.Room, Status: s,
 		StatusURL: v.StatusURL, WSURL: v.WSURL, ReturnURL: v.ReturnURL,
 	})
 	if err != nil {
-		return fmt.Errorf("web: queue page config: %w", err)
+		return "", fmt.Errorf("web: queue page config: %w", err)
 	}
-	text := p.textJSON[lang]
+	text := p.textJSON[v.Lang]
 	cfg = append(append(append(cfg[:len(cfg)-1:len(cfg)-1], `,"text":`...), text...), '}')
-	// json.Marshal escapes <, >, & and U+2028/9, so the JSON cannot end
-	// its <script> element early, whatever the room or status holds.
-	v.Config = template.JS(cfg)
-	return p.render(w, queuePage, v)
-}
-
-// statusJSON turns the caller's status value into JSON.
-func statusJSON(status any) (json.RawMessage, error) {
-	switch s := status.(type) {
-	case nil:
-		return json.RawMessage("null"), nil
-	case json.RawMessage:
-		if !json.Valid(s) {
-			return nil, errors.New("invalid JSON")
-		}
-		return s, nil
-	case []byte:
-		if !json.Valid(s) {
-			return nil, errors.New("invalid JSON")
-		}
-		return s, nil
-	}
-	return json.Marshal(status)
+	return template.JS(cfg), nil
 }
 
 type messageView struct {

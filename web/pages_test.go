@@ -56,11 +56,26 @@ func pageConfigOf(t testing.TB, page string) pageConfig {
 	return cfg
 }
 
-func queued(position int64) map[string]any {
-	return map[string]any{
-		"room": "concert-42", "state": "queued", "position": position, "waiting": 1234,
-		"eta_seconds": 95, "admit_per_minute": 600, "opens_at": nil, "ticket": 5000 + position,
+func queued(position int64) web.Status {
+	return web.Status{
+		Room: "concert-42", State: "queued", Position: position, Waiting: 1234,
+		ETA: 95, AdmitPerMinute: 600, Ticket: 5000 + position,
 	}
+}
+
+// statusOf reads a status written as its JSON fields (as the pages' script
+// and the status API see it).
+func statusOf(t testing.TB, m map[string]any) web.Status {
+	t.Helper()
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s web.Status
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("status %s: %v", b, err)
+	}
+	return s
 }
 
 // Room names, URLs and status values come (indirectly) from visitors and
@@ -74,8 +89,8 @@ func TestRenderQueueEscapesHostileValues(t *testing.T) {
 		wantReturn string
 	}{
 		{"room", web.QueueData{Room: xss, Status: queued(3), ReturnURL: "/events/42"}, "/events/42"},
-		{"status", web.QueueData{Room: "r", Status: map[string]any{"room": xss, "state": "queued", "position": 2, "opens_at": xss}, ReturnURL: "/"}, "/"},
-		{"raw status", web.QueueData{Room: "r", Status: json.RawMessage(`{"state":"queued","position":1,"room":"` + strings.ReplaceAll(xss, `"`, `\"`) + `"}`)}, "/"},
+		{"status", web.QueueData{Room: "r", Status: web.Status{Room: xss, State: "queued", Position: 2}, ReturnURL: "/"}, "/"},
+		{"status state", web.QueueData{Room: "r", Status: web.Status{Room: "r", State: xss, Position: 1}}, "/"},
 		{"javascript return", web.QueueData{Room: "r", Status: queued(1), ReturnURL: "javascript:alert(1)"}, "/"},
 		{"other host return", web.QueueData{Room: "r", Status: queued(1), ReturnURL: "//evil.example/x?y=1"}, "/x?y=1"},
 		{"quote in return", web.QueueData{Room: "r", Status: queued(1), ReturnURL: `/x"onmouseover="alert(1)`}, "/x%22onmouseover=%22alert%281%29"},
@@ -133,7 +148,7 @@ func TestRenderQueueFirstPaint(t *testing.T) {
 			[]string{`<html lang="ko">`, "입장을 기다리고 있습니다", "나의 대기 순번", `id="wr-eta">약 2분<`, "자바스크립트가 꺼져 있어"},
 			[]string{"You&#39;re in line"}},
 		{"prequeue", web.QueueData{Lang: "en", Room: "r", State: "prequeue",
-			Status: map[string]any{"state": "prequeue", "position": 0, "waiting": 10, "eta_seconds": -1, "opens_at": opens, "ticket": 0}},
+			Status: statusOf(t, map[string]any{"state": "prequeue", "position": 0, "waiting": 10, "eta_seconds": -1, "opens_at": opens, "ticket": 0})},
 			[]string{"Sales open soon", `<time datetime="2026-12-01T10:00:00&#43;09:00">`, "Opening time: 1 Dec 2026, 10:00", `id="wr-line" hidden`},
 			[]string{`id="wr-countdown" hidden`}},
 		{"paused keeps the place", web.QueueData{Lang: "en", Room: "r", State: "paused", Status: queued(5)},
@@ -141,7 +156,7 @@ func TestRenderQueueFirstPaint(t *testing.T) {
 			[]string{`id="wr-line" hidden`}},
 		{"closed", web.QueueData{Lang: "ko", Room: "r", State: "closed", Status: queued(5)},
 			[]string{"대기열이 닫혔습니다", `data-state="closed"`, "마감"}, nil},
-		{"state from status", web.QueueData{Lang: "xx", Room: "r", Status: map[string]any{"state": "paused", "position": 3}},
+		{"state from status", web.QueueData{Lang: "xx", Room: "r", Status: statusOf(t, map[string]any{"state": "paused", "position": 3})},
 			[]string{`<html lang="en">`, `data-state="paused"`}, nil},
 		{"unknown state", web.QueueData{Room: "r", State: "bogus", Status: queued(2)},
 			[]string{`data-state="queued"`}, []string{"bogus"}},
@@ -392,10 +407,10 @@ func FuzzRenderQueue(f *testing.F) {
 	f.Add("concert-42", "/events/42", "queued", "</script><script>alert(1)</script>")
 	f.Add("\u2028", "javascript:x", "paused", "<!--")
 	p := newPages(f, "")
-	f.Fuzz(func(t *testing.T, room, returnURL, state, opensAt string) {
+	f.Fuzz(func(t *testing.T, room, returnURL, state, statusRoom string) {
 		var b bytes.Buffer
 		err := p.RenderQueue(&b, web.QueueData{Room: room, ReturnURL: returnURL, State: state,
-			Status: map[string]any{"state": state, "position": 3, "opens_at": opensAt, "room": room}})
+			Status: web.Status{State: state, Position: 3, Room: statusRoom}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,7 +58,7 @@ const (
 // Desk issues, checks, renews and ends passes. It is safe for concurrent
 // use; build it with New, stop its background work with Close.
 type Desk struct {
-	cfg      Config
+	cfg    Config
 	verify *token.Verifier
 	passes *cache.Cache[string, *entry]
 	// revoked holds the sessions known to be revoked, until their last

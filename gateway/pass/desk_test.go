@@ -18,7 +18,7 @@ import (
 // up is Redis as the probe sees it in these tests: answering.
 type up struct{}
 
-func (up) Up() bool      { return true }
+func (up) Up() bool     { return true }
 func (up) Failed(error) {}
 
 // cookieOf stands in for the gateway's signed wr_id value of a visitor.
