@@ -17,9 +17,9 @@ import (
 	"github.com/waitroom/waitroom/queue"
 )
 
-// health answers /healthz (the process runs) and /readyz (Redis answers)
+// probes answers /healthz (the process runs) and /readyz (Redis answers)
 // before anything else in the admin chain.
-func (g *Gateway) health(next http.Handler) http.Handler {
+func (g *Gateway) probes(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz":
@@ -27,7 +27,7 @@ func (g *Gateway) health(next http.Handler) http.Handler {
 		case "/readyz":
 			ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 			defer cancel()
-			if err := g.rdb.Ping(ctx).Err(); err != nil {
+			if err := g.store.control.Ping(ctx).Err(); err != nil {
 				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "redis unreachable"})
 				return
 			}
@@ -197,9 +197,9 @@ func roomJSON(f queue.Figures) RoomJSON {
 }
 
 func (g *Gateway) serveRooms(w http.ResponseWriter, r *http.Request) {
-	figs, err := g.q.Figures(r.Context(), g.router.all())
+	figs, err := g.store.q.Figures(r.Context(), g.router.all())
 	if err != nil {
-		g.redisError(err)
+		g.health.Failed(err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
 	}
@@ -223,9 +223,9 @@ func (g *Gateway) adminRoom(w http.ResponseWriter, r *http.Request) (queue.Room,
 }
 
 func (g *Gateway) writeRoom(w http.ResponseWriter, r *http.Request, room queue.Room) {
-	figs, err := g.q.Figures(r.Context(), []queue.Room{room})
+	figs, err := g.store.q.Figures(r.Context(), []queue.Room{room})
 	if err != nil || len(figs) != 1 {
-		g.redisError(err)
+		g.health.Failed(err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
 	}
@@ -348,7 +348,7 @@ func (g *Gateway) patchRoom(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	if err := g.q.Update(r.Context(), room.Name, p); err != nil {
+	if err := g.store.q.Update(r.Context(), room.Name, p); err != nil {
 		var invalid *queue.InvalidError
 		if errors.As(err, &invalid) {
 			// A value the queue refuses is the caller's to fix, not an
@@ -356,7 +356,7 @@ func (g *Gateway) patchRoom(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": invalid.Problem})
 			return
 		}
-		g.redisError(err)
+		g.health.Failed(err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
 	}
@@ -379,14 +379,14 @@ func (g *Gateway) admitRoom(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "count must be 1..100000"})
 		return
 	}
-	adm, err := g.q.AdmitNext(r.Context(), room, body.Count)
+	adm, err := g.store.q.AdmitNext(r.Context(), room, body.Count)
 	if err != nil {
-		g.redisError(err)
+		g.health.Failed(err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
 	}
 	if len(adm.Admitted) > 0 {
-		g.announceAdmitted(g.ctx, room, adm.Admitted, time.Now().Add(admitWindow))
+		g.announceAdmitted(g.run.ctx, room.Name, adm.Admitted, time.Now().Add(admitWindow))
 	}
 	g.log.Info().Str("room", room.Name).Int("asked", body.Count).Int("admitted", len(adm.Admitted)).Msg("manual admit")
 	writeJSON(w, http.StatusOK, map[string]int{"admitted": len(adm.Admitted), "skipped": adm.Skipped})
@@ -401,8 +401,8 @@ func (g *Gateway) resetRoom(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := g.q.Reset(r.Context(), room.Name); err != nil {
-		g.redisError(err)
+	if err := g.store.q.Reset(r.Context(), room.Name); err != nil {
+		g.health.Failed(err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
 	}

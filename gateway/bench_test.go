@@ -4,10 +4,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/waitroom/waitroom/queue"
-	"github.com/waitroom/waitroom/token"
 )
 
 // admittedRequest returns a request to path that carries a valid pass.
@@ -44,39 +42,6 @@ func BenchmarkProxyAdmitted(b *testing.B) {
 				b.Fatalf("status %d", w.Code)
 			}
 		}
-	})
-}
-
-// BenchmarkPassCheck compares a pass found in the cache with a full
-// signature check (the cost every request would pay without the cache).
-func BenchmarkPassCheck(b *testing.B) {
-	r := newRig(b, rigOpts{rooms: []queue.Room{room("bench", 6000, 1_000_000, "/*")}})
-	var pass string
-	for _, c := range admittedCookies(b, r) {
-		if c.Name == token.CookieName("bench") {
-			pass = c.Value
-		}
-	}
-	v := r.g.Verifier()
-	b.Run("uncached-signature", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := v.Verify(pass, "bench"); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	})
-	b.Run("cached", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if !r.g.PassCached(pass, "bench", time.Now()) {
-					b.Fatal("not cached")
-				}
-			}
-		})
 	})
 }
 

@@ -49,8 +49,8 @@ func (g *Gateway) buildPublicChain() http.Handler {
 func (g *Gateway) publicRoutes() http.Handler {
 	own := http.NewServeMux()
 	own.HandleFunc("GET "+statusPath, g.serveStatus)
-	own.HandleFunc("GET "+wsPath, g.hub.serveWS)
-	own.Handle("GET /_waitroom/jwks.json", g.signer.JWKS())
+	own.HandleFunc("GET "+wsPath, g.serveWS)
+	own.Handle("GET /_waitroom/jwks.json", g.desk.JWKS())
 	own.Handle("GET /_waitroom/assets/", http.StripPrefix("/_waitroom/assets/", g.pages.Assets()))
 	own.HandleFunc("/_waitroom/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
@@ -70,7 +70,7 @@ func (g *Gateway) buildAdminChain() http.Handler {
 	return chain(g.adminRoutes(),
 		// 1. liveness and readiness answer first: probes hit them every
 		//    few seconds and would flood the access log;
-		g.health,
+		g.probes,
 		// 2. request id and access log as on the public side;
 		g.requestID,
 		g.accessLog(),
@@ -163,10 +163,11 @@ func maxBody(limit int64) middleware {
 }
 
 // PublicServer returns an http.Server for the public listener with the
-// timeouts and limits a public server needs. Its RegisterOnShutdown closes
-// the WebSockets (which Shutdown would not wait for) with 1001.
+// timeouts and limits a public server needs. Its Shutdown drains the
+// requests in flight; the WebSockets (hijacked, so not its to wait for) are
+// closed with 1001 by the gateway's Shutdown, which comes after.
 func (g *Gateway) PublicServer() *http.Server {
-	s := &http.Server{
+	return &http.Server{
 		Addr:              g.cfg.Listen,
 		Handler:           g.public,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -174,8 +175,6 @@ func (g *Gateway) PublicServer() *http.Server {
 		MaxHeaderBytes:    g.cfg.MaxHeaderBytes,
 		ErrorLog:          newStdLogger(g.log),
 	}
-	s.RegisterOnShutdown(g.hub.closeAll)
-	return s
 }
 
 // AdminServer returns an http.Server for the admin listener.

@@ -7,8 +7,11 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // CookieVisitor is the visitor id cookie: id + "." + HMAC(id).
@@ -17,11 +20,25 @@ const CookieVisitor = "wr_id"
 // visitorIDLen is the length of a visitor id: 16 random bytes, base64url.
 const visitorIDLen = 22
 
-// visitorCookies signs and checks the wr_id cookie. A cookie whose MAC does
-// not match is never trusted: the visitor gets a fresh id, so a forged or
-// altered value cannot take over someone else's place in the queue.
+// visitorCookies signs and checks the wr_id cookie, and writes every cookie
+// with the flags of SPEC. A cookie whose MAC does not match is never
+// trusted: the visitor gets a fresh id, so a forged or altered value cannot
+// take over someone else's place in the queue. trusted are the proxies
+// whose X-Forwarded-Proto (and Host) are believed.
 type visitorCookies struct {
-	key []byte
+	key     []byte
+	trusted []netip.Prefix
+}
+
+// newVisitorCookies signs with key, or with a random one when key is empty
+// (one instance only: others could not read its cookies).
+func newVisitorCookies(key []byte, trusted []netip.Prefix, log zerolog.Logger) visitorCookies {
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+		log.Warn().Msg("WAITROOM_COOKIE_SECRET is empty: visitor cookies are signed with a random key, so run one instance only")
+	}
+	return visitorCookies{key: key, trusted: trusted}
 }
 
 func (vc visitorCookies) mac(id string) string {
@@ -57,9 +74,9 @@ func newVisitorID() string {
 // visitorID returns the id of the request's wr_id cookie; known is false
 // when it has none or its MAC is wrong (a forged or altered value is never
 // trusted).
-func (g *Gateway) visitorID(r *http.Request) (id string, known bool) {
+func (vc visitorCookies) visitorID(r *http.Request) (id string, known bool) {
 	if c, err := r.Cookie(CookieVisitor); err == nil {
-		if id, ok := g.cookies.decode(c.Value); ok {
+		if id, ok := vc.decode(c.Value); ok {
 			return id, true
 		}
 	}
@@ -76,22 +93,31 @@ func visitorCookie(r *http.Request) string {
 }
 
 // newVisitor makes a visitor id and sets its wr_id cookie on w.
-func (g *Gateway) newVisitor(w http.ResponseWriter, r *http.Request) string {
+func (vc visitorCookies) newVisitor(w http.ResponseWriter, r *http.Request) string {
 	id := newVisitorID()
-	http.SetCookie(w, g.cookie(r, CookieVisitor, g.cookies.encode(id), 365*24*time.Hour))
+	http.SetCookie(w, vc.cookie(r, CookieVisitor, vc.encode(id), 365*24*time.Hour))
 	return id
+}
+
+// visitor is the request's visitor id, made (and its cookie set) when the
+// request has no valid one; known says whether it had.
+func (vc visitorCookies) visitor(w http.ResponseWriter, r *http.Request) (id string, known bool) {
+	if id, ok := vc.visitorID(r); ok {
+		return id, true
+	}
+	return vc.newVisitor(w, r), false
 }
 
 // cookie builds a cookie with the flags of SPEC: HttpOnly, SameSite=Lax,
 // Path=/, Secure when the visitor's connection is TLS. maxAge < 0 clears it.
-func (g *Gateway) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
+func (vc visitorCookies) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
 	c := &http.Cookie{
 		Name:     name,
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
-		Secure:   g.isTLS(r),
+		Secure:   vc.isTLS(r),
 	}
 	if maxAge < 0 {
 		c.MaxAge = -1
@@ -104,16 +130,16 @@ func (g *Gateway) cookie(r *http.Request, name, value string, maxAge time.Durati
 
 // isTLS reports whether the visitor reached us over TLS: directly, or per a
 // trusted proxy's X-Forwarded-Proto.
-func (g *Gateway) isTLS(r *http.Request) bool {
+func (vc visitorCookies) isTLS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	return g.trustedPeer(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return vc.trustedPeer(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // trustedPeer reports whether the direct peer is one of the trusted proxies.
-func (g *Gateway) trustedPeer(r *http.Request) bool {
-	if len(g.trusted) == 0 {
+func (vc visitorCookies) trustedPeer(r *http.Request) bool {
+	if len(vc.trusted) == 0 {
 		return false
 	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
@@ -121,8 +147,32 @@ func (g *Gateway) trustedPeer(r *http.Request) bool {
 		return false
 	}
 	a := ap.Addr().Unmap()
-	for _, p := range g.trusted {
+	for _, p := range vc.trusted {
 		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameOrigin refuses cross-site WebSocket handshakes: a browser always
+// sends Origin, and it must name the host the visitor asked for (or, behind
+// a trusted proxy, the forwarded host). Clients that send no Origin are not
+// browsers and carry no ambient credentials of another site.
+func (vc visitorCookies) sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	if vc.trustedPeer(r) {
+		if fh := r.Header.Get("X-Forwarded-Host"); fh != "" && strings.EqualFold(u.Host, fh) {
 			return true
 		}
 	}

@@ -154,7 +154,16 @@ func TestShutdownClosesSocketsGoingAway(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// The documented order: the listener stops accepting and drains; the
+	// socket is still told its place meanwhile.
 	if err := r.pub.Config.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readStatus(t, c, 3*time.Second); err != nil {
+		t.Fatalf("socket during the drain: %v", err)
+	}
+	// Then the gateway closes the sockets with 1001.
+	if err := r.g.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -440,6 +449,7 @@ func TestShutdownGoingAwayWhileVisitorSends(t *testing.T) {
 	if err := r.pub.Config.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+	go func() { _ = r.g.Shutdown(ctx) }()
 	for i, c := range conns {
 		for {
 			_, err := readStatus(t, c, 3*time.Second)

@@ -6,6 +6,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/waitroom/waitroom/gateway/board"
+	"github.com/waitroom/waitroom/gateway/crowd"
+	"github.com/waitroom/waitroom/gateway/hub"
 )
 
 // metrics are the gateway's Prometheus metrics, on a registry of its own.
@@ -30,7 +34,7 @@ type metrics struct {
 	admissionsHeard *prometheus.CounterVec
 }
 
-func newMetrics(g *Gateway) *metrics {
+func newMetrics(b *board.Board, h *hub.Hub, health *crowd.Health) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		joins: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -69,15 +73,15 @@ func newMetrics(g *Gateway) *metrics {
 	m.reg.MustRegister(responses, busy, m.joins, m.proxyDuration, m.originErrors, m.passRejections, m.failClosed, m.revokes, m.admissionsHeard,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "waitroom_websockets", Help: "Open visitor WebSockets on this instance."},
-			func() float64 { return float64(g.hub.count()) }),
+			func() float64 { return float64(h.Count()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "waitroom_redis_up", Help: "1 when Redis answers, 0 while in fail mode."},
 			func() float64 {
-				if g.redisUp.Load() {
+				if health.Up() {
 					return 1
 				}
 				return 0
 			}),
-		roomCollector{g},
+		roomCollector{b},
 	)
 	return m
 }
@@ -101,8 +105,8 @@ var (
 	descRate      = prometheus.NewDesc("waitroom_admit_per_minute", "The room's configured admission rate.", []string{"room"}, nil)
 )
 
-// roomCollector reports the room figures of the hub's last read.
-type roomCollector struct{ g *Gateway }
+// roomCollector reports the room figures of the board's last read.
+type roomCollector struct{ b *board.Board }
 
 func (c roomCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descWaiting
@@ -113,11 +117,11 @@ func (c roomCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c roomCollector) Collect(ch chan<- prometheus.Metric) {
-	snap := c.g.figures.Load()
+	snap := c.b.Latest()
 	if snap == nil {
 		return
 	}
-	for name, f := range snap.rooms {
+	for name, f := range snap.Rooms {
 		ch <- prometheus.MustNewConstMetric(descWaiting, prometheus.GaugeValue, float64(f.Waiting), name)
 		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(f.Active), name)
 		ch <- prometheus.MustNewConstMetric(descAdmitted, prometheus.CounterValue, float64(f.AdmittedTotal), name)

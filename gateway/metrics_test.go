@@ -73,14 +73,18 @@ func TestBusyAnswersCounted(t *testing.T) {
 	g := metricsGateway(t)
 	srv := httptest.NewServer(g.Public())
 	defer srv.Close()
-	for range cap(g.crowd.slots) {
-		g.crowd.slots <- struct{}{}
+	// Take every slot (a cancelled context gives up at once when none is
+	// left); the requests below then wait the gate's patience and are
+	// answered busy.
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	held := 0
+	for g.crowd.gate.Acquire(done) {
+		held++
 	}
-	g.crowd.waiters.Store(g.crowd.maxWaiters)
 	defer func() {
-		g.crowd.waiters.Store(0)
-		for range cap(g.crowd.slots) {
-			g.crowd.release()
+		for range held {
+			g.crowd.gate.Release()
 		}
 	}()
 

@@ -5,12 +5,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog/hlog"
 
+	"github.com/waitroom/waitroom/gateway/pass"
 	"github.com/waitroom/waitroom/token"
 )
 
@@ -18,24 +20,17 @@ import (
 // gateway; "revoke" ends the visitor's session.
 const HeaderCommand = "Waitroom-Command"
 
-// admittedRequest is what the proxy needs to know about a request sent on
-// behalf of an admitted visitor (carried in the request's context).
-type admittedRequest struct {
-	room    string
-	visitor string
-	pass    string
-	claims  token.Claims
-}
-
 type admittedKey struct{}
 
-func withAdmitted(r *http.Request, a *admittedRequest) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), admittedKey{}, a))
+// withAdmitted marks r as sent on behalf of an admitted visitor holding p
+// (the proxy forwards it, and a revoke from the origin ends its session).
+func withAdmitted(r *http.Request, p pass.Pass) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), admittedKey{}, &p))
 }
 
-func admittedFrom(ctx context.Context) *admittedRequest {
-	a, _ := ctx.Value(admittedKey{}).(*admittedRequest)
-	return a
+func admittedFrom(ctx context.Context) *pass.Pass {
+	p, _ := ctx.Value(admittedKey{}).(*pass.Pass)
+	return p
 }
 
 // newTransport clones http.DefaultTransport and sizes it for a proxy that
@@ -78,10 +73,10 @@ var _ httputil.BufferPool = (*bufferPool)(nil)
 // newProxy builds the reverse proxy to the origin. Streaming responses
 // (text/event-stream, unknown length) are flushed at once by ReverseProxy
 // itself; WebSocket upgrades are proxied as well.
-func (g *Gateway) newProxy() *httputil.ReverseProxy {
+func (g *Gateway) newProxy(origin *url.URL) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Rewrite:        g.rewrite,
-		Transport:      newOriginTransport(g.origin, newTransport(), originIdleConns),
+		Rewrite:        func(pr *httputil.ProxyRequest) { g.rewrite(pr, origin) },
+		Transport:      newOriginTransport(origin, newTransport(), originIdleConns),
 		BufferPool:     newBufferPool(),
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,
@@ -95,10 +90,10 @@ func (g *Gateway) newProxy() *httputil.ReverseProxy {
 // client-address headers from an untrusted peer, underscore aliases: see
 // dropSpoofable) are removed; the verified pass of an admitted visitor is
 // set in Waitroom-Pass.
-func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
-	pr.SetURL(g.origin)
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest, origin *url.URL) {
+	pr.SetURL(origin)
 	pr.Out.Host = pr.In.Host // the origin sees the site's host name
-	trusted := g.trustedPeer(pr.In)
+	trusted := g.cookies.trustedPeer(pr.In)
 	dropSpoofable(pr.Out.Header, trusted)
 	if trusted {
 		if v := pr.In.Header.Values("X-Forwarded-For"); len(v) > 0 {
@@ -118,8 +113,8 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 			pr.Out.Header["Forwarded"] = v
 		}
 	}
-	if a := admittedFrom(pr.In.Context()); a != nil {
-		pr.Out.Header.Set(token.HeaderPass, a.pass)
+	if p := admittedFrom(pr.In.Context()); p != nil {
+		pr.Out.Header.Set(token.HeaderPass, p.Token)
 	}
 }
 
@@ -134,24 +129,18 @@ func (g *Gateway) modifyResponse(res *http.Response) error {
 	if !strings.EqualFold(strings.TrimSpace(cmd), "revoke") {
 		return nil
 	}
-	a := admittedFrom(res.Request.Context())
-	if a == nil {
+	p := admittedFrom(res.Request.Context())
+	if p == nil {
 		return nil
 	}
-	g.revoke(a)
-	c := g.cookie(res.Request, token.CookieName(a.room), "", -1)
+	// The session ends: every pass of it is refused from now on, here at
+	// once and on every instance within moments, and its slot is freed
+	// (once, however many of its passes the origin revokes).
+	g.desk.Revoke(*p, time.Now())
+	g.metrics.revokes.Inc()
+	c := g.cookies.cookie(res.Request, token.CookieName(p.Claims.Room), "", -1)
 	res.Header.Add("Set-Cookie", c.String())
 	return nil
-}
-
-// revoke ends the visitor's session: every pass of it is refused from now
-// on, here at once and on every instance within moments, and its slot is
-// freed (once, however many of its passes the origin revokes).
-func (g *Gateway) revoke(a *admittedRequest) {
-	g.revoked.remember(a.claims.Session, a.claims.ExpiresAt.Add(token.Leeway), time.Now())
-	g.passes.dropSession(a.claims.Session)
-	g.endSession(a.room, a.visitor, a.claims) // retried in the background when Redis is slow
-	g.metrics.revokes.Inc()
 }
 
 // proxyError answers a failed origin round trip with our 502 page.
@@ -163,7 +152,7 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	g.metrics.originErrors.Inc()
 	id, _ := hlog.IDFromRequest(r)
-	g.reqLog(r).Error().Err(err).Str("origin", g.origin.Host).Msg("origin round trip failed")
+	g.reqLog(r).Error().Err(err).Str("origin", g.cfg.Origin).Msg("origin round trip failed")
 	w.Header().Set("Cache-Control", "no-store")
 	if wantsHTML(r) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -201,7 +201,7 @@ func TestRevokeEndsSessionAndRefusesReplay(t *testing.T) {
 	// The instance that had cached the pass drops it as soon as the
 	// revocation message arrives (well before its periodic recheck), and
 	// refuses it on the very next request.
-	waitEvicted(t, warm, pass, "shop")
+	waitRefused(t, warm, o, cookies, pass)
 	carried := proxiedWith(o, pass) // the first visit, the warm-up and the order
 	if newBrowser(t).get(warm.pub.URL+"/event", false, "Cookie", cookies); proxiedWith(o, pass) != carried {
 		t.Errorf("the instance that had cached the pass still proxies it after the revoke")

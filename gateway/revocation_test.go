@@ -15,13 +15,15 @@ import (
 	"github.com/waitroom/waitroom/token"
 )
 
-// waitEvicted polls (briefly: revocations travel over pub/sub, so this is
-// far below the 5 s periodic recheck) until r no longer holds pass in its
-// verified-pass cache.
-func waitEvicted(t *testing.T, r *rig, pass, room string) {
+// waitRefused replays the visitor's cookies (holding pass) on instance r
+// until r no longer proxies the pass: within a second, since revocations
+// travel as news, far below the 5 s periodic recheck.
+func waitRefused(t *testing.T, r *rig, o *origin, cookies, pass string) {
 	t.Helper()
 	waitFor(t, time.Second, "the revocation to reach the other instance", func() bool {
-		return !r.g.PassCached(pass, room, time.Now())
+		before := proxiedWith(o, pass)
+		newBrowser(t).get(r.pub.URL+"/event", false, "Cookie", cookies)
+		return proxiedWith(o, pass) == before
 	})
 }
 
@@ -85,7 +87,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 				return res
 			}
 			// b verifies the pass and keeps it in its cache.
-			if res := replay(b.pub.URL); res.StatusCode != http.StatusOK || !b.g.PassCached(pass, "shop", time.Now()) {
+			if res := replay(b.pub.URL); res.StatusCode != http.StatusOK || proxiedWith(o, pass) != 2 {
 				t.Fatalf("pass on the second instance: %d", res.StatusCode)
 			}
 			if restart {
@@ -95,7 +97,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 			if res, _ := visitor.get(a.pub.URL+"/buy", false); res.StatusCode != http.StatusOK {
 				t.Fatalf("revoking request: %d", res.StatusCode)
 			}
-			waitEvicted(t, b, pass, "shop")
+			waitRefused(t, b, o, cookies, pass)
 			before := proxiedWith(o, pass)
 			replay(b.pub.URL)
 			replay(a.pub.URL)

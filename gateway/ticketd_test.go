@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -69,9 +70,10 @@ func TestBuyThroughGatewayWithTicketd(t *testing.T) {
 	if _, err := g.Queue().AdmitNext(ctx, cfg.Rooms[0], 1); err != nil {
 		t.Fatal(err)
 	}
-	if st := b.status(r, "default"); st.State != "admitted" {
-		t.Fatalf("state %s after admit", st.State)
-	}
+	// A poll may be answered from figures up to a tick old.
+	waitFor(t, 2*time.Second, "the status to say admitted", func() bool {
+		return b.status(r, "default").State == "admitted"
+	})
 	if res, body := b.get(pub.URL+"/events/1", true); res.StatusCode != http.StatusOK || b.cookie(pub.URL, token.CookieName("default")) == "" {
 		t.Fatalf("event page after admission: %d %.100s", res.StatusCode, body)
 	}

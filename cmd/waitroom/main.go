@@ -86,10 +86,11 @@ func newLogger(format, level string, out io.Writer) zerolog.Logger {
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
 }
 
-// serve runs the gateway's two listeners until ctx ends, then drains:
-// in-flight requests get up to drain to finish, WebSockets are closed with
-// 1001 (RegisterOnShutdown), and the loops stop. ready, when not nil, is
-// called once both listeners accept.
+// serve runs the gateway's two listeners until ctx ends, then shuts down
+// in the documented order: stop accepting and drain the requests in flight
+// (up to drain), while admission, the probe and the sockets' pushes go on;
+// then close the WebSockets with 1001 and stop the background work
+// (g.Shutdown). ready, when not nil, is called once both listeners accept.
 func serve(ctx context.Context, g *gateway.Gateway, drain time.Duration, log zerolog.Logger, ready func()) error {
 	pub, adm := g.PublicServer(), g.AdminServer()
 	pubLn, err := net.Listen("tcp", pub.Addr)
@@ -101,7 +102,7 @@ func serve(ctx context.Context, g *gateway.Gateway, drain time.Duration, log zer
 		_ = pubLn.Close()
 		return fmt.Errorf("WAITROOM_ADMIN_LISTEN: %w", err)
 	}
-	g.Start(ctx)
+	g.Start(ctx) // ctx bounds only the first read; the work runs until g.Shutdown
 	errc := make(chan error, 2)
 	go func() { errc <- pub.Serve(pubLn) }()
 	go func() { errc <- adm.Serve(admLn) }()

@@ -172,3 +172,39 @@ func TestRevocationRefusesTheWholeSession(t *testing.T) {
 		t.Fatalf("cached pass after a recheck: %q", reason)
 	}
 }
+
+// BenchmarkCheck compares a pass found in the cache (every request of an
+// admitted visitor after the first) with a full signature check (what
+// every request would cost without the cache).
+func BenchmarkCheck(b *testing.B) {
+	rdb, prefix := testenv.Redis(b)
+	q := queue.New(rdb, queue.Config{Prefix: prefix})
+	s, _ := token.NewHS256Signer([]byte(strings.Repeat("k", 32)))
+	d := New(Config{Signer: s, Sessions: q, Health: up{}, VisitorCookie: cookieOf, Log: zerolog.Nop()})
+	defer d.Close(context.Background())
+	now := time.Now()
+	tok, _, _ := s.Sign(now, "v1", "bench", "sid-bench", time.Hour)
+	b.Run("cached", func(b *testing.B) {
+		if _, reason := d.Check(context.Background(), "bench", tok, cookieOf("v1"), now); reason != "" {
+			b.Fatal(reason)
+		}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, reason := d.Check(context.Background(), "bench", tok, cookieOf("v1"), now); reason != "" {
+					b.Fatal(reason)
+				}
+			}
+		})
+	})
+	b.Run("uncached-signature", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := d.Verifier().VerifyAt(now, tok, "bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}

@@ -1,26 +1,25 @@
-package gateway
+package hub
 
 import (
 	"context"
 	"encoding/json"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/rs/zerolog"
 
+	"github.com/waitroom/waitroom/gateway/board"
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/web"
 )
 
-// Hub timings.
+// Hub timings. Positions are computed on every board.Tick.
 const (
-	hubTick        = 200 * time.Millisecond // figures read, positions computed
 	pushEvery      = time.Second            // every socket gets a push at least this often
 	pushOnMoveGap  = 400 * time.Millisecond // a changed position is pushed at most this often
 	heartbeatEvery = 5 * time.Second        // q.Heartbeat for every connected visitor, at most this far apart
@@ -58,25 +57,57 @@ const (
 	maxStillThere = 200_000
 )
 
-// hub holds this instance's visitor WebSockets. Per tick it reads every
-// room's figures in one call and computes each socket's position locally
-// (Ticket - Front + 1), so Redis work per tick is O(rooms), not O(sockets).
+// Line is what the hub needs of the queue engine: a visitor's status, a
+// join for one who lost their place, and the heartbeats of connected
+// visitors (on the control plane: the crowd cannot hold them up).
+type Line interface {
+	Status(ctx context.Context, room queue.Room, visitor string) (queue.Status, error)
+	Join(ctx context.Context, room queue.Room, visitor string) (queue.Status, error)
+	Heartbeat(ctx context.Context, room string, visitors []string) error
+}
+
+// Health is what the hub needs to know of Redis.
+type Health interface {
+	Up() bool
+	Failed(err error)
+}
+
+// Config configures a Hub.
+type Config struct {
+	Line  Line
+	Board *board.Board // the room figures, read once per tick
+	// Health is consulted before heartbeats and told of failed calls.
+	Health Health
+	// Told is called for every visitor the hub tells "admitted", so their
+	// next request can skip the crowd gate (the gateway's hints).
+	Told func(room, visitor string, until, now time.Time)
+	// SameOrigin decides whether a handshake's Origin belongs to the site.
+	SameOrigin func(r *http.Request) bool
+	// MaxSocketsPerVisitor bounds one visitor's sockets (tabs).
+	MaxSocketsPerVisitor int
+	Log                  zerolog.Logger
+}
+
+// Hub holds this instance's visitor WebSockets. On every snapshot of the
+// board it computes each socket's position locally (Ticket - Front + 1),
+// so Redis work per tick is O(rooms), not O(sockets); a socket whose place
+// the figures cannot tell is looked up by a bounded pool of askers.
 //
 // Goroutines: one reader per socket (it must exist to answer pings and see
-// the close), a fixed pool of writers fed by the tick, and the tick itself.
-// A socket whose previous write is still in flight is skipped this round; a
-// write that exceeds writeTimeout drops the socket. So one slow client never
-// delays another.
-type hub struct {
-	g  *Gateway
-	up websocket.Upgrader
+// the close), a fixed pool of writers fed by the tick, the askers, and the
+// tick itself. A socket whose previous write is still in flight is skipped
+// this round; a write that exceeds writeTimeout drops the socket. So one
+// slow client never delays another.
+type Hub struct {
+	cfg Config
+	up  websocket.Upgrader
 
 	mu         sync.Mutex
 	rooms      map[string]map[*wsConn]struct{}
 	perVisitor map[string]int
 	byVisitor  map[string][]*wsConn // visitor -> sockets (guarded by mu)
 	closed     bool
-	closeDone  chan struct{} // closed when closeAll has finished
+	closeDone  chan struct{} // closed when CloseAll has finished
 	n          atomic.Int64
 	beatAt     map[string]time.Time           // room -> last heartbeat (guarded by mu)
 	owed       map[string]map[string]struct{} // room -> visitors turned away by the crowd gate (guarded by mu)
@@ -133,9 +164,10 @@ type wsConn struct {
 	final     bool          // "admitted" was pushed; nothing more to say
 }
 
-func newHub(g *Gateway) *hub {
-	h := &hub{
-		g:          g,
+// New returns a hub; run it with Run.
+func New(cfg Config) *Hub {
+	h := &Hub{
+		cfg:        cfg,
 		rooms:      make(map[string]map[*wsConn]struct{}),
 		perVisitor: make(map[string]int),
 		byVisitor:  make(map[string][]*wsConn),
@@ -151,111 +183,69 @@ func newHub(g *Gateway) *hub {
 		ReadBufferSize:   256, // visitors send nothing but control frames
 		WriteBufferSize:  1024,
 		WriteBufferPool:  &sync.Pool{},
-		CheckOrigin:      h.sameOrigin,
+		CheckOrigin:      cfg.SameOrigin,
 	}
 	return h
 }
 
-func (h *hub) count() int64 { return h.n.Load() }
+// Count is the number of open sockets.
+func (h *Hub) Count() int64 { return h.n.Load() }
 
-// sameOrigin refuses cross-site handshakes: a browser always sends Origin,
-// and it must name the host the visitor asked for (or, behind a trusted
-// proxy, the forwarded host). Clients that send no Origin are not browsers
-// and carry no ambient credentials of another site.
-func (h *hub) sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" {
+// Reserve takes one of the visitor's socket slots; false when the visitor
+// has MaxSocketsPerVisitor sockets already or the hub is closing. A true
+// answer is followed by Accept or Unreserve.
+func (h *Hub) Reserve(visitor string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.perVisitor[visitor] >= h.cfg.MaxSocketsPerVisitor {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	if h.g.trustedPeer(r) {
-		if fh := r.Header.Get("X-Forwarded-Host"); fh != "" && strings.EqualFold(u.Host, fh) {
-			return true
-		}
-	}
-	return false
+	h.perVisitor[visitor]++
+	return true
 }
 
-// serveWS is GET /_waitroom/ws?room=NAME.
-func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
-	room, ok := h.g.roomParam(w, r)
-	if !ok {
-		return
+// Unreserve gives back a slot Reserve took when no socket came of it.
+func (h *Hub) Unreserve(visitor string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.perVisitor[visitor]--; h.perVisitor[visitor] <= 0 {
+		delete(h.perVisitor, visitor)
 	}
-	if !h.sameOrigin(r) {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-site WebSocket refused"})
-		return
-	}
-	visitor, known := h.g.visitorID(r)
-	if !known {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "no visitor cookie; open the queue page first"})
-		return
-	}
-	if !h.g.redisUp.Load() {
-		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
-		return
-	}
-	if !h.reserve(visitor) {
-		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many sockets for this visitor"})
-		return
-	}
-	// The handshake looks the visitor up when the crowd gate has room;
-	// otherwise the socket is taken anyway and the hub's askers look the
-	// visitor up (and join them) on the control plane, a bounded number
-	// per tick. A socket costs no Redis work after that, where a visitor
-	// turned away would poll.
-	var st queue.Status
-	unknown := true
-	if h.g.crowd.acquire(r.Context()) {
-		var err error
-		st, err = h.g.lookup(r.Context(), r, room, visitor)
-		h.g.crowd.release()
-		switch {
-		case err == nil:
-			unknown = false
-			if st.State == queue.StateAdmitted {
-				h.g.hints.add(room.Name, visitor, st.Until, time.Now())
-			}
-		case !h.g.redisUp.Load():
-			h.unreserve(visitor)
-			w.Header().Set("Retry-After", "5")
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
-			return
-		default:
-			h.g.redisError(err)
-		}
-	}
+}
+
+// Accept upgrades the request (the visitor holds a reserved slot) and
+// keeps the socket: st is the visitor's status as just looked up, or, when
+// known is false (the crowd gate was full), the room's figures only: the
+// askers then look the visitor up. The first push is sent at once. On a
+// failed upgrade the slot is given back and the error returned (the
+// upgrader has answered the request).
+func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, room queue.Room, visitor string, st queue.Status, known bool) error {
 	gen := st.Reshuffles // the numbering st.Ticket belongs to
-	if unknown {
-		st = h.g.figuresStatus(room)
+	sj := board.Of(st)
+	if !known {
 		gen = -1 // no ticket: the first tick adopts the room's
+		sj = board.Room(queue.Figures{Room: room.Name, State: queue.StateQueued, AdmitPerMinute: room.AdmitPerMinute})
+		if f, ok := h.cfg.Board.Room(room.Name); ok {
+			sj = board.Room(f)
+		}
 	}
 	ws, err := h.up.Upgrade(w, r, nil)
 	if err != nil {
-		h.unreserve(visitor)
-		h.g.reqLog(r).Debug().Err(err).Msg("websocket upgrade")
-		return
+		h.Unreserve(visitor)
+		return err
 	}
-	sj := statusJSON(st)
 	now := time.Now()
 	c := &wsConn{ws: ws, room: room, visitor: visitor, gen: gen, ticket: st.Ticket, done: make(chan struct{}),
 		lastState: sj.State, lastPos: sj.Position, lastSent: now, lastPing: now, lastAsk: now,
 		askSkew: time.Duration(mrand.Int64N(int64(unnumberedAskGap))),
-		unknown: unknown,
-		final:   st.State == queue.StateAdmitted}
-	if unknown {
+		unknown: !known,
+		final:   known && st.State == queue.StateAdmitted}
+	if !known {
 		c.lastAsk = time.Time{}
 	}
 	c.busy.Store(true)
 	if !h.add(c) {
-		h.unreserve(visitor)
+		h.Unreserve(visitor)
 		if sayClose(ws, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down")) {
 			_ = ws.SetReadDeadline(time.Now().Add(closeWait))
 			for {
@@ -265,12 +255,13 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		_ = ws.Close()
-		return
+		return nil
 	}
-	// First push at once, from the lookup we just made.
+	// First push at once, from the lookup just made.
 	msg, _ := json.Marshal(sj)
 	h.jobs <- wsJob{c: c, msg: msg}
 	go h.read(c)
+	return nil
 }
 
 // read consumes the socket (control frames; anything a visitor sends is
@@ -278,14 +269,14 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 // During a close the gateway started it stops at the visitor's close reply
 // (or the closeWait deadline), so the connection is closed with nothing
 // left unread.
-func (h *hub) read(c *wsConn) {
+func (h *Hub) read(c *wsConn) {
 	defer close(c.done)
 	ws := c.ws
 	ws.SetReadLimit(512)
 	_ = ws.SetReadDeadline(time.Now().Add(readTimeout))
 	ws.SetPongHandler(func(string) error {
 		if c.closing.Load() {
-			return nil // closeAll set the deadline
+			return nil // CloseAll set the deadline
 		}
 		return ws.SetReadDeadline(time.Now().Add(readTimeout))
 	})
@@ -302,25 +293,7 @@ func sayClose(ws *websocket.Conn, msg []byte) bool {
 	return ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)) == nil
 }
 
-func (h *hub) reserve(visitor string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed || h.perVisitor[visitor] >= h.g.cfg.MaxSocketsPerVisitor {
-		return false
-	}
-	h.perVisitor[visitor]++
-	return true
-}
-
-func (h *hub) unreserve(visitor string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.perVisitor[visitor]--; h.perVisitor[visitor] <= 0 {
-		delete(h.perVisitor, visitor)
-	}
-}
-
-func (h *hub) add(c *wsConn) bool {
+func (h *Hub) add(c *wsConn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -338,7 +311,7 @@ func (h *hub) add(c *wsConn) bool {
 }
 
 // drop removes the socket and closes it; safe to call more than once.
-func (h *hub) drop(c *wsConn) {
+func (h *Hub) drop(c *wsConn) {
 	if c.gone.Swap(true) {
 		return
 	}
@@ -361,13 +334,13 @@ func (h *hub) drop(c *wsConn) {
 	h.mu.Unlock()
 }
 
-// closeAll says "going away" (1001) to every socket, waits up to closeWait
+// CloseAll says "going away" (1001) to every socket, waits up to closeWait
 // (all sockets at once) for each page's close reply, and closes them; the
 // pages reconnect (to another instance) and keep their place, which lives
 // in Redis. A second call (Shutdown after the server's shutdown hook)
 // returns when the first has finished, so the process does not exit with
 // close frames unsent.
-func (h *hub) closeAll() {
+func (h *Hub) CloseAll() {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -421,8 +394,9 @@ func (h *hub) closeAll() {
 	}
 }
 
-// run is the hub's loop: writers, the tick, the heartbeats.
-func (h *hub) run(ctx context.Context) {
+// Run is the hub's loop until ctx ends: writers, askers, a tick on every
+// board snapshot, the heartbeats.
+func (h *Hub) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for range hubWriters {
 		wg.Add(1)
@@ -432,22 +406,22 @@ func (h *hub) run(ctx context.Context) {
 		wg.Add(1)
 		go func() { defer wg.Done(); h.asker(ctx) }()
 	}
-	tick := time.NewTicker(hubTick)
+	snaps := h.cfg.Board.Watch()
 	beat := time.NewTicker(heartbeatCheck)
-	defer func() { tick.Stop(); beat.Stop(); wg.Wait() }()
+	defer func() { beat.Stop(); wg.Wait() }()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-tick.C:
-			h.tick(ctx, now)
+		case snap := <-snaps:
+			h.tick(snap)
 		case now := <-beat.C:
 			h.heartbeat(ctx, now)
 		}
 	}
 }
 
-func (h *hub) writer(ctx context.Context) {
+func (h *Hub) writer(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -472,29 +446,12 @@ func (h *hub) writer(ctx context.Context) {
 	}
 }
 
-// tick reads the figures of every room (one call) and pushes each socket
-// its status when it changed state, when its position moved, or when a
-// second passed.
-func (h *hub) tick(ctx context.Context, now time.Time) {
-	rooms := h.g.router.all()
-	fctx, cancel := context.WithTimeout(ctx, time.Second)
-	figs, err := h.g.q.Figures(fctx, rooms)
-	cancel()
-	if err != nil {
-		h.g.redisError(err)
-		if ctx.Err() == nil {
-			h.g.log.Debug().Err(err).Msg("hub: reading the figures failed")
-		}
-		return
-	}
-	snap := &figuresSnapshot{at: now, rooms: make(map[string]queue.Figures, len(figs))}
-	for _, f := range figs {
-		snap.rooms[f.Room] = f
-	}
-	h.g.figures.Store(snap)
-
+// tick pushes each socket its status, from the snapshot's figures, when it
+// changed state, when its position moved, or when a second passed.
+func (h *Hub) tick(snap *board.Snapshot) {
+	now := snap.At
 	h.askBudget = asksPerTick
-	for _, f := range figs {
+	for _, f := range snap.Rooms {
 		h.buf = h.buf[:0]
 		h.mu.Lock()
 		for c := range h.rooms[f.Room] {
@@ -508,80 +465,24 @@ func (h *hub) tick(ctx context.Context, now time.Time) {
 	clear(h.buf)
 }
 
-// push computes one socket's status from the room's figures.
-func (h *hub) push(c *wsConn, f queue.Figures, now time.Time) {
+// push computes one socket's status from the room's figures and sends it
+// when it changed state, when the position moved, or when a second passed.
+func (h *Hub) push(c *wsConn, f queue.Figures, now time.Time) {
 	if c.final || c.gone.Load() {
 		return
 	}
-	if c.gen < 0 {
-		c.gen = f.Reshuffles
+	if h.adopt(c, f, now) {
+		return
 	}
-	if c.gen != f.Reshuffles {
-		// The operator reshuffled the room's line (random mode): the
-		// ticket is stale and the position told before means nothing
-		// now. The visitor hears their new place once it is numbered.
-		c.gen, c.ticket, c.lastPos, c.lastAsk = f.Reshuffles, 0, 0, time.Time{}
-	}
-	if fs := c.found.Swap(nil); fs != nil && (fs.gen < 0 || fs.gen == c.gen) {
-		st := &fs.st
-		c.ticket, c.unknown = st.Ticket, false
-		if st.Position > 0 && st.State == queue.StateQueued {
-			c.lastPos = min(c.lastPos, st.Position)
-			if c.lastPos <= 0 {
-				c.lastPos = st.Position
-			}
-		}
-		if st.State == queue.StateAdmitted {
-			c.final = true
-			if !c.told.Load() {
-				h.send(c, statusJSON(*st), now)
-			}
-			return
-		}
-	}
-	sj := web.Status{
-		Room: f.Room, State: string(f.State), Waiting: f.Waiting, ETA: -1,
-		AdmitPerMinute: f.AdmitPerMinute, Ticket: c.ticket,
-	}
-	if !f.OpensAt.IsZero() {
-		t := f.OpensAt.UTC()
-		sj.OpensAt = &t
-	}
+	sj := board.Room(f)
+	sj.Ticket = c.ticket
 	if c.unknown {
 		// Not looked up yet (even before an opening: the lookup joins).
 		if now.Sub(c.lastAsk) >= statusAskGap {
 			h.ask(c, now, false)
 		}
 	} else if f.State != queue.StatePrequeue {
-		switch {
-		case c.ticket == 0 && f.Unnumbered > 0:
-			// Waiting to be numbered (an opening or a reshuffle): ask now
-			// and then, at this socket's own offset.
-			if now.Add(c.askSkew).Sub(c.lastAsk) >= unnumberedAskGap {
-				h.ask(c, now, false)
-			}
-			sj.Position = c.lastPos
-		case c.ticket == 0:
-			// No place known yet (the room just opened): ask.
-			if now.Sub(c.lastAsk) >= statusAskGap {
-				h.ask(c, now, false)
-			}
-			sj.Position = c.lastPos
-		case c.ticket < f.Front:
-			// The front has passed this visitor: admitted (or skipped).
-			if now.Sub(c.lastAsk) >= passedAskGap {
-				h.ask(c, now, true)
-			}
-			sj.Position = c.lastPos
-		default:
-			sj.Position = c.ticket - f.Front + 1
-		}
-		if c.lastPos > 0 && (sj.Position > c.lastPos || sj.Position <= 0) {
-			sj.Position = c.lastPos // never tell a visitor they moved back
-		}
-		if f.State == queue.StateQueued && sj.Position > 0 {
-			sj.ETA = etaSeconds(sj.Position, f.ETAPerMinute)
-		}
+		sj = board.Queued(f, h.place(c, f, now), c.ticket)
 	}
 	if c.lastPing.IsZero() || now.Sub(c.lastPing) >= pingEvery {
 		if c.busy.CompareAndSwap(false, true) {
@@ -594,14 +495,83 @@ func (h *hub) push(c *wsConn, f queue.Figures, now time.Time) {
 		return // nothing known to say yet
 	}
 	due := sj.State != c.lastState ||
-		now.Sub(c.lastSent) >= pushEvery-hubTick/2 || // on the tick nearest to 1 s
+		now.Sub(c.lastSent) >= pushEvery-board.Tick/2 || // on the tick nearest to 1 s
 		(sj.Position != c.lastPos && now.Sub(c.lastSent) >= pushOnMoveGap)
 	if due {
 		h.send(c, sj, now)
 	}
 }
 
-func (h *hub) send(c *wsConn, sj web.Status, now time.Time) {
+// adopt brings the socket up to date with the room's numbering and with
+// an asker's answer, if one came; true when that answer was "admitted" (it
+// is pushed, and nothing more is said).
+func (h *Hub) adopt(c *wsConn, f queue.Figures, now time.Time) bool {
+	if c.gen < 0 {
+		c.gen = f.Reshuffles
+	}
+	if c.gen != f.Reshuffles {
+		// The operator reshuffled the room's line (random mode): the
+		// ticket is stale and the position told before means nothing
+		// now. The visitor hears their new place once it is numbered.
+		c.gen, c.ticket, c.lastPos, c.lastAsk = f.Reshuffles, 0, 0, time.Time{}
+	}
+	fs := c.found.Swap(nil)
+	if fs == nil || (fs.gen >= 0 && fs.gen != c.gen) {
+		return false
+	}
+	st := &fs.st
+	c.ticket, c.unknown = st.Ticket, false
+	if st.Position > 0 && st.State == queue.StateQueued {
+		c.lastPos = min(c.lastPos, st.Position)
+		if c.lastPos <= 0 {
+			c.lastPos = st.Position
+		}
+	}
+	if st.State != queue.StateAdmitted {
+		return false
+	}
+	c.final = true
+	if !c.told.Load() {
+		h.send(c, board.Of(*st), now)
+	}
+	return true
+}
+
+// place is the visitor's position from the figures (Ticket - Front + 1),
+// asking Redis when the figures cannot tell it; never higher than told
+// before.
+func (h *Hub) place(c *wsConn, f queue.Figures, now time.Time) int64 {
+	var pos int64
+	switch {
+	case c.ticket == 0 && f.Unnumbered > 0:
+		// Waiting to be numbered (an opening or a reshuffle): ask now and
+		// then, at this socket's own offset.
+		if now.Add(c.askSkew).Sub(c.lastAsk) >= unnumberedAskGap {
+			h.ask(c, now, false)
+		}
+		pos = c.lastPos
+	case c.ticket == 0:
+		// No place known yet (the room just opened): ask.
+		if now.Sub(c.lastAsk) >= statusAskGap {
+			h.ask(c, now, false)
+		}
+		pos = c.lastPos
+	case c.ticket < f.Front:
+		// The front has passed this visitor: admitted (or skipped).
+		if now.Sub(c.lastAsk) >= passedAskGap {
+			h.ask(c, now, true)
+		}
+		pos = c.lastPos
+	default:
+		pos = c.ticket - f.Front + 1
+	}
+	if c.lastPos > 0 && (pos > c.lastPos || pos <= 0) {
+		pos = c.lastPos // never tell a visitor they moved back
+	}
+	return pos
+}
+
+func (h *Hub) send(c *wsConn, sj web.Status, now time.Time) {
 	if !c.busy.CompareAndSwap(false, true) {
 		return // previous write still in flight: skip this round
 	}
@@ -614,7 +584,7 @@ func (h *hub) send(c *wsConn, sj web.Status, now time.Time) {
 	h.enqueue(wsJob{c: c, msg: msg})
 }
 
-func (h *hub) enqueue(j wsJob) {
+func (h *Hub) enqueue(j wsJob) {
 	select {
 	case h.jobs <- j:
 	default:
@@ -624,22 +594,11 @@ func (h *hub) enqueue(j wsJob) {
 	}
 }
 
-// etaSeconds is the wait of the visitor at position, as Status computes it
-// (so a socket and a status poll agree): from the queue's ETA rate,
-// rounded to the second; -1 when the rate is unknown.
-func etaSeconds(position int64, perMinute float64) int64 {
-	if perMinute <= 0 {
-		return -1
-	}
-	d := time.Duration(float64(position) / perMinute * float64(time.Minute)).Round(time.Second)
-	return int64(d / time.Second)
-}
-
 // ask hands the socket to the askers for a status lookup, within this
 // tick's budget; a socket left out is asked on a later tick. The order in
 // which a tick visits sockets changes every tick (map order), so nobody
 // waits behind the same others each time.
-func (h *hub) ask(c *wsConn, now time.Time, urgent bool) {
+func (h *Hub) ask(c *wsConn, now time.Time, urgent bool) {
 	if h.askBudget <= 0 || !c.asking.CompareAndSwap(false, true) {
 		return
 	}
@@ -661,7 +620,7 @@ func (h *hub) ask(c *wsConn, now time.Time, urgent bool) {
 
 // asker runs status lookups for sockets whose place the figures cannot
 // tell (on the control plane: the crowd cannot hold them up).
-func (h *hub) asker(ctx context.Context) {
+func (h *Hub) asker(ctx context.Context) {
 	for {
 		var c *wsConn
 		select {
@@ -679,17 +638,17 @@ func (h *hub) asker(ctx context.Context) {
 			continue
 		}
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		st, err := h.g.q.Status(sctx, c.room, c.visitor)
+		st, err := h.cfg.Line.Status(sctx, c.room, c.visitor)
 		if err == nil && st.State == queue.StateNone {
 			// Skipped at the front (or the admission lapsed): back in line.
-			st, err = h.g.q.Join(sctx, c.room, c.visitor)
+			st, err = h.cfg.Line.Join(sctx, c.room, c.visitor)
 		}
 		cancel()
 		if err != nil {
-			h.g.redisError(err)
+			h.cfg.Health.Failed(err)
 		} else {
 			if st.State == queue.StateAdmitted {
-				h.tellAdmitted(c, st)
+				h.tellAdmitted(c, st, board.Of(st))
 			} else {
 				c.found.Store(&foundStatus{st: st, gen: st.Reshuffles})
 			}
@@ -698,37 +657,43 @@ func (h *hub) asker(ctx context.Context) {
 	}
 }
 
-// admitted tells this instance's sockets of visitors the admission step
-// just admitted, at once and without a lookup: an admitted visitor holds
-// one of max_active slots until they come in, so every moment they do not
-// know counts against the room's rate.
-func (h *hub) admitted(room queue.Room, visitors []string, until time.Time) {
+// Admitted tells this instance's sockets of visitors just admitted in room
+// (by this instance's admission step, an operator, or another instance),
+// at once and without a lookup: an admitted visitor holds one of
+// max_active slots until they come in, so every moment they do not know
+// counts against the room's rate.
+func (h *Hub) Admitted(room string, visitors []string, until time.Time) {
 	now := time.Now()
 	for _, v := range visitors {
-		h.g.hints.add(room.Name, v, until, now) // for their next status poll or request
+		h.cfg.Told(room, v, until, now) // for their next status poll or request
 	}
 	var cs []*wsConn
 	h.mu.Lock()
 	for _, v := range visitors {
 		for _, c := range h.byVisitor[v] {
-			if c.room.Name == room.Name {
+			if c.room.Name == room {
 				cs = append(cs, c)
 			}
 		}
 	}
 	h.mu.Unlock()
-	st := queue.Status{Room: room.Name, State: queue.StateAdmitted, ETA: -1, AdmitPerMinute: room.AdmitPerMinute, Until: until}
+	if len(cs) == 0 {
+		return
+	}
+	f, _ := h.cfg.Board.Room(room)
+	f.Room = room
+	sj := board.Admitted(f)
+	st := queue.Status{Room: room, State: queue.StateAdmitted, Until: until}
 	for _, c := range cs {
-		st.Ticket = 0
-		h.tellAdmitted(c, st)
+		h.tellAdmitted(c, st, sj)
 	}
 }
 
-// tellAdmitted pushes "admitted" to the socket now (outside the tick) and
-// leaves the status for the tick, which then says nothing more.
-func (h *hub) tellAdmitted(c *wsConn, st queue.Status) {
-	h.g.hints.add(c.room.Name, c.visitor, st.Until, time.Now())
-	if msg, err := json.Marshal(statusJSON(st)); err == nil && c.busy.CompareAndSwap(false, true) {
+// tellAdmitted pushes "admitted" (sj) to the socket now, outside the tick,
+// and leaves st for the tick, which then says nothing more.
+func (h *Hub) tellAdmitted(c *wsConn, st queue.Status, sj web.Status) {
+	h.cfg.Told(c.room.Name, c.visitor, st.Until, time.Now())
+	if msg, err := json.Marshal(sj); err == nil && c.busy.CompareAndSwap(false, true) {
 		c.told.Store(true)
 		select {
 		case h.jobs <- wsJob{c: c, msg: msg}:
@@ -740,10 +705,11 @@ func (h *hub) tellAdmitted(c *wsConn, st queue.Status) {
 	c.found.Store(&foundStatus{st: st, gen: -1})
 }
 
-// stillThere owes the visitor a heartbeat on the room's next one: the crowd
-// gate turned their poll or socket away, which must not make them look
-// abandoned. (Visitors not waiting are ignored by the queue.)
-func (h *hub) stillThere(room, visitor string) {
+// StillThere owes the visitor a heartbeat on the room's next one: the
+// crowd gate turned their poll or socket away, or their poll was answered
+// without Redis, which must not make them look abandoned. (Visitors not
+// waiting are ignored by the queue.)
+func (h *Hub) StillThere(room, visitor string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	m := h.owed[room]
@@ -760,11 +726,11 @@ func (h *hub) stillThere(room, visitor string) {
 // per room (in batches), so they are not skipped as abandoned. A room's
 // heartbeat is due every heartbeatEvery, or a third of its abandon_after
 // when that is shorter (it can be changed live).
-func (h *hub) heartbeat(ctx context.Context, now time.Time) {
-	if !h.g.redisUp.Load() {
+func (h *Hub) heartbeat(ctx context.Context, now time.Time) {
+	if !h.cfg.Health.Up() {
 		return
 	}
-	snap := h.g.figures.Load()
+	snap := h.cfg.Board.Latest()
 	byRoom := make(map[string][]string)
 	h.mu.Lock()
 	for name := range h.owed {
@@ -775,7 +741,7 @@ func (h *hub) heartbeat(ctx context.Context, now time.Time) {
 	for name, m := range h.rooms {
 		every := heartbeatEvery
 		if snap != nil {
-			if f, ok := snap.rooms[name]; ok && f.Config.AbandonAfter > 0 {
+			if f, ok := snap.Rooms[name]; ok && f.Config.AbandonAfter > 0 {
 				every = min(every, f.Config.AbandonAfter/3)
 			}
 		}
@@ -801,10 +767,10 @@ func (h *hub) heartbeat(ctx context.Context, now time.Time) {
 		for len(ids) > 0 {
 			n := min(len(ids), 5000)
 			hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			err := h.g.q.Heartbeat(hctx, room, ids[:n])
+			err := h.cfg.Line.Heartbeat(hctx, room, ids[:n])
 			cancel()
 			if err != nil {
-				h.g.redisError(err)
+				h.cfg.Health.Failed(err)
 				return
 			}
 			ids = ids[n:]
