@@ -46,4 +46,4 @@ image: ## build the container image with docker (needs a Docker engine): ghcr.io
 	docker build -f deploy/Dockerfile -t $(IMAGE):$(TAG) .
 
 deploy-check: ## offline checks of deploy/ (manifests, compose, Dockerfile, workflows, units, nginx -t)
-	$(GO) test -count=1 -run '^Test(Kubernetes|Manifest|Compose|Dockerfile|MakeImage|ImageWorkflow|WorkflowsLint|ShellScripts|Systemd|NginxConfigCheck|NginxRecipe)' ./deploy
+	$(GO) test -count=1 -run '^Test(ShippedConfigs|Kubernetes|Manifest|Compose|Dockerfile|MakeImage|ImageWorkflow|WorkflowsLint|ShellScripts|Systemd|NginxConfigCheck|NginxRecipe)' ./deploy

@@ -440,7 +440,7 @@ func podPort(spec corev1.PodSpec, p intstr.IntOrString) (int32, bool) {
 }
 
 // env returns a container's plain variables (values from Secrets as "").
-func env(c corev1.Container) map[string]string {
+func plainEnv(c corev1.Container) map[string]string {
 	m := map[string]string{}
 	for _, e := range c.Env {
 		m[e.Name] = e.Value
@@ -512,7 +512,7 @@ func TestKubernetesGateway(t *testing.T) {
 	}
 
 	w, c := container(t, objs, "waitroom", "waitroom")
-	vars := env(c)
+	vars := plainEnv(c)
 	for _, e := range c.Env {
 		if _, ok := gwVars[e.Name]; !ok && !strings.HasPrefix(e.Name, "REDIS_") {
 			t.Errorf("waitroom sets %s, which gateway/config.go does not read", e.Name)
@@ -585,7 +585,7 @@ func TestKubernetesGateway(t *testing.T) {
 	if len(tc.Command) != 1 || tc.Command[0] != "/usr/local/bin/ticketd" || !strings.HasPrefix(tc.Image, image+":") {
 		t.Errorf("ticketd runs %v in %s, want /usr/local/bin/ticketd of %s", tc.Command, tc.Image, image)
 	}
-	tvars := env(tc)
+	tvars := plainEnv(tc)
 	serviceURL("TICKETD_PASS_JWKS_URL", tvars["TICKETD_PASS_JWKS_URL"])
 	if n, ok := containerPort(tc, intstr.FromString("http")); !ok || n != portOf(t, tvars["TICKETD_LISTEN"]) {
 		t.Errorf("ticketd's http port %d is not TICKETD_LISTEN's", n)
