@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -195,8 +196,15 @@ func TestMakeImage(t *testing.T) {
 		{[]string{"TAG=1.2.3"}, "docker build -f deploy/Dockerfile -t " + image + ":1.2.3 ."},
 		{[]string{"IMAGE=registry.example.com/wr", "TAG=x"}, "docker build -f deploy/Dockerfile -t registry.example.com/wr:x ."},
 	} {
-		cmd := exec.Command("make", append([]string{"-n", "image"}, tt.args...)...)
+		cmd := exec.Command("make", append([]string{"--no-print-directory", "-n", "image"}, tt.args...)...)
 		cmd.Dir = ".."
+		// Under make test this is a make inside a make: keep the outer one's
+		// flags and variables out.
+		for _, kv := range os.Environ() {
+			if k, _, _ := strings.Cut(kv, "="); !slices.Contains([]string{"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "IMAGE", "TAG"}, k) {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
 		out, err := cmd.CombinedOutput()
 		if err != nil || strings.TrimSpace(string(out)) != tt.want {
 			t.Errorf("make -n image %v: %q (%v), want %q", tt.args, out, err, tt.want)
