@@ -37,3 +37,13 @@ fuzz: ## run each fuzzer for 20s
 	@for pkg in ./queue ./token ./gateway ./web ./internal/ticketd; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; done; done
+
+IMAGE ?= ghcr.io/waitroom/waitroom
+TAG ?= dev
+.PHONY: image deploy-check
+
+image: ## build the container image with docker (needs a Docker engine): ghcr.io/waitroom/waitroom:dev, or IMAGE=… TAG=…
+	docker build -f deploy/Dockerfile -t $(IMAGE):$(TAG) .
+
+deploy-check: ## offline checks of deploy/ (manifests, compose, Dockerfile, workflows, units, nginx -t)
+	$(GO) test -count=1 -run '^Test(ShippedConfigs|Kubernetes|Manifest|Compose|Dockerfile|MakeImage|ImageWorkflow|WorkflowsLint|ShellScripts|Systemd|NginxConfigCheck|NginxRecipe)' ./deploy

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Zero-downtime swap of the waitroom gateway behind nginx (blue-green).
 #
-#   deploy/bluegreen.sh            # start the idle colour, switch nginx to it, drain the old one
+#   deploy/bluegreen.sh                        # colours as processes this script starts
+#   SYSTEMD_UNIT=waitroom deploy/bluegreen.sh  # colours as systemd units waitroom@blue, waitroom@green
 #
 # 1. read which colour nginx sends traffic to (the port in $UPSTREAM_FILE);
-# 2. start the gateway of the other colour ($WAITROOM_BIN with $WAITROOM_ENV_FILE,
-#    listening on that colour's ports);
+# 2. start the gateway of the other colour, listening on that colour's ports:
+#    $WAITROOM_BIN with $WAITROOM_ENV_FILE, or with $SYSTEMD_UNIT set,
+#    "systemctl enable --now $SYSTEMD_UNIT@<colour>" (the template unit
+#    deploy/systemd/waitroom@.service, whose /etc/waitroom/<colour>.env must
+#    hold the same ports as BLUE and GREEN below);
 # 3. wait until its /readyz answers 200 (Redis reachable), or give up and stop it;
 # 4. rewrite $UPSTREAM_FILE, reload nginx and give its new workers $RELOAD_SETTLE
 #    seconds to take over (the old workers finish their in-flight requests,
 #    new connections go to the new gateway);
-# 5. SIGTERM the old gateway: it drains requests and closes WebSockets with 1001,
-#    and the queue page reconnects through nginx to the new one. Places live in
-#    Redis, so nobody loses theirs.
+# 5. SIGTERM the old gateway ("systemctl disable --now" of its unit, which waits
+#    for it to exit): it drains requests and closes WebSockets with 1001, and
+#    the queue page reconnects through nginx to the new one. Places live in
+#    Redis, so nobody loses theirs. With units, the new colour stays enabled
+#    at boot and the old one does not.
 #
 # Both gateways must share WAITROOM_REDIS_URL, WAITROOM_COOKIE_SECRET and the pass
 # key, so visitor cookies and passes stay valid across the swap.
@@ -32,6 +38,8 @@ DRAIN_SECONDS=${DRAIN_SECONDS:-30}
 # moment later, and until then the old ones still pass new requests to the
 # old gateway. Stopping the old gateway before that answers them with 502.
 RELOAD_SETTLE=${RELOAD_SETTLE:-2}
+SYSTEMD_UNIT=${SYSTEMD_UNIT:-}
+SYSTEMCTL=${SYSTEMCTL:-systemctl}
 
 log() { printf '> %s\n' "$*"; }
 
@@ -45,15 +53,19 @@ public=${ports%%:*} admin=${ports##*:}
 mkdir -p "$RUN_DIR"
 log "live: $old (port $current_port); starting $new on $HOST:$public (admin $admin)"
 
-(
-  set -a
-  # shellcheck disable=SC1090
-  [ -f "$WAITROOM_ENV_FILE" ] && . "$WAITROOM_ENV_FILE"
-  set +a
-  export WAITROOM_LISTEN="$HOST:$public" WAITROOM_ADMIN_LISTEN="$HOST:$admin"
-  exec setsid "$WAITROOM_BIN" >>"$RUN_DIR/$new.log" 2>&1
-) &
-echo $! >"$RUN_DIR/$new.pid"
+if [ -n "$SYSTEMD_UNIT" ]; then
+  $SYSTEMCTL enable --now "$SYSTEMD_UNIT@$new.service"
+else
+  (
+    set -a
+    # shellcheck disable=SC1090
+    [ -f "$WAITROOM_ENV_FILE" ] && . "$WAITROOM_ENV_FILE"
+    set +a
+    export WAITROOM_LISTEN="$HOST:$public" WAITROOM_ADMIN_LISTEN="$HOST:$admin"
+    exec setsid "$WAITROOM_BIN" >>"$RUN_DIR/$new.log" 2>&1
+  ) &
+  echo $! >"$RUN_DIR/$new.pid"
+fi
 
 for i in $(seq 1 "$READY_TRIES"); do
   if curl -fs -o /dev/null "http://$HOST:$admin/readyz"; then
@@ -62,7 +74,11 @@ for i in $(seq 1 "$READY_TRIES"); do
   fi
   if [ "$i" = "$READY_TRIES" ]; then
     log "$new did not become ready; stopping it, $old stays live"
-    kill -TERM "$(cat "$RUN_DIR/$new.pid")" 2>/dev/null || true
+    if [ -n "$SYSTEMD_UNIT" ]; then
+      $SYSTEMCTL disable --now "$SYSTEMD_UNIT@$new.service" || true
+    else
+      kill -TERM "$(cat "$RUN_DIR/$new.pid")" 2>/dev/null || true
+    fi
     exit 1
   fi
   sleep 1
@@ -75,7 +91,12 @@ $NGINX_RELOAD
 sleep "$RELOAD_SETTLE"
 log "nginx now sends traffic to $new"
 
-if [ -f "$RUN_DIR/$old.pid" ]; then
+if [ -n "$SYSTEMD_UNIT" ]; then
+  log "draining $old ($SYSTEMD_UNIT@$old)"
+  $SYSTEMCTL disable --now "$SYSTEMD_UNIT@$old.service"
+  # A host moving over from the single-instance unit: it holds blue's port.
+  if [ "$old" = blue ]; then $SYSTEMCTL disable --now "$SYSTEMD_UNIT.service"; fi
+elif [ -f "$RUN_DIR/$old.pid" ]; then
   pid=$(cat "$RUN_DIR/$old.pid")
   if kill -TERM "$pid" 2>/dev/null; then
     log "draining $old (pid $pid)"

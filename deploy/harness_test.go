@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -49,7 +50,9 @@ var bins struct {
 	err  error
 }
 
-// binary returns the path of a built cmd/<name> binary.
+// binary returns the path of a built cmd/<name> binary. The binaries are
+// built by deploy/Dockerfile's own go build command (for this machine's
+// platform), so every test here runs what the image ships.
 func binary(t *testing.T, name string) string {
 	t.Helper()
 	bins.once.Do(func() {
@@ -59,10 +62,16 @@ func binary(t *testing.T, name string) string {
 			return
 		}
 		bins.dir = dir
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/waitroom", "./cmd/ticketd")
+		build, err := dockerfileGoBuild()
+		if err != nil {
+			bins.err = err
+			return
+		}
+		cmd := exec.Command("sh", "-c", strings.ReplaceAll(build, " -o /out/ ", " -o "+dir+"/ "))
 		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "TARGETOS="+runtime.GOOS, "TARGETARCH="+runtime.GOARCH)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			bins.err = fmt.Errorf("go build: %v\n%s", err, out)
+			bins.err = fmt.Errorf("%s: %v\n%s", build, err, out)
 		}
 	})
 	if bins.err != nil {
@@ -160,17 +169,18 @@ func waitHTTP(t *testing.T, url string) {
 
 // stack is one deployment on loopback: ticketd, the gateway(s) and nginx.
 type stack struct {
-	t       *testing.T
-	dir     string
-	origin  string // ticketd base URL
-	https   string // https://127.0.0.1:PORT through nginx
-	http    string // http://127.0.0.1:PORT through nginx (redirects)
-	ca      *x509.CertPool
-	conf    string // nginx.conf of the test
-	upFile  string // the upstream include nginx reads
-	gwEnv   map[string]string
-	prefix  string
-	gwAdmin string // admin base URL of the first gateway
+	t        *testing.T
+	dir      string
+	origin   string // ticketd base URL
+	https    string // https://127.0.0.1:PORT through nginx
+	http     string // http://127.0.0.1:PORT through nginx (redirects)
+	ca       *x509.CertPool
+	conf     string // nginx.conf of the test
+	upFile   string // the upstream include nginx reads
+	acmeRoot string // where certbot --webroot would write its challenges
+	gwEnv    map[string]string
+	prefix   string
+	gwAdmin  string // admin base URL of the first gateway
 }
 
 // startTicketd runs ticketd with SQLite in the test's directory.
@@ -245,7 +255,27 @@ var (
 	reCert        = regexp.MustCompile(`(?m)^(\s*)ssl_certificate\s+\S+;`)
 	reCertKey     = regexp.MustCompile(`(?m)^(\s*)ssl_certificate_key\s+\S+;`)
 	reUpstreamInc = regexp.MustCompile(`include /etc/nginx/waitroom-upstream.conf;`)
+	reACMERoot    = regexp.MustCompile(`root /var/www/acme;`)
 )
+
+// rewrite applies each (pattern, replacement) to the shipped config, and
+// fails the test when a pattern no longer matches: the test would otherwise
+// quietly run a different file than the one operators install.
+func rewrite(t *testing.T, conf string, rules []rewriteRule) string {
+	t.Helper()
+	for _, r := range rules {
+		if !r.re.MatchString(conf) {
+			t.Fatalf("deploy/nginx/waitroom.conf no longer has a line matching %s", r.re)
+		}
+		conf = r.re.ReplaceAllString(conf, r.repl)
+	}
+	return conf
+}
+
+type rewriteRule struct {
+	re   *regexp.Regexp
+	repl string
+}
 
 // startNginx runs Debian's nginx in the foreground with the shipped
 // deploy/nginx/waitroom.conf, rewriting only the listen lines, the
@@ -259,23 +289,16 @@ func (s *stack) startNginx(gatewayPort int) {
 	}
 	crt, key := s.makeCert()
 	httpPort, httpsPort := freePort(t), freePort(t)
-	site := string(shipped)
-	for _, r := range []struct {
-		re   *regexp.Regexp
-		repl string
-	}{
+	s.acmeRoot = filepath.Join(s.dir, "acme")
+	site := rewrite(t, string(shipped), []rewriteRule{
 		{reListenV6, ""},
 		{reListenHTTP, fmt.Sprintf("${1}listen 127.0.0.1:%d;\n", httpPort)},
 		{reListenTLS, fmt.Sprintf("${1}listen 127.0.0.1:%d ${2};\n", httpsPort)},
 		{reCert, "${1}ssl_certificate " + crt + ";"},
 		{reCertKey, "${1}ssl_certificate_key " + key + ";"},
 		{reUpstreamInc, "include " + filepath.Join(s.dir, "waitroom-upstream.conf") + ";"},
-	} {
-		if !r.re.MatchString(site) {
-			t.Fatalf("deploy/nginx/waitroom.conf no longer has a line matching %s", r.re)
-		}
-		site = r.re.ReplaceAllString(site, r.repl)
-	}
+		{reACMERoot, "root " + s.acmeRoot + ";"},
+	})
 	s.upFile = filepath.Join(s.dir, "waitroom-upstream.conf")
 	s.writeUpstream(gatewayPort)
 	sitePath := filepath.Join(s.dir, "waitroom.conf")

@@ -28,6 +28,15 @@ type apiError struct {
 	Remaining *int   `json:"remaining,omitempty"`
 }
 
+// orderCreated is the body of a successful order: the order and the stock
+// left right after it. The shop page shows that figure at once; it cannot
+// ask again, because behind the gateway the order's revoke has just ended
+// the admission that an API request would need.
+type orderCreated struct {
+	Order
+	Remaining int `json:"remaining"`
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) { httpx.WriteJSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -177,7 +186,7 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 		// The visitor is done: let the gateway free the slot at once.
 		w.Header().Set("Waitroom-Command", "revoke")
 		w.Header().Set("Location", "/api/orders/"+res.Order.ID)
-		writeJSON(w, http.StatusCreated, res.Order)
+		writeJSON(w, http.StatusCreated, orderCreated{Order: res.Order, Remaining: res.Remaining})
 	case errors.As(err, &soldOut):
 		s.metrics.orders.WithLabelValues("sold_out").Inc()
 		s.cache.Sold(id, soldOut.Remaining)

@@ -41,7 +41,7 @@ var texts = map[string]text{
 		Lang: "en", Title: "Tickets", Events: "Events", Starts: "Starts", Price: "Price", Left: "Left",
 		SoldOut: "Sold out", Buy: "Buy", Quantity: "Tickets", Back: "All events", NoEvents: "No events yet.",
 		Messages: map[string]string{
-			"created":      "Order confirmed: {quantity} ticket(s). Order number {order_id}.",
+			"created":      "Order confirmed: {quantity} ticket(s). Order number {order_id}",
 			"sold_out":     "Sorry, sold out.",
 			"pass_used":    "This admission pass has already been used for an order.",
 			"pass_missing": "You need an admission pass: reload the page to join the waiting room.",
@@ -56,7 +56,7 @@ var texts = map[string]text{
 		Lang: "ko", Title: "티켓", Events: "공연 목록", Starts: "일시", Price: "가격", Left: "잔여",
 		SoldOut: "매진", Buy: "예매하기", Quantity: "매수", Back: "전체 공연", NoEvents: "아직 공연이 없습니다.",
 		Messages: map[string]string{
-			"created":      "예매가 완료되었습니다: {quantity}매. 주문 번호 {order_id}.",
+			"created":      "예매가 완료되었습니다: {quantity}매. 주문 번호 {order_id}",
 			"sold_out":     "죄송합니다. 매진되었습니다.",
 			"pass_used":    "이 입장권으로 이미 예매하셨습니다.",
 			"pass_missing": "입장권이 필요합니다. 페이지를 새로 고쳐 대기열에 참여하세요.",

@@ -1,6 +1,7 @@
 package ticketd
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -82,6 +83,73 @@ func TestLanguage(t *testing.T) {
 		r.Header.Set("Accept-Language", header)
 		if got := language(r); got != want {
 			t.Errorf("language(%q) = %s, want %s", header, got, want)
+		}
+	}
+}
+
+// The site draws no emoji: without an emoji font (most servers, many
+// Linux desktops, kiosk browsers) one renders as an empty box. Pictures are
+// inline SVG instead.
+func TestSiteHasNoEmoji(t *testing.T) {
+	b := newBackend(t, "sqlite")
+	id := b.createEvent(t, "Busan Rock Festival", "default", 5)
+	for _, path := range []string{"/?lang=en", "/?lang=ko", "/events/" + itoa(id) + "?lang=en", "/events/" + itoa(id) + "?lang=ko", "/static/ticketd.js", "/static/ticketd.css"} {
+		status, body := b.do(t, "GET", path, nil, nil)
+		if status != 200 {
+			t.Fatalf("%s: %d", path, status)
+		}
+		for i, r := range string(body) {
+			if isEmoji(r) {
+				t.Errorf("%s: emoji %U at byte %d: %q", path, r, i, around(string(body), i))
+			}
+		}
+	}
+	if !isEmoji('🎫') || isEmoji('₩') || isEmoji('←') || isEmoji('…') || isEmoji('한') {
+		t.Fatal("isEmoji misjudges")
+	}
+}
+
+// isEmoji reports runes that browsers draw from an emoji font: the
+// pictographic planes, the dingbat and miscellaneous-symbol blocks, and the
+// emoji presentation selector and joiner.
+func isEmoji(r rune) bool {
+	switch {
+	case r >= 0x1F000 && r <= 0x1FAFF, r >= 0x2600 && r <= 0x27BF, r >= 0x2B00 && r <= 0x2BFF:
+		return true
+	case r == 0xFE0F, r == 0x200D, r == 0x20E3:
+		return true
+	}
+	return false
+}
+
+func around(s string, i int) string {
+	lo, hi := max(0, i-20), min(len(s), i+20)
+	return s[lo:hi]
+}
+
+// A created order says how many tickets are left, and so does a sold-out
+// refusal: the shop page shows that figure because, behind the gateway, it
+// cannot ask again once the order has ended the visitor's admission.
+func TestOrderAnswersCarryStock(t *testing.T) {
+	b := newBackend(t, "sqlite")
+	id := b.createEvent(t, "Busan Rock Festival", "concert-42", 5)
+	for _, tt := range []struct {
+		quantity, status, remaining int
+	}{
+		{2, 201, 3},
+		{4, 409, 3},
+		{3, 201, 0},
+	} {
+		status, body, _ := b.buy(t, id, b.pass(t, "concert-42"), tt.quantity)
+		var got struct {
+			OrderID   string `json:"order_id"`
+			Remaining *int   `json:"remaining"`
+		}
+		if err := json.Unmarshal(body, &got); err != nil || status != tt.status || got.Remaining == nil || *got.Remaining != tt.remaining {
+			t.Fatalf("buy %d: %d %s, want %d with remaining %d", tt.quantity, status, body, tt.status, tt.remaining)
+		}
+		if status == 201 && len(got.OrderID) != 32 {
+			t.Errorf("order_id %q", got.OrderID)
 		}
 	}
 }

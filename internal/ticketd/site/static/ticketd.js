@@ -24,10 +24,23 @@
     out.className = cls || "";
   }
 
+  // showStock puts the stock left on the page; at zero the button says
+  // "Sold out" and stays off.
+  function showStock(n) {
+    document.getElementById("remaining").textContent = n;
+    if (n === 0) {
+      button.textContent = button.getAttribute("data-sold-out");
+      button.disabled = true;
+    }
+  }
+
+  // refreshStock asks the API when an answer carried no stock figure. After
+  // a successful order it must not: the order ends the admission, so behind
+  // the gateway this request would be queued (429), not answered.
   function refreshStock() {
-    fetch("/api/events/" + id, { credentials: "same-origin" })
+    fetch("/api/events/" + id, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (e) { if (e) document.getElementById("remaining").textContent = e.remaining; })
+      .then(function (e) { if (e && typeof e.remaining === "number") showStock(e.remaining); })
       .catch(function () {});
   }
 
@@ -43,6 +56,9 @@
       body: JSON.stringify({ quantity: quantity })
     }).then(function (r) {
       return r.json().catch(function () { return { error: "HTTP " + r.status }; }).then(function (body) {
+        // A created order and a sold-out refusal both say how many are left.
+        if (typeof body.remaining === "number") showStock(body.remaining);
+        else refreshStock();
         if (r.status === 201) {
           say("created", { quantity: body.quantity, order_id: body.order_id }, "ok");
           return;
@@ -50,11 +66,12 @@
         if (r.status === 429 || r.status >= 500) { say("busy", null, "err"); button.disabled = false; return; }
         var known = msgs[body.error] ? body.error : "error";
         say(known, { error: body.error || ("HTTP " + r.status) }, "err");
-        if (body.error !== "sold_out" && body.error !== "pass_used") button.disabled = false;
+        // Not enough left for this many: fewer may still be bought.
+        if (body.error === "sold_out" ? body.remaining > 0 : body.error !== "pass_used") button.disabled = false;
       });
     }).catch(function () {
       say("busy", null, "err");
       button.disabled = false;
-    }).finally(refreshStock);
+    });
   });
 })();
