@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"reflect"
 	"strings"
 	"time"
 
@@ -15,48 +14,50 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/waitroom/waitroom/internal/httpx"
 	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/token"
 )
 
 // Config is the gateway's configuration. Every field with an env tag is one
-// WAITROOM_* variable (SPEC "Gateway configuration"); the zero value is not
-// useful, so build it with LoadConfig or start from DefaultConfig.
+// WAITROOM_* variable (SPEC "Gateway configuration"), parsed once into the
+// type it is used as (the origin a URL, the trusted proxies address ranges,
+// the Redis URL its client options); desc says what it means (waitroom -h
+// prints it). The zero value is not useful: build it with LoadConfig or
+// start from DefaultConfig.
 type Config struct {
-	Listen       string `env:"WAITROOM_LISTEN" envDefault:":8080"`
-	AdminListen  string `env:"WAITROOM_ADMIN_LISTEN" envDefault:"127.0.0.1:9090"`
-	Origin       string `env:"WAITROOM_ORIGIN"`
-	RedisURL     string `env:"WAITROOM_REDIS_URL"`
-	RedisPrefix  string `env:"WAITROOM_REDIS_PREFIX" envDefault:"wr:"`
-	RoomsFile    string `env:"WAITROOM_ROOMS_FILE"`
-	AdmitPerMin  int    `env:"WAITROOM_ADMIT_PER_MINUTE" envDefault:"600"`
-	MaxActive    int    `env:"WAITROOM_MAX_ACTIVE" envDefault:"1000"`
-	PassKeyFile  string `env:"WAITROOM_PASS_KEY_FILE"`
-	PassSecret   string `env:"WAITROOM_PASS_SECRET"`
-	CookieSecret string `env:"WAITROOM_COOKIE_SECRET"`
-	AdminToken   string `env:"WAITROOM_ADMIN_TOKEN"`
-	FailMode     string `env:"WAITROOM_FAIL_MODE" envDefault:"closed"`
-	PageDir      string `env:"WAITROOM_PAGE_DIR"`
-	LogFormat    string `env:"WAITROOM_LOG_FORMAT" envDefault:"json"`
-	LogLevel     string `env:"WAITROOM_LOG_LEVEL" envDefault:"info"`
+	Listen      string  `env:"WAITROOM_LISTEN" envDefault:":8080" desc:"public listener (visitors), host:port"`
+	AdminListen string  `env:"WAITROOM_ADMIN_LISTEN" envDefault:"127.0.0.1:9090" desc:"admin listener: API, dashboard, /metrics, /healthz, /readyz"`
+	Origin      url.URL `env:"WAITROOM_ORIGIN" desc:"the site behind the gateway, e.g. http://127.0.0.1:8081 (required)"`
+	// RedisURL is the parsed WAITROOM_REDIS_URL; the zero value means the
+	// embedded server.
+	RedisURL    RedisURL `env:"WAITROOM_REDIS_URL" desc:"redis:// or rediss:// URL (one Redis; addr= for a Cluster, master_name= for Sentinel); empty: embedded in-process server, one instance only"`
+	RedisPrefix string   `env:"WAITROOM_REDIS_PREFIX" envDefault:"wr:" desc:"prefix of every Redis key, so deployments and tests can share one Redis"`
+	RoomsFile   string   `env:"WAITROOM_ROOMS_FILE" desc:"YAML file of rooms; empty: one room default protecting every path but the pass-through ones"`
 
-	SessionTTL   time.Duration `env:"WAITROOM_SESSION_TTL" envDefault:"10m"`
-	AbandonAfter time.Duration `env:"WAITROOM_ABANDON_AFTER" envDefault:"60s"`
+	AdmitPerMinute int           `env:"WAITROOM_ADMIT_PER_MINUTE" envDefault:"600" desc:"default room: new visitors admitted per minute (0..1000000)"`
+	MaxActive      int           `env:"WAITROOM_MAX_ACTIVE" envDefault:"1000" desc:"default room: most visitors holding a live pass at once"`
+	SessionTTL     time.Duration `env:"WAITROOM_SESSION_TTL" envDefault:"10m" desc:"default room: how long a pass lives, renewed while the visitor stays active"`
+	AbandonAfter   time.Duration `env:"WAITROOM_ABANDON_AFTER" envDefault:"60s" desc:"default room: a queued visitor with no socket and no poll this long is skipped at the front"`
 
-	TrustedProxies []string `env:"WAITROOM_TRUSTED_PROXIES" envSeparator:","`
-	PassThrough    []string `env:"WAITROOM_PASS_THROUGH" envSeparator:"," envDefault:"/favicon.ico,/robots.txt,/static/*,/assets/*"`
+	PassKeyFile  KeyFiles `env:"WAITROOM_PASS_KEY_FILE" desc:"Ed25519 private keys (PEM, PKCS#8) signing passes with EdDSA, oldest first: the last signs, all verify"`
+	PassSecret   string   `env:"WAITROOM_PASS_SECRET" desc:"shared secret (>= 32 bytes) signing passes with HS256, used when no key file is given"`
+	CookieSecret string   `env:"WAITROOM_COOKIE_SECRET" desc:"HMAC key (>= 32 bytes) of the visitor cookie; the same on every instance; empty: random per start"`
+	AdminToken   string   `env:"WAITROOM_ADMIN_TOKEN" desc:"bearer token of /admin/*; required when the admin listener is not on loopback"`
 
-	// AdmitInterval is how often this instance runs the admission step of
-	// every room. Every instance runs it; the step is atomic in Redis.
-	AdmitInterval time.Duration `env:"WAITROOM_ADMIT_INTERVAL" envDefault:"150ms"`
+	FailMode       string        `env:"WAITROOM_FAIL_MODE" envDefault:"closed" desc:"Redis unreachable: closed = 503 for visitors without a pass, open = everyone passes"`
+	TrustedProxies ProxyRanges   `env:"WAITROOM_TRUSTED_PROXIES" desc:"addresses or CIDRs of proxies (nginx) whose X-Forwarded-* headers are believed"`
+	PassThrough    []string      `env:"WAITROOM_PASS_THROUGH" envSeparator:"," envDefault:"/favicon.ico,/robots.txt,/static/*,/assets/*" desc:"path patterns never queued (matched byte for byte on the cleaned path)"`
+	PageDir        string        `env:"WAITROOM_PAGE_DIR" desc:"directory of page and asset files replacing the built-in ones (queue.html, queue.css ...)"`
+	LogFormat      string        `env:"WAITROOM_LOG_FORMAT" envDefault:"json" desc:"json, or console for humans"`
+	LogLevel       string        `env:"WAITROOM_LOG_LEVEL" envDefault:"info" desc:"trace, debug, info, warn or error; info logs a line per request"`
+	AdmitInterval  time.Duration `env:"WAITROOM_ADMIT_INTERVAL" envDefault:"150ms" desc:"how often this instance runs every room's admission step (10ms..5s)"`
 	// MaxSocketsPerVisitor bounds the WebSockets one visitor holds on this
 	// instance (tabs); more are refused with 429.
-	MaxSocketsPerVisitor int `env:"WAITROOM_MAX_SOCKETS_PER_VISITOR" envDefault:"4"`
-	// MaxBodyBytes bounds a proxied request body; larger ones get 413.
-	MaxBodyBytes int64 `env:"WAITROOM_MAX_BODY_BYTES" envDefault:"10485760"`
-	// MaxHeaderBytes bounds request headers on the public listener (431).
-	MaxHeaderBytes int `env:"WAITROOM_MAX_HEADER_BYTES" envDefault:"65536"`
-	// ShutdownTimeout bounds the drain of in-flight requests at exit.
-	ShutdownTimeout time.Duration `env:"WAITROOM_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	MaxSocketsPerVisitor int           `env:"WAITROOM_MAX_SOCKETS_PER_VISITOR" envDefault:"4" desc:"WebSockets one visitor may hold on this instance (tabs)"`
+	MaxBodyBytes         int64         `env:"WAITROOM_MAX_BODY_BYTES" envDefault:"10485760" desc:"largest proxied request body; larger ones get 413"`
+	MaxHeaderBytes       int           `env:"WAITROOM_MAX_HEADER_BYTES" envDefault:"65536" desc:"largest request header on the public listener; larger ones get 431"`
+	ShutdownTimeout      time.Duration `env:"WAITROOM_SHUTDOWN_TIMEOUT" envDefault:"20s" desc:"how long requests in flight may drain at exit"`
 
 	// Redis is an injected client (tests, demo); it wins over RedisURL.
 	Redis redis.UniversalClient `env:"-"`
@@ -64,249 +65,282 @@ type Config struct {
 	Rooms []queue.Room `env:"-"`
 }
 
-// DefaultConfig returns the defaults of every variable, with origin set.
+// DefaultConfig returns the defaults of every variable, with origin set
+// (tests and in-process use).
 func DefaultConfig(origin string) Config {
-	cfg, _ := parseEnv(env.Options{Environment: map[string]string{"WAITROOM_ORIGIN": origin}})
+	var cfg Config
+	_, _ = httpx.ParseEnv(&cfg, env.Options{Environment: map[string]string{"WAITROOM_ORIGIN": origin}})
 	return cfg
 }
 
 // LoadConfig parses the environment (opts.Environment when set, else the
-// process environment) and validates it. The error is one line that names
-// every bad variable.
+// process environment) and validates it. The error has one line per
+// problem, each naming its variable.
 func LoadConfig(opts env.Options) (Config, error) {
-	cfg, perr := parseEnv(opts)
-	verr := cfg.Validate()
-	if perr == nil {
-		return cfg, verr
-	}
-	// Report the values that did not parse, and every other problem
-	// except the ones caused by those same variables.
-	msg := perr.Error()
-	if verr != nil {
-		for _, part := range strings.Split(strings.TrimPrefix(verr.Error(), "config: "), "; ") {
-			key, _, _ := strings.Cut(part, ":")
-			if !strings.Contains(msg, key+":") {
-				msg += "; " + part
-			}
-		}
-	}
-	return cfg, errors.New(msg)
-}
-
-func parseEnv(opts env.Options) (Config, error) {
 	var cfg Config
-	err := env.ParseWithOptions(&cfg, opts)
-	if err == nil {
-		return cfg, nil
-	}
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return cfg, fmt.Errorf("config: %v", err)
-	}
-	var problems []string
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			key := envKey(pe.Name)
-			val, ok := opts.Environment[key]
-			if !ok && opts.Environment == nil {
-				val = os.Getenv(key)
-			}
-			problems = append(problems, fmt.Sprintf("%s: %q is not a valid %s (%v)", key, val, kindName(pe.Type), unwrapAll(pe.Err)))
-			continue
-		}
-		problems = append(problems, e.Error())
-	}
-	return cfg, errors.New("config: " + strings.Join(problems, "; "))
+	err := httpx.Load(&cfg, opts, func() []httpx.Problem { return cfg.problems() })
+	return cfg, err
 }
 
-func kindName(t reflect.Type) string {
-	switch t {
-	case reflect.TypeOf(time.Duration(0)):
-		return "duration (e.g. 90s, 10m)"
-	case nil:
-		return "value"
+// Usage lists every variable with its default and meaning, for -h.
+func Usage() string { return httpx.Usage(Config{}) }
+
+// Validate checks every value and returns one error with a line per
+// problem.
+func (c Config) Validate() error { return httpx.Problems(c.problems()...) }
+
+// problems checks each part of the configuration.
+func (c Config) problems() []httpx.Problem {
+	var ps []httpx.Problem
+	for _, check := range []func() []httpx.Problem{c.listenerProblems, c.originProblems, c.roomProblems, c.secretProblems, c.runProblems} {
+		ps = append(ps, check()...)
 	}
-	return t.String()
+	return ps
 }
 
-// envKey maps a Config field name to its variable name.
-func envKey(field string) string {
-	if f, ok := reflect.TypeOf(Config{}).FieldByName(field); ok {
-		if k, _, _ := strings.Cut(f.Tag.Get("env"), ","); k != "" {
-			return k
-		}
-	}
-	return field
+type problems []httpx.Problem
+
+func (p *problems) add(variable, format string, a ...any) {
+	*p = append(*p, httpx.Problem{Var: variable, Msg: fmt.Sprintf(format, a...)})
 }
 
-func unwrapAll(err error) error {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
-	}
-}
-
-// Validate checks every value and returns one error naming each problem.
-func (c Config) Validate() error {
-	var p []string
-	bad := func(key, format string, a ...any) { p = append(p, key+": "+fmt.Sprintf(format, a...)) }
-
-	if c.Origin == "" {
-		bad("WAITROOM_ORIGIN", "required (the origin's base URL, e.g. http://127.0.0.1:8081)")
-	} else if u, err := url.Parse(c.Origin); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("WAITROOM_ORIGIN", "%q is not an http:// or https:// URL", c.Origin)
-	}
+func (c Config) listenerProblems() []httpx.Problem {
+	var p problems
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("WAITROOM_LISTEN", "%q is not host:port", c.Listen)
+		p.add("WAITROOM_LISTEN", "%q is not host:port", c.Listen)
 	}
 	if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
-		bad("WAITROOM_ADMIN_LISTEN", "%q is not host:port", c.AdminListen)
+		p.add("WAITROOM_ADMIN_LISTEN", "%q is not host:port", c.AdminListen)
 	} else if c.AdminToken == "" && !loopbackListen(c.AdminListen) {
-		bad("WAITROOM_ADMIN_TOKEN", "required because WAITROOM_ADMIN_LISTEN %q is not a loopback address", c.AdminListen)
+		p.add("WAITROOM_ADMIN_TOKEN", "required because WAITROOM_ADMIN_LISTEN %q is not a loopback address", c.AdminListen)
 	}
-	if c.RedisURL != "" && c.Redis == nil {
-		if err := checkRedisURL(c.RedisURL); err != nil {
-			bad("WAITROOM_REDIS_URL", "%v", err)
+	return p
+}
+
+func (c Config) originProblems() []httpx.Problem {
+	var p problems
+	switch o := c.Origin; {
+	case o == (url.URL{}):
+		p.add("WAITROOM_ORIGIN", "required (the origin's base URL, e.g. http://127.0.0.1:8081)")
+	case o.Scheme != "http" && o.Scheme != "https", o.Host == "":
+		p.add("WAITROOM_ORIGIN", "%q is not an http:// or https:// URL", o.String())
+	}
+	return p
+}
+
+// roomProblems checks the default room's values with the queue's limits
+// (the same as the rooms file's and PATCH's), the prefix and the rooms
+// file.
+func (c Config) roomProblems() []httpx.Problem {
+	var p problems
+	check := func(variable string, err error) {
+		if err != nil {
+			p.add(variable, "%v", err)
 		}
 	}
 	if c.RedisPrefix == "" {
-		bad("WAITROOM_REDIS_PREFIX", "must not be empty")
+		p.add("WAITROOM_REDIS_PREFIX", "must not be empty")
 	}
 	if c.RoomsFile != "" && c.Rooms == nil {
 		if _, err := os.Stat(c.RoomsFile); err != nil {
-			bad("WAITROOM_ROOMS_FILE", "%v", err)
+			p.add("WAITROOM_ROOMS_FILE", "%v", err)
 		}
 	}
-	// The same limits as the rooms file and the admin API's PATCH.
-	if c.AdmitPerMin < 0 || c.AdmitPerMin > queue.MaxAdmitPerMinute {
-		bad("WAITROOM_ADMIT_PER_MINUTE", "must be 0..%d, got %d", queue.MaxAdmitPerMinute, c.AdmitPerMin)
-	}
-	if c.MaxActive < 1 || c.MaxActive > queue.MaxMaxActive {
-		bad("WAITROOM_MAX_ACTIVE", "must be 1..%d, got %d", queue.MaxMaxActive, c.MaxActive)
-	}
-	if c.SessionTTL < queue.MinSessionTTL || c.SessionTTL > queue.MaxDuration {
-		bad("WAITROOM_SESSION_TTL", "must be between %s and %s, got %s", queue.MinSessionTTL, queue.MaxDuration, c.SessionTTL)
-	}
-	if c.AbandonAfter < queue.MinAbandonAfter || c.AbandonAfter > queue.MaxDuration {
-		bad("WAITROOM_ABANDON_AFTER", "must be between %s and %s, got %s", queue.MinAbandonAfter, queue.MaxDuration, c.AbandonAfter)
-	}
-	if c.PassKeyFile != "" {
-		files := passKeyFiles(c.PassKeyFile)
-		if len(files) == 0 || len(files) != strings.Count(c.PassKeyFile, ",")+1 {
-			bad("WAITROOM_PASS_KEY_FILE", "%q has an empty file name (want old.pem,new.pem: oldest first, the last signs)", c.PassKeyFile)
+	check("WAITROOM_ADMIT_PER_MINUTE", queue.CheckAdmitPerMinute(c.AdmitPerMinute))
+	check("WAITROOM_MAX_ACTIVE", queue.CheckMaxActive(c.MaxActive))
+	check("WAITROOM_SESSION_TTL", queue.CheckSessionTTL(c.SessionTTL))
+	check("WAITROOM_ABANDON_AFTER", queue.CheckAbandonAfter(c.AbandonAfter))
+	for _, r := range c.Rooms {
+		if !queue.ValidName(r.Name) {
+			p.add("rooms", "invalid room name %q", r.Name)
 		}
-		for _, f := range files {
-			if _, err := os.Stat(f); err != nil {
-				bad("WAITROOM_PASS_KEY_FILE", "%v", err)
-			}
-		}
-	} else if c.PassSecret != "" && len(c.PassSecret) < 32 {
-		bad("WAITROOM_PASS_SECRET", "must be at least 32 bytes, got %d", len(c.PassSecret))
-	}
-	if c.CookieSecret != "" && len(c.CookieSecret) < 32 {
-		bad("WAITROOM_COOKIE_SECRET", "must be at least 32 bytes, got %d", len(c.CookieSecret))
-	}
-	if c.FailMode != "closed" && c.FailMode != "open" {
-		bad("WAITROOM_FAIL_MODE", "must be closed or open, got %q", c.FailMode)
-	}
-	if c.LogFormat != "json" && c.LogFormat != "console" {
-		bad("WAITROOM_LOG_FORMAT", "must be json or console, got %q", c.LogFormat)
-	}
-	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
-		bad("WAITROOM_LOG_LEVEL", "must be one of trace, debug, info, warn, error; got %q", c.LogLevel)
-	}
-	if _, err := parseCIDRs(c.TrustedProxies); err != nil {
-		bad("WAITROOM_TRUSTED_PROXIES", "%v", err)
 	}
 	for _, pat := range c.PassThrough {
 		if !strings.HasPrefix(strings.TrimSpace(pat), "/") {
-			bad("WAITROOM_PASS_THROUGH", "pattern %q must start with /", pat)
+			p.add("WAITROOM_PASS_THROUGH", "pattern %q must start with /", pat)
 		}
+	}
+	return p
+}
+
+// secretProblems checks keys and secrets; a placeholder copied from an
+// example is refused, since everyone who read the example knows it.
+func (c Config) secretProblems() []httpx.Problem {
+	var p problems
+	for _, s := range []struct{ variable, value string }{
+		{"WAITROOM_PASS_SECRET", c.PassSecret}, {"WAITROOM_COOKIE_SECRET", c.CookieSecret}, {"WAITROOM_ADMIN_TOKEN", c.AdminToken},
+	} {
+		if httpx.IsPlaceholder(s.value) {
+			p.add(s.variable, "is the example's placeholder; set a secret of your own (e.g. head -c 32 /dev/urandom | base64)")
+		}
+	}
+	for i, f := range c.PassKeyFile {
+		if strings.TrimSpace(f) == "" {
+			p.add("WAITROOM_PASS_KEY_FILE", "file %d of %d has no name (want old.pem,new.pem: oldest first, the last signs)", i+1, len(c.PassKeyFile))
+		} else if _, err := os.Stat(f); err != nil {
+			p.add("WAITROOM_PASS_KEY_FILE", "%v", err)
+		}
+	}
+	if len(c.PassKeyFile) == 0 && c.PassSecret != "" && len(c.PassSecret) < token.MinSecretBytes {
+		p.add("WAITROOM_PASS_SECRET", "must be at least %d bytes, got %d", token.MinSecretBytes, len(c.PassSecret))
+	}
+	if c.CookieSecret != "" && len(c.CookieSecret) < 32 {
+		p.add("WAITROOM_COOKIE_SECRET", "must be at least 32 bytes, got %d", len(c.CookieSecret))
+	}
+	return p
+}
+
+func (c Config) runProblems() []httpx.Problem {
+	var p problems
+	if c.FailMode != "closed" && c.FailMode != "open" {
+		p.add("WAITROOM_FAIL_MODE", "must be closed or open, got %q", c.FailMode)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		p.add("WAITROOM_LOG_FORMAT", "must be json or console, got %q", c.LogFormat)
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
+		p.add("WAITROOM_LOG_LEVEL", "must be one of trace, debug, info, warn, error; got %q", c.LogLevel)
 	}
 	if c.AdmitInterval < 10*time.Millisecond || c.AdmitInterval > 5*time.Second {
-		bad("WAITROOM_ADMIT_INTERVAL", "must be between 10ms and 5s, got %s", c.AdmitInterval)
+		p.add("WAITROOM_ADMIT_INTERVAL", "must be between 10ms and 5s, got %s", c.AdmitInterval)
 	}
 	if c.MaxSocketsPerVisitor < 1 {
-		bad("WAITROOM_MAX_SOCKETS_PER_VISITOR", "must be >= 1")
+		p.add("WAITROOM_MAX_SOCKETS_PER_VISITOR", "must be >= 1")
 	}
 	if c.MaxBodyBytes < 1 {
-		bad("WAITROOM_MAX_BODY_BYTES", "must be >= 1")
+		p.add("WAITROOM_MAX_BODY_BYTES", "must be >= 1")
 	}
 	if c.MaxHeaderBytes < 4096 {
-		bad("WAITROOM_MAX_HEADER_BYTES", "must be >= 4096")
+		p.add("WAITROOM_MAX_HEADER_BYTES", "must be >= 4096")
 	}
-	for _, r := range c.Rooms {
-		if !queue.ValidName(r.Name) {
-			bad("rooms", "invalid room name %q", r.Name)
-		}
-	}
-	if len(p) == 0 {
+	return p
+}
+
+// KeyFiles are the pass key files, comma-separated, oldest first.
+type KeyFiles []string
+
+// UnmarshalText reads a WAITROOM_PASS_KEY_FILE value; an empty name stays
+// (and is refused by Validate, naming its place).
+func (k *KeyFiles) UnmarshalText(b []byte) error {
+	*k = nil
+	if strings.TrimSpace(string(b)) == "" {
 		return nil
 	}
-	return errors.New("config: " + strings.Join(p, "; "))
-}
-
-// passKeyFiles splits WAITROOM_PASS_KEY_FILE into its files, oldest first;
-// empty names are dropped.
-func passKeyFiles(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
+	for _, f := range strings.Split(string(b), ",") {
+		*k = append(*k, strings.TrimSpace(f))
 	}
-	return out
+	return nil
 }
 
-// checkRedisURL parses a WAITROOM_REDIS_URL in the form its parameters
-// select (see redisURLKind).
-func checkRedisURL(s string) error {
-	var err error
-	switch redisURLKind(s) {
-	case sentinelURL:
-		var o *redis.FailoverOptions
-		if o, err = redis.ParseFailoverURL(s); err == nil {
-			switch {
-			case o.MasterName == "":
-				err = errors.New("a Sentinel URL needs master_name=<name of the monitored master>")
-			case o.RouteByLatency || o.RouteRandomly || o.ReplicaOnly:
-				err = errors.New("a Sentinel URL must send commands to the master: route_by_latency, route_randomly and replica_only are not supported")
+// ProxyRanges are the trusted proxies: CIDRs, or bare addresses (a /32 or
+// /128), comma-separated.
+type ProxyRanges []netip.Prefix
+
+// UnmarshalText reads a WAITROOM_TRUSTED_PROXIES value.
+func (pr *ProxyRanges) UnmarshalText(b []byte) error {
+	var out ProxyRanges
+	for _, s := range strings.Split(string(b), ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return fmt.Errorf("%q is not a CIDR or address", s)
 			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
 		}
-	case clusterURL:
-		_, err = redis.ParseClusterURL(s)
-	default:
-		_, err = redis.ParseURL(s)
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a CIDR", s)
+		}
+		out = append(out, pfx.Masked())
 	}
-	return err
+	*pr = out
+	return nil
 }
 
-// Kinds of WAITROOM_REDIS_URL.
-const (
-	singleURL   = iota // redis://host:port/db: one Redis
-	clusterURL         // ...?addr=host2:port: Redis Cluster seeds
-	sentinelURL        // ...?master_name=NAME[&addr=...]: Sentinels of a master
-)
+// Contains reports whether addr is in one of the ranges.
+func (pr ProxyRanges) Contains(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	for _, p := range pr {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
 
-// redisURLKind tells the forms apart by their parameters: master_name= makes
-// a Sentinel URL (its host and any addr= are Sentinels), else addr= makes a
-// cluster URL, else it names one Redis.
-func redisURLKind(s string) int {
-	u, err := url.Parse(s)
+// RedisURL is a parsed WAITROOM_REDIS_URL: one Redis, a Cluster (the URL
+// has addr= parameters) or a master found through Sentinel (master_name=).
+// The zero value means the embedded server.
+type RedisURL struct {
+	raw      string
+	single   *redis.Options
+	cluster  *redis.ClusterOptions
+	sentinel *redis.FailoverOptions
+}
+
+// ParseRedisURL reads a Redis URL in the form its parameters select:
+// master_name= makes a Sentinel URL (its host and any addr= are Sentinels),
+// else addr= makes a cluster URL, else it names one Redis.
+func ParseRedisURL(s string) (RedisURL, error) {
+	u := RedisURL{raw: s}
+	if s == "" {
+		return u, nil
+	}
+	q, err := url.Parse(s)
+	if err != nil {
+		return u, errors.New("not a URL")
+	}
 	switch {
-	case err != nil:
-		return singleURL
-	case u.Query().Has("master_name"):
-		return sentinelURL
-	case u.Query().Has("addr"):
-		return clusterURL
+	case q.Query().Has("master_name"):
+		o, err := redis.ParseFailoverURL(s)
+		if err != nil {
+			return u, err
+		}
+		switch {
+		case o.MasterName == "":
+			return u, errors.New("a Sentinel URL needs master_name=<name of the monitored master>")
+		case o.RouteByLatency || o.RouteRandomly || o.ReplicaOnly:
+			return u, errors.New("a Sentinel URL must send commands to the master: route_by_latency, route_randomly and replica_only are not supported")
+		}
+		u.sentinel = o
+	case q.Query().Has("addr"):
+		if u.cluster, err = redis.ParseClusterURL(s); err != nil {
+			return u, err
+		}
+	default:
+		if u.single, err = redis.ParseURL(s); err != nil {
+			return u, err
+		}
 	}
-	return singleURL
+	return u, nil
 }
+
+// UnmarshalText reads a WAITROOM_REDIS_URL value.
+func (r *RedisURL) UnmarshalText(b []byte) error {
+	u, err := ParseRedisURL(string(b))
+	if err != nil {
+		return err
+	}
+	*r = u
+	return nil
+}
+
+// String is the URL as given, its password hidden.
+func (r RedisURL) String() string {
+	u, err := url.Parse(r.raw)
+	if err != nil || u.User == nil {
+		return r.raw
+	}
+	return u.Redacted()
+}
+
+// Embedded reports whether no URL was given (the embedded server).
+func (r RedisURL) Embedded() bool { return r.raw == "" }
 
 func loopbackListen(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
@@ -318,51 +352,4 @@ func loopbackListen(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
-}
-
-// parseCIDRs reads trusted proxy ranges; a bare address is a /32 or /128.
-func parseCIDRs(list []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range list {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		if !strings.Contains(s, "/") {
-			a, err := netip.ParseAddr(s)
-			if err != nil {
-				return nil, fmt.Errorf("%q is not a CIDR or address", s)
-			}
-			out = append(out, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
-		pfx, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a CIDR", s)
-		}
-		out = append(out, pfx.Masked())
-	}
-	return out, nil
-}
-
-// Usage lists every variable with its default, for -h.
-func Usage() string {
-	var b strings.Builder
-	t := reflect.TypeOf(Config{})
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		k, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-		if k == "" || k == "-" {
-			continue
-		}
-		def := f.Tag.Get("envDefault")
-		if def == "" {
-			def = "(empty)"
-		}
-		if k == "WAITROOM_ORIGIN" {
-			def = "(required)"
-		}
-		fmt.Fprintf(&b, "  %-34s %s\n", k, def)
-	}
-	return b.String()
 }

@@ -43,8 +43,18 @@ func TestExampleConfigsLoad(t *testing.T) {
 	m["WAITROOM_ROOMS_FILE"] = "../configs/rooms.example.yaml"
 	known := Usage()
 	for k := range m {
-		if !strings.Contains(known, k+" ") {
+		if !strings.Contains(known, "  "+k+"  ") {
 			t.Errorf("example sets %s, which the gateway does not read", k)
+		}
+	}
+	// As shipped, its placeholder secrets are refused; with secrets of
+	// one's own it starts.
+	if _, err := LoadConfig(env.Options{Environment: m}); err == nil || !strings.Contains(err.Error(), "placeholder") {
+		t.Fatalf("the example's placeholder secrets were accepted: %v", err)
+	}
+	for _, k := range []string{"WAITROOM_PASS_SECRET", "WAITROOM_COOKIE_SECRET"} {
+		if m[k] != "" {
+			m[k] = strings.Repeat("x", 40)
 		}
 	}
 	cfg, err := LoadConfig(env.Options{Environment: m})
@@ -81,7 +91,10 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{"origin missing", map[string]string{}, []string{"WAITROOM_ORIGIN: required"}},
 		{"origin not http", map[string]string{"WAITROOM_ORIGIN": "ftp://x"}, []string{"WAITROOM_ORIGIN"}},
-		{"not a number", map[string]string{"WAITROOM_ORIGIN": "http://o", "WAITROOM_ADMIT_PER_MINUTE": "lots"}, []string{`WAITROOM_ADMIT_PER_MINUTE: "lots" is not a valid int`}},
+		{"not a number", map[string]string{"WAITROOM_ORIGIN": "http://o", "WAITROOM_ADMIT_PER_MINUTE": "lots"}, []string{`WAITROOM_ADMIT_PER_MINUTE: "lots" is not a whole number`}},
+		{"origin not a URL", map[string]string{"WAITROOM_ORIGIN": "http://[::1"}, []string{`WAITROOM_ORIGIN: "http://[::1"`}},
+		{"placeholder secrets", map[string]string{"WAITROOM_ORIGIN": "http://o", "WAITROOM_COOKIE_SECRET": "change-me-too-32-or-more-random-bytes!", "WAITROOM_PASS_SECRET": "CHANGE-ME-to-32-or-more-random-bytes!!"},
+			[]string{"WAITROOM_COOKIE_SECRET: is the example's placeholder", "WAITROOM_PASS_SECRET: is the example's placeholder"}},
 		{"bad duration", map[string]string{"WAITROOM_ORIGIN": "http://o", "WAITROOM_SESSION_TTL": "10"}, []string{"WAITROOM_SESSION_TTL"}},
 		{"public admin needs token", map[string]string{"WAITROOM_ORIGIN": "http://o", "WAITROOM_ADMIN_LISTEN": "0.0.0.0:9090"}, []string{"WAITROOM_ADMIN_TOKEN"}},
 		{"short secret", map[string]string{"WAITROOM_ORIGIN": "http://o", "WAITROOM_PASS_SECRET": "short"}, []string{"WAITROOM_PASS_SECRET"}},
@@ -97,8 +110,11 @@ func TestLoadConfigErrors(t *testing.T) {
 				t.Fatal("no error")
 			}
 			msg := err.Error()
-			if strings.Contains(msg, "\n") {
-				t.Errorf("error spans lines: %q", msg)
+			// One line per problem, each naming its variable.
+			for _, line := range strings.Split(msg, "\n") {
+				if !strings.HasPrefix(line, "WAITROOM_") {
+					t.Errorf("line %q does not start with the variable", line)
+				}
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(msg, w) {

@@ -27,12 +27,12 @@ const visitorIDLen = 22
 // whose X-Forwarded-Proto (and Host) are believed.
 type visitorCookies struct {
 	key     []byte
-	trusted []netip.Prefix
+	trusted ProxyRanges
 }
 
 // newVisitorCookies signs with key, or with a random one when key is empty
 // (one instance only: others could not read its cookies).
-func newVisitorCookies(key []byte, trusted []netip.Prefix, log zerolog.Logger) visitorCookies {
+func newVisitorCookies(key []byte, trusted ProxyRanges, log zerolog.Logger) visitorCookies {
 	if len(key) == 0 {
 		key = make([]byte, 32)
 		_, _ = rand.Read(key)
@@ -146,13 +146,7 @@ func (vc visitorCookies) trustedPeer(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	a := ap.Addr().Unmap()
-	for _, p := range vc.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return vc.trusted.Contains(ap.Addr())
 }
 
 // sameOrigin refuses cross-site WebSocket handshakes: a browser always

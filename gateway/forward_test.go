@@ -32,7 +32,7 @@ func TestForwardedHeadersTrustedOnlyFromProxies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, rigOpts{mutate: func(c *gateway.Config) { c.TrustedProxies = tc.trusted }})
+			r := newRig(t, rigOpts{mutate: func(c *gateway.Config) { c.TrustedProxies = proxies(t, tc.trusted...) }})
 			b := newBrowser(t)
 			res, _ := b.get(r.pub.URL+"/x", true, "X-Forwarded-For", "203.0.113.9", "X-Forwarded-Proto", "https")
 			got := r.origin.requests()
@@ -160,7 +160,7 @@ func TestSpoofableHeadersDropped(t *testing.T) {
 		{"trusted proxy", []string{"127.0.0.1/32"}, map[string]bool{"X-Custom": true, "X-Real-IP": true, "True-Client-IP": true, "Forwarded": true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, rigOpts{mutate: func(c *gateway.Config) { c.TrustedProxies = tc.trusted }})
+			r := newRig(t, rigOpts{mutate: func(c *gateway.Config) { c.TrustedProxies = proxies(t, tc.trusted...) }})
 			req, _ := http.NewRequest(http.MethodGet, r.pub.URL+"/page", nil)
 			for k, v := range sent {
 				req.Header[k] = []string{v}

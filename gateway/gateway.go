@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -76,11 +75,6 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 	g := &Gateway{cfg: cfg, log: log}
 	g.run.instance = newInstanceID()
 	g.run.ctx, g.run.stop = context.WithCancel(context.Background())
-	origin, err := url.Parse(cfg.Origin)
-	if err != nil {
-		return nil, fmt.Errorf("WAITROOM_ORIGIN: %w", err)
-	}
-	trusted, _ := parseCIDRs(cfg.TrustedProxies)
 	rooms, err := loadRooms(cfg)
 	if err != nil {
 		return nil, err
@@ -99,7 +93,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 		return nil, err
 	}
 	g.router = newRouter(rooms, cfg.PassThrough)
-	g.cookies = newVisitorCookies([]byte(cfg.CookieSecret), trusted, log)
+	g.cookies = newVisitorCookies([]byte(cfg.CookieSecret), cfg.TrustedProxies, log)
 	g.health = crowd.NewHealth(func(ctx context.Context) error { return g.store.control.Ping(ctx).Err() }, cfg.FailMode, log)
 	g.crowd = visitorShortcuts{
 		gate:    crowd.NewGate(g.store.crowdPool()),
@@ -117,7 +111,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 		MaxSocketsPerVisitor: cfg.MaxSocketsPerVisitor, Log: log,
 	})
 	g.metrics = newMetrics(g.board, g.hub, g.health)
-	g.proxy = g.newProxy(origin)
+	g.proxy = g.newProxy(&cfg.Origin)
 	g.public = g.buildPublicChain()
 	g.admin = g.buildAdminChain()
 	return g, nil
@@ -134,7 +128,7 @@ func loadRooms(cfg Config) ([]queue.Room, error) {
 	def := queue.Room{
 		Name:           "default",
 		Paths:          []string{"/*"},
-		AdmitPerMinute: cfg.AdmitPerMin,
+		AdmitPerMinute: cfg.AdmitPerMinute,
 		MaxActive:      cfg.MaxActive,
 		SessionTTL:     cfg.SessionTTL,
 		AbandonAfter:   cfg.AbandonAfter,
@@ -160,11 +154,11 @@ func loadRooms(cfg Config) ([]queue.Room, error) {
 
 func loadSigner(cfg Config, log zerolog.Logger) (*token.Signer, error) {
 	switch {
-	case cfg.PassKeyFile != "":
+	case len(cfg.PassKeyFile) > 0:
 		// Several files, oldest first: sign with the last, verify and
 		// publish all of them, so a rotation keeps live passes valid.
 		var keys []ed25519.PrivateKey
-		for _, path := range passKeyFiles(cfg.PassKeyFile) {
+		for _, path := range cfg.PassKeyFile {
 			pem, err := os.ReadFile(path)
 			if err != nil {
 				return nil, fmt.Errorf("WAITROOM_PASS_KEY_FILE: %w", err)
@@ -174,9 +168,6 @@ func loadSigner(cfg Config, log zerolog.Logger) (*token.Signer, error) {
 				return nil, fmt.Errorf("WAITROOM_PASS_KEY_FILE %s: %w", path, err)
 			}
 			keys = append(keys, key)
-		}
-		if len(keys) == 0 {
-			return nil, errors.New("WAITROOM_PASS_KEY_FILE: no file named")
 		}
 		return token.NewEd25519Signer(keys...)
 	case cfg.PassSecret != "":

@@ -226,6 +226,16 @@ func (r *rig) admin(t testing.TB, method, path, body string) (*http.Response, st
 	return res, string(b)
 }
 
+// proxies parses trusted proxy ranges as WAITROOM_TRUSTED_PROXIES would.
+func proxies(t testing.TB, list ...string) gateway.ProxyRanges {
+	t.Helper()
+	var pr gateway.ProxyRanges
+	if err := pr.UnmarshalText([]byte(strings.Join(list, ","))); err != nil {
+		t.Fatal(err)
+	}
+	return pr
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()

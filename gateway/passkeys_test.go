@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/caarlos0/env/v11"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -61,7 +62,7 @@ func TestPassKeyRotation(t *testing.T) {
 	rdb, prefix := testenv.Redis(t)
 	rooms := []queue.Room{room("k", 600, 100, "/k/*")}
 	withKeys := func(files string) func(*gateway.Config) {
-		return func(c *gateway.Config) { c.PassSecret = ""; c.PassKeyFile = files }
+		return func(c *gateway.Config) { c.PassSecret = ""; _ = c.PassKeyFile.UnmarshalText([]byte(files)) }
 	}
 
 	before := newRig(t, rigOpts{rdb: rdb, prefix: prefix, rooms: rooms, mutate: withKeys(oldPath)})
@@ -116,14 +117,13 @@ func TestPassKeyFileValidation(t *testing.T) {
 	dir := t.TempDir()
 	a, _ := writeKey(t, dir, "a.pem")
 	cases := []struct{ files, want string }{
-		{a + ",", "empty file name"},
-		{a + ",," + a, "empty file name"},
+		{a + ",", "has no name"},
+		{a + ",," + a, "has no name"},
 		{a + "," + filepath.Join(dir, "missing.pem"), "missing.pem"},
 	}
 	for _, c := range cases {
-		cfg := gateway.DefaultConfig("http://127.0.0.1:8081")
-		cfg.PassKeyFile = c.files
-		err := cfg.Validate()
+		_, err := gateway.LoadConfig(env.Options{Environment: map[string]string{
+			"WAITROOM_ORIGIN": "http://127.0.0.1:8081", "WAITROOM_PASS_KEY_FILE": c.files}})
 		if err == nil || !strings.Contains(err.Error(), "WAITROOM_PASS_KEY_FILE") || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want WAITROOM_PASS_KEY_FILE and %q", c.files, err, c.want)
 		}
@@ -132,7 +132,7 @@ func TestPassKeyFileValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := gateway.DefaultConfig("http://127.0.0.1:8081")
-	cfg.PassKeyFile = a + "," + filepath.Join(dir, "junk.pem")
+	cfg.PassKeyFile = []string{a, filepath.Join(dir, "junk.pem")}
 	if _, err := gateway.New(t.Context(), cfg, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "junk.pem") {
 		t.Fatalf("a file that is not a key: %v, want an error naming junk.pem", err)
 	}

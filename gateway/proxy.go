@@ -152,7 +152,7 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	g.metrics.originErrors.Inc()
 	id, _ := hlog.IDFromRequest(r)
-	g.reqLog(r).Error().Err(err).Str("origin", g.cfg.Origin).Msg("origin round trip failed")
+	g.reqLog(r).Error().Err(err).Str("origin", g.cfg.Origin.Host).Msg("origin round trip failed")
 	w.Header().Set("Cache-Control", "no-store")
 	if wantsHTML(r) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -37,7 +37,7 @@ func openStore(ctx context.Context, cfg Config, log zerolog.Logger) (*store, err
 	switch {
 	case cfg.Redis != nil:
 		s.crowd = cfg.Redis
-	case cfg.RedisURL == "":
+	case cfg.RedisURL.Embedded():
 		e, err := queue.StartEmbedded()
 		if err != nil {
 			return nil, fmt.Errorf("embedded redis: %w", err)
@@ -51,9 +51,7 @@ func openStore(ctx context.Context, cfg Config, log zerolog.Logger) (*store, err
 		}
 		s.crowd = s.own(redis.NewClient(opt))
 	default:
-		if err := s.dial(cfg.RedisURL); err != nil {
-			return nil, fmt.Errorf("WAITROOM_REDIS_URL: %w", err)
-		}
+		s.dial(cfg.RedisURL)
 	}
 	if s.control == nil {
 		s.control = s.controlClient(s.crowd, log)
@@ -70,45 +68,34 @@ func openStore(ctx context.Context, cfg Config, log zerolog.Logger) (*store, err
 	return s, nil
 }
 
-// dial makes the clients of a WAITROOM_REDIS_URL (checked by Validate).
-// Short timeouts: in an outage the fail mode should answer visitors
-// quickly rather than hold them on a dead socket.
-func (s *store) dial(url string) error {
-	switch redisURLKind(url) {
-	case sentinelURL:
-		// redis://[:sentinel-password@]sentinel:26379/db?master_name=NAME&addr=sentinel2:26379:
-		// both clients ask the Sentinels for the master and follow a
+// dial makes the clients of a WAITROOM_REDIS_URL. Short timeouts: in an
+// outage the fail mode should answer visitors quickly rather than hold them
+// on a dead socket.
+func (s *store) dial(u RedisURL) {
+	const dialT, ioT = time.Second, 500 * time.Millisecond
+	switch {
+	case u.sentinel != nil:
+		// Both clients ask the Sentinels for the master and follow a
 		// failover by themselves.
-		opt, err := redis.ParseFailoverURL(url)
-		if err != nil {
-			return err
-		}
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
-		ctl := *opt
+		opt := *u.sentinel
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = dialT, ioT, ioT
+		ctl := opt
 		ctl.SentinelAddrs = append([]string(nil), opt.SentinelAddrs...)
 		opt.PoolSize, opt.MinIdleConns = 64, 4
 		ctl.PoolSize, ctl.MinIdleConns = controlPoolSize, 2
-		s.crowd = s.own(redis.NewFailoverClient(opt))
+		s.crowd = s.own(redis.NewFailoverClient(&opt))
 		s.control = s.own(redis.NewFailoverClient(&ctl))
-	case clusterURL:
-		// redis://host:port?addr=host2:port2&addr=...: a Redis Cluster (every
-		// queue script's keys share the room's hash tag).
-		opt, err := redis.ParseClusterURL(url)
-		if err != nil {
-			return err
-		}
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
-		s.crowd = s.own(redis.NewClusterClient(opt))
+	case u.cluster != nil:
+		// Every queue script's keys share the room's hash tag.
+		opt := *u.cluster
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = dialT, ioT, ioT
+		s.crowd = s.own(redis.NewClusterClient(&opt))
 	default:
-		opt, err := redis.ParseURL(url)
-		if err != nil {
-			return err
-		}
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+		opt := *u.single
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = dialT, ioT, ioT
 		opt.PoolSize, opt.MinIdleConns = 64, 4
-		s.crowd = s.own(redis.NewClient(opt))
+		s.crowd = s.own(redis.NewClient(&opt))
 	}
-	return nil
 }
 
 // controlClient returns a client to the same Redis as crowd (same address,

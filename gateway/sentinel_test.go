@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"github.com/caarlos0/env/v11"
 	"net"
 	"net/http"
 	"os"
@@ -80,7 +81,7 @@ func TestSentinelURLAdmitsVisitor(t *testing.T) {
 		rooms: []queue.Room{room("s", 60, 1, "/s/*")},
 		mutate: func(c *gateway.Config) {
 			c.Redis = nil
-			c.RedisURL = url
+			c.RedisURL, _ = gateway.ParseRedisURL(url)
 		},
 	})
 	first, second := newBrowser(t), newBrowser(t)
@@ -114,17 +115,18 @@ func TestSentinelURLValidation(t *testing.T) {
 		{"redis://127.0.0.1:26379/0?master_name=m&bogus=1", "unexpected option"},
 		{"http://127.0.0.1:26379/0?master_name=m", "scheme"},
 	}
+	load := func(u string) error {
+		_, err := gateway.LoadConfig(env.Options{Environment: map[string]string{
+			"WAITROOM_ORIGIN": "http://127.0.0.1:8081", "WAITROOM_REDIS_URL": u}})
+		return err
+	}
 	for _, c := range cases {
-		cfg := gateway.DefaultConfig("http://127.0.0.1:8081")
-		cfg.RedisURL = c.url
-		err := cfg.Validate()
+		err := load(c.url)
 		if err == nil || !strings.Contains(err.Error(), "WAITROOM_REDIS_URL") || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want WAITROOM_REDIS_URL and %q", c.url, err, c.want)
 		}
 	}
-	cfg := gateway.DefaultConfig("http://127.0.0.1:8081")
-	cfg.RedisURL = "redis://:secret@127.0.0.1:26379/2?master_name=m&addr=127.0.0.1:26380&password=p"
-	if err := cfg.Validate(); err != nil {
+	if err := load("redis://:secret@127.0.0.1:26379/2?master_name=m&addr=127.0.0.1:26380&password=p"); err != nil {
 		t.Errorf("valid Sentinel URL refused: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func newShopRig(t *testing.T, rm queue.Room) *shopRig {
 	cfg.CookieSecret = strings.Repeat("c", 32)
 	cfg.PassSecret = strings.Repeat("p", 32)
 	originSrv := httptest.NewUnstartedServer(nil)
-	cfg.Origin = "http://" + originSrv.Listener.Addr().String()
+	cfg.Origin = url.URL{Scheme: "http", Host: originSrv.Listener.Addr().String()}
 	g, err := gateway.New(ctx, cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ func TestBuyThroughGatewayWithTicketd(t *testing.T) {
 	// ticketd needs the gateway's verifier and the gateway needs ticketd's
 	// URL: start ticketd's listener first.
 	originSrv := httptest.NewUnstartedServer(nil)
-	cfg.Origin = "http://" + originSrv.Listener.Addr().String()
+	cfg.Origin = url.URL{Scheme: "http", Host: originSrv.Listener.Addr().String()}
 	g, err := gateway.New(ctx, cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)

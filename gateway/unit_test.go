@@ -136,7 +136,7 @@ func TestRedisClientsStartQuietly(t *testing.T) {
 	redis.SetLogger(&l)
 	t.Cleanup(func() { redis.SetLogger(stdRedisLogger{}) })
 	cfg := DefaultConfig("http://127.0.0.1:1")
-	cfg.RedisURL = testenv.RedisURL()
+	cfg.RedisURL, _ = ParseRedisURL(testenv.RedisURL())
 	cfg.RedisPrefix = prefix
 	cfg.CookieSecret = strings.Repeat("c", 32)
 	cfg.PassSecret = strings.Repeat("p", 32)

@@ -210,47 +210,41 @@ func positionKept(s Status) int64 {
 }
 
 // fields turns a Patch into the override hash's field, value pairs,
-// rejecting values no room can have.
+// rejecting values no room can have (the limits of limits.go, each error
+// an *InvalidError naming the field).
 func (p Patch) fields() ([]any, error) {
 	var out []any
 	var errs []error
-	if p.AdmitPerMinute != nil {
-		if *p.AdmitPerMinute < 0 || *p.AdmitPerMinute > MaxAdmitPerMinute {
-			errs = append(errs, invalid("admit_per_minute must be 0..%d", MaxAdmitPerMinute))
+	check := func(field string, err error) {
+		if err != nil {
+			errs = append(errs, invalid("%s %v", field, err))
 		}
+	}
+	if p.AdmitPerMinute != nil {
+		check("admit_per_minute", CheckAdmitPerMinute(*p.AdmitPerMinute))
 		out = append(out, "apm", *p.AdmitPerMinute)
 	}
 	if p.MaxActive != nil {
-		if *p.MaxActive < 1 || *p.MaxActive > MaxMaxActive {
-			errs = append(errs, invalid("max_active must be 1..%d", MaxMaxActive))
-		}
+		check("max_active", CheckMaxActive(*p.MaxActive))
 		out = append(out, "max", *p.MaxActive)
 	}
 	if p.SessionTTL != nil {
-		if *p.SessionTTL < MinSessionTTL || *p.SessionTTL > MaxDuration {
-			errs = append(errs, invalid("session_ttl must be %s..%s", MinSessionTTL, MaxDuration))
-		}
+		check("session_ttl", CheckSessionTTL(*p.SessionTTL))
 		out = append(out, "ttl", p.SessionTTL.Milliseconds())
 	}
 	if p.AbandonAfter != nil {
-		if *p.AbandonAfter < MinAbandonAfter || *p.AbandonAfter > MaxDuration {
-			errs = append(errs, invalid("abandon_after must be %s..%s", MinAbandonAfter, MaxDuration))
-		}
+		check("abandon_after", CheckAbandonAfter(*p.AbandonAfter))
 		out = append(out, "abandon", p.AbandonAfter.Milliseconds())
 	}
 	if p.Mode != nil {
-		if *p.Mode != FIFO && *p.Mode != Random {
-			errs = append(errs, invalid("mode must be fifo or random, not %q", *p.Mode))
-		}
+		check("mode", CheckMode(*p.Mode))
 		out = append(out, "mode", string(*p.Mode))
 	}
 	if p.OpensAt != nil && p.ClearOpensAt {
 		errs = append(errs, invalid("opens_at: both set and cleared"))
 	}
 	if p.OpensAt != nil {
-		if p.OpensAt.IsZero() || p.OpensAt.Unix() <= 0 {
-			errs = append(errs, invalid("opens_at must be a time after 1970"))
-		}
+		check("opens_at", CheckOpensAt(*p.OpensAt))
 		out = append(out, "opens", p.OpensAt.UnixMilli())
 	}
 	if p.ClearOpensAt {

@@ -11,19 +11,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Limits of a room's settings, the same in the rooms file, in live changes
-// (Patch) and in the gateway's WAITROOM_* defaults. admit_per_minute may be
-// 0 (nobody is admitted until an operator raises it); max_active may not.
+// Sizes of a rooms file.
 const (
-	MaxAdmitPerMinute = 1_000_000
-	MaxMaxActive      = 10_000_000
-	// MinSessionTTL: a shorter pass would need renewing on nearly every
-	// request of an admitted visitor.
-	MinSessionTTL = 10 * time.Second
-	// MinAbandonAfter: a shorter grace would skip visitors between two
-	// heartbeats of a healthy page.
-	MinAbandonAfter = 5 * time.Second
-	MaxDuration     = 7 * 24 * time.Hour
 	// MaxRoomsFile is the largest rooms file ParseRooms reads.
 	MaxRoomsFile = 1 << 20
 	// MaxRooms is the most rooms one file may define.
@@ -111,6 +100,13 @@ func ParseRooms(data []byte, def Room) ([]Room, error) {
 			}
 			names[e.Name] = i
 		}
+		switch Match(e.Match) {
+		case "", MatchInsensitive:
+		case MatchExact:
+			r.Match = MatchExact
+		default:
+			bad("match", "must be exact or insensitive, not %q", e.Match)
+		}
 		if len(e.Paths) == 0 {
 			bad("paths", "at least one path pattern is needed")
 		}
@@ -119,60 +115,19 @@ func ParseRooms(data []byte, def Room) ([]Room, error) {
 				bad("paths", "%q %s", pat, err)
 				continue
 			}
-			if other, dup := paths[pat]; dup {
+			// Two rooms matching the same paths: the first would take them
+			// all. Patterns of rooms matched regardless of case collide in
+			// any case.
+			key := pat
+			if r.Match != MatchExact {
+				key = "i:" + strings.ToLower(pat)
+			}
+			if other, dup := paths[key]; dup {
 				bad("paths", "%q is also in room %q", pat, other)
 			}
-			paths[pat] = e.Name
+			paths[key] = e.Name
 		}
-		switch Match(e.Match) {
-		case "", MatchInsensitive:
-		case MatchExact:
-			r.Match = MatchExact
-		default:
-			bad("match", "must be exact or insensitive, not %q", e.Match)
-		}
-		if e.AdmitPerMinute != nil {
-			r.AdmitPerMinute = *e.AdmitPerMinute
-			if r.AdmitPerMinute < 0 || r.AdmitPerMinute > MaxAdmitPerMinute {
-				bad("admit_per_minute", "must be 0..%d, not %d", MaxAdmitPerMinute, r.AdmitPerMinute)
-			}
-		}
-		if e.MaxActive != nil {
-			r.MaxActive = *e.MaxActive
-			if r.MaxActive < 1 || r.MaxActive > MaxMaxActive {
-				bad("max_active", "must be 1..%d, not %d", MaxMaxActive, r.MaxActive)
-			}
-		}
-		if e.SessionTTL != "" {
-			d, err := parseDuration(e.SessionTTL, MinSessionTTL)
-			if err != "" {
-				bad("session_ttl", "%s", err)
-			}
-			r.SessionTTL = d
-		}
-		if e.AbandonAfter != "" {
-			d, err := parseDuration(e.AbandonAfter, MinAbandonAfter)
-			if err != "" {
-				bad("abandon_after", "%s", err)
-			}
-			r.AbandonAfter = d
-		}
-		if e.Mode != "" {
-			r.Mode = Mode(e.Mode)
-			if r.Mode != FIFO && r.Mode != Random {
-				bad("mode", "must be fifo or random, not %q", e.Mode)
-			}
-		}
-		if r.Mode == "" {
-			r.Mode = FIFO
-		}
-		if e.OpensAt != "" {
-			t, err := time.Parse(time.RFC3339, e.OpensAt)
-			if err != nil || t.Unix() <= 0 || t.Year() > 9999 {
-				bad("opens_at", "must be an RFC 3339 time such as 2026-12-01T10:00:00+09:00, not %q", e.OpensAt)
-			}
-			r.OpensAt = t
-		}
+		e.settings(&r, bad)
 		rooms = append(rooms, r)
 	}
 	if len(p) > 0 {
@@ -181,16 +136,57 @@ func ParseRooms(data []byte, def Room) ([]Room, error) {
 	return rooms, nil
 }
 
-// parseDuration reads a Go duration such as "90s" or "10m" within least..MaxDuration.
-func parseDuration(s string, least time.Duration) (time.Duration, string) {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Sprintf("must be a duration such as 90s or 10m, not %q", s)
+// settings reads the entry's rate, limits, durations, mode and opening
+// into r, reporting each value the limits refuse.
+func (e roomEntry) settings(r *Room, bad func(field, format string, a ...any)) {
+	check := func(field string, err error) {
+		if err != nil {
+			bad(field, "%v", err)
+		}
 	}
-	if d < least || d > MaxDuration {
-		return d, fmt.Sprintf("must be between %s and %s, not %s", least, MaxDuration, s)
+	if e.AdmitPerMinute != nil {
+		r.AdmitPerMinute = *e.AdmitPerMinute
+		check("admit_per_minute", CheckAdmitPerMinute(r.AdmitPerMinute))
 	}
-	return d, ""
+	if e.MaxActive != nil {
+		r.MaxActive = *e.MaxActive
+		check("max_active", CheckMaxActive(r.MaxActive))
+	}
+	for _, d := range []struct {
+		field, value string
+		into         *time.Duration
+		limit        func(time.Duration) error
+	}{
+		{"session_ttl", e.SessionTTL, &r.SessionTTL, CheckSessionTTL},
+		{"abandon_after", e.AbandonAfter, &r.AbandonAfter, CheckAbandonAfter},
+	} {
+		if d.value == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.value)
+		if err != nil {
+			bad(d.field, "must be a duration such as 90s or 10m, not %q", d.value)
+			continue
+		}
+		*d.into = v
+		check(d.field, d.limit(v))
+	}
+	if e.Mode != "" {
+		r.Mode = Mode(e.Mode)
+		check("mode", CheckMode(r.Mode))
+	}
+	if r.Mode == "" {
+		r.Mode = FIFO
+	}
+	if e.OpensAt != "" {
+		t, err := time.Parse(time.RFC3339, e.OpensAt)
+		if err != nil {
+			bad("opens_at", "must be an RFC 3339 time such as 2026-12-01T10:00:00+09:00, not %q", e.OpensAt)
+		} else {
+			check("opens_at", CheckOpensAt(t))
+		}
+		r.OpensAt = t
+	}
 }
 
 // checkPattern accepts "/exact/path" and "/prefix/*"; a '*' anywhere else is

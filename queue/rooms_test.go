@@ -80,6 +80,13 @@ rooms:
     paths: [/a]
   - paths: []
 `, []string{`room "a": name: also used by rooms[0]`, `"/a" is also in room "a"`, "rooms[2]: name: missing", "rooms[2]: paths: at least one"}},
+		{"the same paths in another case", `
+rooms:
+  - name: a
+    paths: [/Events/*]
+  - name: b
+    paths: [/events/*]
+`, []string{`"/events/*" is also in room "a"`}},
 		{"wrong types", "rooms:\n  - name: a\n    paths: /a\n    max_active: lots\n", []string{"cannot unmarshal"}},
 	}
 	for _, c := range cases {

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 }
 
 // -h prints usage with every variable and exits 0; a bad setting exits 2
-// with one line naming the variable.
+// with a line per problem, each naming its variable.
 func TestUsageAndBadConfig(t *testing.T) {
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"-h"}, &out); code != 0 || !strings.Contains(out.String(), "TICKETD_DATABASE_URL") {
@@ -37,8 +37,13 @@ func TestUsageAndBadConfig(t *testing.T) {
 	out.Reset()
 	code := run(context.Background(), nil, &out)
 	msg := strings.TrimSpace(out.String())
-	if code != 2 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "TICKETD_DB_MAX_CONNS") {
+	if code != 2 || !strings.Contains(msg, "TICKETD_DB_MAX_CONNS") || !strings.Contains(msg, "TICKETD_PASS_SECRET") {
 		t.Fatalf("bad config: code %d, output %q", code, msg)
+	}
+	for _, line := range strings.Split(strings.TrimPrefix(msg, "ticketd: "), "\n") {
+		if !strings.HasPrefix(line, "TICKETD_") {
+			t.Fatalf("line %q does not name its variable", line)
+		}
 	}
 	out.Reset()
 	if code := run(context.Background(), []string{"serve"}, &out); code != 2 {

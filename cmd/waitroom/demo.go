@@ -40,7 +40,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer) int {
 	if v := os.Getenv("WAITROOM_LISTEN"); v != "" {
 		cfg.Listen = v
 	}
-	cfg.AdmitPerMin = demoAdmitRate
+	cfg.AdmitPerMinute = demoAdmitRate
 	cfg.MaxActive = demoMaxActive
 	cfg.SessionTTL = 5 * time.Minute
 	cfg.AbandonAfter = 30 * time.Second

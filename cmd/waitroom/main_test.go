@@ -25,8 +25,13 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		t.Fatalf("bad config exit %d, want 2", code)
 	}
 	msg := strings.TrimSuffix(errb.String(), "\n")
-	if strings.Contains(msg, "\n") || !strings.Contains(msg, "WAITROOM_MAX_ACTIVE") || !strings.Contains(msg, "WAITROOM_ORIGIN") {
-		t.Fatalf("stderr %q: want one line naming the variables", errb.String())
+	if !strings.Contains(msg, "WAITROOM_MAX_ACTIVE") || !strings.Contains(msg, "WAITROOM_ORIGIN") {
+		t.Fatalf("stderr %q: want the variables named", errb.String())
+	}
+	for _, line := range strings.Split(strings.TrimPrefix(msg, "waitroom: "), "\n") {
+		if !strings.HasPrefix(line, "WAITROOM_") {
+			t.Fatalf("stderr line %q does not name its variable", line)
+		}
 	}
 	if code := run([]string{"bogus"}, &out, &errb); code != 2 {
 		t.Fatalf("unknown command exit %d", code)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/waitroom/waitroom/internal/httpx"
 	"github.com/waitroom/waitroom/token"
 )
 
@@ -17,27 +18,27 @@ import (
 // variables with caarlos0/env (see SPEC "Ticket backend").
 type Config struct {
 	// Listen is the listener address.
-	Listen string `env:"TICKETD_LISTEN" envDefault:":8081"`
+	Listen string `env:"TICKETD_LISTEN" envDefault:":8081" desc:"listener, host:port"`
 	// DatabaseURL is sqlite://PATH or postgres://….
-	DatabaseURL string `env:"TICKETD_DATABASE_URL" envDefault:"sqlite://ticketd.db"`
+	DatabaseURL string `env:"TICKETD_DATABASE_URL" envDefault:"sqlite://ticketd.db" desc:"sqlite://PATH or postgres://user@host/db"`
 	// DBMaxConns is the size of the order pool (PostgreSQL; reads get
 	// another max(2, DBMaxConns/4)) or the number of read connections
 	// (SQLite, which always writes through one).
-	DBMaxConns int `env:"TICKETD_DB_MAX_CONNS" envDefault:"16"`
+	DBMaxConns int `env:"TICKETD_DB_MAX_CONNS" envDefault:"16" desc:"database connection pool size (1..1000)"`
 	// PassJWKSURL, PassKeyFile and PassSecret say how passes are verified;
 	// exactly one is set (or Verifier).
-	PassJWKSURL string `env:"TICKETD_PASS_JWKS_URL"`
-	PassKeyFile string `env:"TICKETD_PASS_KEY_FILE"`
-	PassSecret  string `env:"TICKETD_PASS_SECRET"`
+	PassJWKSURL string `env:"TICKETD_PASS_JWKS_URL" desc:"verify EdDSA passes with keys fetched (and cached) from this URL, e.g. the gateway's /_waitroom/jwks.json"`
+	PassKeyFile string `env:"TICKETD_PASS_KEY_FILE" desc:"or: verify EdDSA passes with this Ed25519 public key (PEM)"`
+	PassSecret  string `env:"TICKETD_PASS_SECRET" desc:"or: verify HS256 passes with this shared secret (>= 32 bytes)"`
 	// AdminToken is the bearer token of /admin/*; empty disables the admin
 	// API.
-	AdminToken string `env:"TICKETD_ADMIN_TOKEN"`
+	AdminToken string `env:"TICKETD_ADMIN_TOKEN" desc:"bearer token of /admin/*; empty: the admin API is off"`
 	// SeedDemo creates a few demo events at start when there are none.
-	SeedDemo bool `env:"TICKETD_SEED_DEMO" envDefault:"false"`
+	SeedDemo bool `env:"TICKETD_SEED_DEMO" envDefault:"false" desc:"create a few demo events at start when there are none"`
 	// LogFormat is json or console.
-	LogFormat string `env:"TICKETD_LOG_FORMAT" envDefault:"json"`
+	LogFormat string `env:"TICKETD_LOG_FORMAT" envDefault:"json" desc:"json, or console for humans"`
 	// LogLevel is a zerolog level; debug adds an access log line per request.
-	LogLevel string `env:"TICKETD_LOG_LEVEL" envDefault:"info"`
+	LogLevel string `env:"TICKETD_LOG_LEVEL" envDefault:"info" desc:"debug, info, warn or error; debug logs a line per request"`
 
 	// Verifier, when set, verifies passes instead of the three PASS
 	// variables (for `waitroom demo` and tests, which hold the gateway's
@@ -52,12 +53,14 @@ type Config struct {
 	sqliteWriters int
 }
 
-// Validate reports every problem with c in one error, each naming its
-// variable, so an operator fixes them all in one go.
-func (c Config) Validate() error {
-	var errs []error
+// Validate reports every problem with c in one error, a line each naming
+// its variable, so an operator fixes them all in one go.
+func (c Config) Validate() error { return httpx.Problems(c.problems()...) }
+
+func (c Config) problems() []httpx.Problem {
+	var ps []httpx.Problem
 	bad := func(variable, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{variable}, args...)...))
+		ps = append(ps, httpx.Problem{Var: variable, Msg: fmt.Sprintf(format, args...)})
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("TICKETD_LISTEN", "%q is not host:port", c.Listen)
@@ -103,6 +106,11 @@ func (c Config) Validate() error {
 			bad("TICKETD_PASS_KEY_FILE", "%v", err)
 		}
 	}
+	for _, s := range []struct{ variable, value string }{{"TICKETD_PASS_SECRET", c.PassSecret}, {"TICKETD_ADMIN_TOKEN", c.AdminToken}} {
+		if httpx.IsPlaceholder(s.value) {
+			bad(s.variable, "is the example's placeholder; set a secret of your own (e.g. head -c 32 /dev/urandom | base64)")
+		}
+	}
 	if c.PassSecret != "" && len(c.PassSecret) < token.MinSecretBytes {
 		bad("TICKETD_PASS_SECRET", "is %d bytes, want at least %d", len(c.PassSecret), token.MinSecretBytes)
 	}
@@ -112,19 +120,7 @@ func (c Config) Validate() error {
 	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
 		bad("TICKETD_LOG_LEVEL", "%q: want debug, info, warn or error", c.LogLevel)
 	}
-	return joinLine(errs)
-}
-
-// joinLine joins errors with "; " so the result stays on one line.
-func joinLine(errs []error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	parts := make([]string, len(errs))
-	for i, e := range errs {
-		parts[i] = e.Error()
-	}
-	return errors.New(strings.Join(parts, "; "))
+	return ps
 }
 
 // redactURL hides a password in a database URL before it is logged.

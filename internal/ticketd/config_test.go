@@ -56,8 +56,10 @@ func TestLoadConfig(t *testing.T) {
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Fatalf("error spans lines: %q", err)
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "TICKETD_") {
+					t.Fatalf("line %q does not start with its variable", line)
+				}
 			}
 			for _, w := range tt.wantErr {
 				if !strings.Contains(err.Error(), w) {
