@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -8,6 +9,9 @@ import (
 	"github.com/rs/xid"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
+
+	"github.com/waitroom/waitroom/gateway/admin"
+	"github.com/waitroom/waitroom/gateway/route"
 )
 
 // middleware wraps a handler.
@@ -37,7 +41,7 @@ func (g *Gateway) buildPublicChain() http.Handler {
 		// 4. the one cleaned path (paths.go), or 400: everything after —
 		//    the /_waitroom/ dispatch, pass-through and room matching, the
 		//    origin — sees the same path;
-		cleanRequestPath,
+		route.CleanRequests,
 		// 5. routing: the gateway's own paths, then every other path is
 		//    the site's (pass-through or protected by a room).
 	)
@@ -57,7 +61,7 @@ func (g *Gateway) publicRoutes() http.Handler {
 	})
 	site := http.HandlerFunc(g.serveSite)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, reservedPrefix) {
+		if strings.HasPrefix(r.URL.Path, route.Reserved) {
 			own.ServeHTTP(w, r)
 			return
 		}
@@ -67,27 +71,36 @@ func (g *Gateway) publicRoutes() http.Handler {
 
 // buildAdminChain assembles the operator-facing handler, top-down.
 func (g *Gateway) buildAdminChain() http.Handler {
-	return chain(g.adminRoutes(),
+	api := admin.New(admin.Config{
+		Token: g.cfg.AdminToken, Queue: g.store.q, Rooms: g.router,
+		Ping:   func(ctx context.Context) error { return g.store.control.Ping(ctx).Err() },
+		Failed: g.health.Failed,
+		Admitted: func(room string, visitors []string) {
+			g.announceAdmitted(g.run.ctx, room, visitors, time.Now().Add(admitWindow))
+		},
+		Metrics: g.metrics.handler(), Pages: g.pages, Log: g.log,
+	})
+	return chain(api.Routes(),
 		// 1. liveness and readiness answer first: probes hit them every
 		//    few seconds and would flood the access log;
-		g.probes,
+		api.Probes,
 		// 2. request id and access log as on the public side;
 		g.requestID,
 		g.accessLog(),
 		// 3. without a token, only Host localhost or a loopback address is
-		//    served (adminhost.go): a DNS-rebinding page is refused before
-		//    anything reads its body — after the probes, which carry no
-		//    secrets, and after the log, so the refusal is on record;
-		g.localHostOnly,
+		//    served: a DNS-rebinding page is refused before anything reads
+		//    its body — after the probes, which carry no secrets, and after
+		//    the log, so the refusal is on record;
+		api.LocalHostOnly,
 		// 4. admin bodies are small JSON documents;
 		maxBody(64<<10),
 		// 5. writes to /admin/* come from this origin as JSON, never from
 		//    another site riding on the browser's Basic credentials (or on
 		//    a loopback listener without a token);
-		sameOriginWrites,
+		admin.SameOriginWrites,
 		// 6. /admin/* needs the token (bearer, or HTTP Basic password for
 		//    the dashboard in a browser); /metrics does not.
-		g.requireAdmin,
+		api.RequireToken,
 	)
 }
 

@@ -2,13 +2,14 @@ package gateway
 
 import (
 	"bufio"
-	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/waitroom/waitroom/gateway/admin"
+	"github.com/waitroom/waitroom/gateway/route"
 	"github.com/waitroom/waitroom/queue"
 )
 
@@ -65,7 +66,10 @@ func TestExampleConfigsLoad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example rooms: %v", err)
 	}
-	rt := newRouter(rooms, cfg.PassThrough)
+	rt, err := route.New(rooms, cfg.PassThrough)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for path, want := range map[string]string{
 		"/events/42":         "concert-42",
 		"/api/events/42/buy": "concert-42",
@@ -75,7 +79,7 @@ func TestExampleConfigsLoad(t *testing.T) {
 		"/static/app.css":    "",
 		"/favicon.ico":       "",
 	} {
-		r, ok := rt.match(path)
+		r, ok := rt.Match(path)
 		if got := map[bool]string{true: r.Name}[ok]; got != want {
 			t.Errorf("%s: room %q, want %q", path, got, want)
 		}
@@ -161,11 +165,7 @@ func TestRoomLimitsAgree(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, envErr := LoadConfig(env.Options{Environment: map[string]string{"WAITROOM_ORIGIN": "http://o", tc.env: tc.value}})
 			_, fileErr := queue.ParseRooms([]byte("rooms:\n  - name: a\n    paths: [/a]\n    "+tc.yaml+": "+tc.value+"\n"), queue.Room{})
-			var p roomPatch
-			if err := json.Unmarshal([]byte(`{"`+tc.raw+`":`+tc.patch+`}`), &p); err != nil {
-				t.Fatal(err)
-			}
-			_, patchErr := p.toPatch()
+			_, patchErr := admin.ParsePatch([]byte(`{"` + tc.raw + `":` + tc.patch + `}`))
 			for where, err := range map[string]error{"environment": envErr, "rooms file": fileErr, "PATCH": patchErr} {
 				if (err == nil) != tc.ok {
 					t.Errorf("%s: accepted=%v, want %v (%v)", where, err == nil, tc.ok, err)

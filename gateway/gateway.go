@@ -19,6 +19,7 @@ import (
 	"github.com/waitroom/waitroom/gateway/crowd"
 	"github.com/waitroom/waitroom/gateway/hub"
 	"github.com/waitroom/waitroom/gateway/pass"
+	"github.com/waitroom/waitroom/gateway/route"
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/token"
 	"github.com/waitroom/waitroom/web"
@@ -32,7 +33,7 @@ type Gateway struct {
 	cfg     Config
 	log     zerolog.Logger
 	store   *store
-	router  *router
+	router  *route.Router
 	desk    *pass.Desk
 	board   *board.Board
 	hub     *hub.Hub
@@ -79,7 +80,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPatterns(rooms, cfg.PassThrough); err != nil {
+	if g.router, err = route.New(rooms, cfg.PassThrough); err != nil {
 		return nil, err
 	}
 	signer, err := loadSigner(cfg, log)
@@ -92,7 +93,6 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 	if g.store, err = openStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	g.router = newRouter(rooms, cfg.PassThrough)
 	g.cookies = newVisitorCookies([]byte(cfg.CookieSecret), cfg.TrustedProxies, log)
 	g.health = crowd.NewHealth(func(ctx context.Context) error { return g.store.control.Ping(ctx).Err() }, cfg.FailMode, log)
 	g.crowd = visitorShortcuts{
@@ -200,7 +200,7 @@ func (g *Gateway) Verifier() *token.Verifier { return g.desk.Verifier() }
 func (g *Gateway) Queue() *queue.Queue { return g.store.q }
 
 // Rooms returns the configured rooms.
-func (g *Gateway) Rooms() []queue.Room { return g.router.all() }
+func (g *Gateway) Rooms() []queue.Room { return g.router.All() }
 
 // Start runs the background work until Shutdown: the Redis probe, the
 // board's reads of the room figures, the admission step of every room, the
@@ -253,7 +253,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 func (g *Gateway) admitLoop(ctx context.Context) {
 	t := time.NewTicker(g.cfg.AdmitInterval)
 	defer t.Stop()
-	rooms := g.router.all()
+	rooms := g.router.All()
 	for {
 		select {
 		case <-ctx.Done():

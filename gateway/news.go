@@ -26,7 +26,7 @@ func (g *Gateway) listen(ctx context.Context) {
 			if a.From == g.run.instance || !a.Until.After(time.Now()) {
 				return // told our own sockets before announcing
 			}
-			if _, ok := g.router.room(a.Room); !ok {
+			if _, ok := g.router.Room(a.Room); !ok {
 				return // a room this instance does not serve (another rooms file)
 			}
 			g.metrics.admissionsHeard.WithLabelValues(a.Room).Add(float64(len(a.Visitors)))

@@ -26,7 +26,7 @@ import (
 // serveSite routes a request of the site: pass through, or protect it
 // with its room.
 func (g *Gateway) serveSite(w http.ResponseWriter, r *http.Request) {
-	room, ok := g.router.match(r.URL.Path)
+	room, ok := g.router.Match(r.URL.Path)
 	if !ok {
 		g.serveProxy(w, r)
 		return

@@ -130,7 +130,7 @@ func (g *Gateway) busyAPI(w http.ResponseWriter, room, visitor string, known boo
 func (g *Gateway) roomParam(w http.ResponseWriter, r *http.Request) (queue.Room, bool) {
 	name := r.URL.Query().Get("room")
 	if name == "" {
-		if all := g.router.all(); len(all) == 1 {
+		if all := g.router.All(); len(all) == 1 {
 			return all[0], true
 		}
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "room parameter required"})
@@ -140,7 +140,7 @@ func (g *Gateway) roomParam(w http.ResponseWriter, r *http.Request) (queue.Room,
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid room name"})
 		return queue.Room{}, false
 	}
-	room, ok := g.router.room(name)
+	room, ok := g.router.Room(name)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such room"})
 		return queue.Room{}, false

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"strings"
@@ -13,9 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"github.com/waitroom/waitroom/internal/httpx"
 	"github.com/waitroom/waitroom/internal/testenv"
-	"github.com/waitroom/waitroom/queue"
 )
 
 // The visitor cookie accepts only values this gateway signed.
@@ -62,57 +59,6 @@ func FuzzVisitorCookie(f *testing.F) {
 		if ok && vc.encode(id) != v {
 			t.Fatalf("accepted %q that this key did not sign", v)
 		}
-	})
-}
-
-// Path patterns: exact, prefix with "*", pass-through wins, first room wins.
-func TestRouterMatch(t *testing.T) {
-	rt := newRouter([]queue.Room{
-		{Name: "a", Paths: []string{"/events/42", "/events/42/*"}},
-		{Name: "b", Paths: []string{"/events/*"}},
-	}, []string{"/events/42/static/*", "/favicon.ico"})
-	cases := map[string]string{
-		"/events/42":          "a",
-		"/events/42/buy":      "a",
-		"/events/421":         "b",
-		"/events/42/static/x": "",
-		"/favicon.ico":        "",
-		"/other":              "",
-		"/events":             "",
-	}
-	for path, want := range cases {
-		r, ok := rt.match(path)
-		got := ""
-		if ok {
-			got = r.Name
-		}
-		if got != want {
-			t.Errorf("%s: %q, want %q", path, got, want)
-		}
-	}
-}
-
-// The admin PATCH parser never panics and rejects what it cannot apply.
-func FuzzRoomPatch(f *testing.F) {
-	f.Add(`{"admit_per_minute":10,"paused":true,"opens_at":null}`)
-	f.Add(`{"mode":"random","opens_at":"2026-12-01T10:00:00+09:00"}`)
-	f.Add(`{"session_ttl_seconds":-5}`)
-	f.Fuzz(func(t *testing.T, body string) {
-		var p roomPatch
-		if err := httpx.Unmarshal([]byte(body), &p); err != nil {
-			return
-		}
-		qp, err := p.toPatch()
-		if err != nil {
-			return
-		}
-		if qp.AdmitPerMinute != nil && *qp.AdmitPerMinute < 0 {
-			t.Fatalf("negative rate accepted: %s", body)
-		}
-		if qp.Mode != nil && *qp.Mode != queue.FIFO && *qp.Mode != queue.Random {
-			t.Fatalf("mode %q accepted", *qp.Mode)
-		}
-		_, _ = json.Marshal(p)
 	})
 }
 

@@ -209,6 +209,13 @@ func positionKept(s Status) int64 {
 	return 0
 }
 
+// ValidatePatch reports every value of p no room can have (nil when none);
+// Update refuses the same.
+func ValidatePatch(p Patch) error {
+	_, err := p.fields()
+	return err
+}
+
 // fields turns a Patch into the override hash's field, value pairs,
 // rejecting values no room can have (the limits of limits.go, each error
 // an *InvalidError naming the field).

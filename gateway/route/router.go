@@ -1,4 +1,4 @@
-package gateway
+package route
 
 import (
 	"errors"
@@ -72,8 +72,9 @@ func foldCase(s string) string {
 	return strings.ToLower(s) // ASCII only
 }
 
-// router maps a request path to its room, in the order the rooms were given.
-type router struct {
+// Router maps a request path to its room, in the order the rooms were
+// given. It never changes after New.
+type Router struct {
 	passThrough []pathPattern
 	rooms       []routedRoom
 	fold        bool // some room matches case-insensitively
@@ -84,11 +85,16 @@ type routedRoom struct {
 	patterns []pathPattern
 }
 
-// reservedPrefix is the gateway's own path space; it is never proxied.
-const reservedPrefix = "/_waitroom/"
+// Reserved is the gateway's own path space; it is never proxied.
+const Reserved = "/_waitroom/"
 
-func newRouter(rooms []queue.Room, passThrough []string) *router {
-	rt := &router{}
+// New returns the router of rooms and the pass-through patterns, after
+// checking every pattern (CheckPatterns).
+func New(rooms []queue.Room, passThrough []string) (*Router, error) {
+	if err := CheckPatterns(rooms, passThrough); err != nil {
+		return nil, err
+	}
+	rt := &Router{}
 	for _, p := range passThrough {
 		if strings.TrimSpace(p) != "" {
 			rt.passThrough = append(rt.passThrough, compilePattern(p, false))
@@ -103,13 +109,13 @@ func newRouter(rooms []queue.Room, passThrough []string) *router {
 		}
 		rt.rooms = append(rt.rooms, rr)
 	}
-	return rt
+	return rt, nil
 }
 
-// checkPatterns refuses a pattern that no cleaned request path can match
+// CheckPatterns refuses a pattern that no cleaned request path can match
 // ("/a//b", "/a/./b", "/a;x", "/a.", "/a%2Fb" …), naming the room or
 // WAITROOM_PASS_THROUGH and the pattern's cleaned spelling.
-func checkPatterns(rooms []queue.Room, passThrough []string) error {
+func CheckPatterns(rooms []queue.Room, passThrough []string) error {
 	var bad []string
 	check := func(where, p string) {
 		p = strings.TrimSpace(p)
@@ -139,11 +145,11 @@ func checkPatterns(rooms []queue.Room, passThrough []string) error {
 	return nil
 }
 
-// match returns the room that protects path (a cleaned path, see
-// cleanRequestPath); ok is false for pass-through paths and paths no room
+// Match returns the room that protects path (a cleaned path, see
+// CleanRequests); ok is false for pass-through paths and paths no room
 // matches (both are proxied without queueing). Pass-through is checked
 // first.
-func (rt *router) match(path string) (queue.Room, bool) {
+func (rt *Router) Match(path string) (queue.Room, bool) {
 	for _, p := range rt.passThrough {
 		if p.match(path, path) {
 			return queue.Room{}, false
@@ -163,8 +169,8 @@ func (rt *router) match(path string) (queue.Room, bool) {
 	return queue.Room{}, false
 }
 
-// room finds a room by name.
-func (rt *router) room(name string) (queue.Room, bool) {
+// Room finds a room by name.
+func (rt *Router) Room(name string) (queue.Room, bool) {
 	for i := range rt.rooms {
 		if rt.rooms[i].room.Name == name {
 			return rt.rooms[i].room, true
@@ -173,7 +179,8 @@ func (rt *router) room(name string) (queue.Room, bool) {
 	return queue.Room{}, false
 }
 
-func (rt *router) all() []queue.Room {
+// All returns the rooms, in order.
+func (rt *Router) All() []queue.Room {
 	out := make([]queue.Room, len(rt.rooms))
 	for i := range rt.rooms {
 		out[i] = rt.rooms[i].room

@@ -1,8 +1,10 @@
-package gateway
+package route
 
 import (
 	"net/http"
 	"strings"
+
+	"github.com/waitroom/waitroom/internal/httpx"
 )
 
 // One cleaned path per request.
@@ -158,20 +160,19 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// cleanRequestPath puts the cleaned path on the request before anything
+// CleanRequests puts the cleaned path on the request before anything
 // routes, or answers 400. The request that goes on has URL.Path = the
 // cleaned path and no RawPath, so the proxy re-encodes exactly that path
 // for the origin; the query is left as sent. The access log, earlier in the
 // chain, records the path as it came.
-func cleanRequestPath(next http.Handler) http.Handler {
+func CleanRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		clean, err := cleanPath(r.URL.Path, r.URL.RawPath)
 		if err != nil || r.URL.Opaque != "" {
 			if err == nil {
 				err = pathError("must start with /")
 			}
-			w.Header().Set("Cache-Control", "no-store")
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			httpx.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
 		if clean != r.URL.Path || r.URL.RawPath != "" {

@@ -1,4 +1,4 @@
-package gateway
+package route
 
 import (
 	"net/url"
@@ -97,7 +97,7 @@ func TestCleanPathCleanIsFree(t *testing.T) {
 // Rooms match whatever the case unless match: exact; pass-through matches
 // byte for byte, so a case trick never widens it.
 func TestRouterCase(t *testing.T) {
-	rt := newRouter([]queue.Room{
+	rt := mustRouter(t, []queue.Room{
 		{Name: "exact", Paths: []string{"/Tickets/*"}, Match: queue.MatchExact},
 		{Name: "events", Paths: []string{"/events/*", "/Shop"}},
 		{Name: "default", Paths: []string{"/*"}},
@@ -119,7 +119,7 @@ func TestRouterCase(t *testing.T) {
 		"/favicon.ico":   "",
 		"/Favicon.ico":   "default",
 	} {
-		r, ok := rt.match(path)
+		r, ok := rt.Match(path)
 		if got := map[bool]string{true: r.Name}[ok]; got != want {
 			t.Errorf("%s: room %q, want %q", path, got, want)
 		}
@@ -129,11 +129,11 @@ func TestRouterCase(t *testing.T) {
 // A pattern that no cleaned path can match is a start-up error that says
 // how to write it.
 func TestCheckPatterns(t *testing.T) {
-	if err := checkPatterns([]queue.Room{{Name: "a", Paths: []string{"/*", "/events/42", "/events/42/*", "/.well-known/*"}}},
+	if err := CheckPatterns([]queue.Room{{Name: "a", Paths: []string{"/*", "/events/42", "/events/42/*", "/.well-known/*"}}},
 		[]string{"/favicon.ico", "/static/*", " /assets/* "}); err != nil {
 		t.Fatalf("good patterns refused: %v", err)
 	}
-	err := checkPatterns([]queue.Room{{Name: "a", Paths: []string{"/a//b/*", "/c/./d", "/e;x", "/f.", "/../g"}}},
+	err := CheckPatterns([]queue.Room{{Name: "a", Paths: []string{"/a//b/*", "/c/./d", "/e;x", "/f.", "/../g"}}},
 		[]string{"/static//*"})
 	if err == nil {
 		t.Fatal("bad patterns accepted")
@@ -184,4 +184,40 @@ func FuzzCleanPath(f *testing.F) {
 		}
 		_, _ = cleanPath(target, target) // raw and decoded out of step: no panic either
 	})
+}
+
+func mustRouter(t *testing.T, rooms []queue.Room, passThrough []string) *Router {
+	t.Helper()
+	rt, err := New(rooms, passThrough)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// Path patterns: exact, prefix with "*", pass-through wins, first room wins.
+func TestRouterMatch(t *testing.T) {
+	rt := mustRouter(t, []queue.Room{
+		{Name: "a", Paths: []string{"/events/42", "/events/42/*"}},
+		{Name: "b", Paths: []string{"/events/*"}},
+	}, []string{"/events/42/static/*", "/favicon.ico"})
+	cases := map[string]string{
+		"/events/42":          "a",
+		"/events/42/buy":      "a",
+		"/events/421":         "b",
+		"/events/42/static/x": "",
+		"/favicon.ico":        "",
+		"/other":              "",
+		"/events":             "",
+	}
+	for path, want := range cases {
+		r, ok := rt.Match(path)
+		got := ""
+		if ok {
+			got = r.Name
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", path, got, want)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package admin
 
 import (
 	"net"
@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// localHostOnly closes the admin listener to DNS rebinding when it runs
+// LocalHostOnly closes the admin listener to DNS rebinding when it runs
 // without WAITROOM_ADMIN_TOKEN (allowed on loopback only). A page on
 // rebind.attacker.example whose name an attacker re-points at 127.0.0.1
 // makes the operator's browser send same-origin requests to the listener;
@@ -19,10 +19,10 @@ import (
 //
 // With a token set the rule does not apply: the token decides, and a
 // rebinding page does not have it. /healthz and /readyz are answered before
-// this middleware (see buildAdminChain): they carry no secrets and change
+// this middleware (see the gateway's admin chain): they carry no secrets and change
 // nothing, and probes such as Kubernetes' send the pod's address as Host.
-func (g *Gateway) localHostOnly(next http.Handler) http.Handler {
-	if g.cfg.AdminToken != "" {
+func (a *API) LocalHostOnly(next http.Handler) http.Handler {
+	if a.cfg.Token != "" {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

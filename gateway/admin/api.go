@@ -1,11 +1,10 @@
-package gateway
+package admin
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -13,13 +12,56 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/waitroom/waitroom/internal/httpx"
 	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/web"
 )
 
-// probes answers /healthz (the process runs) and /readyz (Redis answers)
+func writeJSON(w http.ResponseWriter, code int, v any) { httpx.WriteJSON(w, code, v) }
+
+// Queue is what the admin API needs of the queue engine (on the control
+// plane).
+type Queue interface {
+	Figures(ctx context.Context, rooms []queue.Room) ([]queue.Figures, error)
+	Update(ctx context.Context, room string, p queue.Patch) error
+	AdmitNext(ctx context.Context, room queue.Room, n int) (queue.Admission, error)
+	Reset(ctx context.Context, room string) error
+}
+
+// Rooms are the rooms the gateway serves.
+type Rooms interface {
+	All() []queue.Room
+	Room(name string) (queue.Room, bool)
+}
+
+// Config configures the admin API.
+type Config struct {
+	Token string // WAITROOM_ADMIN_TOKEN; empty: only loopback Host names are served
+	Queue Queue
+	Rooms Rooms
+	// Ping asks Redis whether it answers (/readyz).
+	Ping func(ctx context.Context) error
+	// Failed is told of a failed Redis call (the gateway's probe).
+	Failed func(err error)
+	// Admitted announces visitors an operator admitted, to this
+	// instance's sockets and every other instance.
+	Admitted func(room string, visitors []string)
+	Metrics  http.Handler // GET /metrics
+	Pages    *web.Pages   // the dashboard and its assets
+	Log      zerolog.Logger
+}
+
+// API is the admin listener's handlers and guards. Build it with New.
+type API struct{ cfg Config }
+
+// New returns the admin API.
+func New(cfg Config) *API { return &API{cfg: cfg} }
+
+// Probes answers /healthz (the process runs) and /readyz (Redis answers)
 // before anything else in the admin chain.
-func (g *Gateway) probes(next http.Handler) http.Handler {
+func (a *API) Probes(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz":
@@ -27,7 +69,7 @@ func (g *Gateway) probes(next http.Handler) http.Handler {
 		case "/readyz":
 			ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 			defer cancel()
-			if err := g.store.control.Ping(ctx).Err(); err != nil {
+			if err := a.cfg.Ping(ctx); err != nil {
 				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "redis unreachable"})
 				return
 			}
@@ -38,15 +80,15 @@ func (g *Gateway) probes(next http.Handler) http.Handler {
 	})
 }
 
-// requireAdmin guards /admin/* and /debug/pprof/*: "Authorization: Bearer TOKEN", or HTTP Basic
+// RequireToken guards /admin/* and /debug/pprof/*: "Authorization: Bearer TOKEN", or HTTP Basic
 // with the token as the password (so the dashboard works in a browser,
 // which then sends the same credentials with its own fetches). The
 // comparison is constant-time over hashes, so neither the token's content
 // nor its length leaks through timing.
-func (g *Gateway) requireAdmin(next http.Handler) http.Handler {
-	token := httpx.NewTokenMatcher(g.cfg.AdminToken)
+func (a *API) RequireToken(next http.Handler) http.Handler {
+	token := httpx.NewTokenMatcher(a.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if g.cfg.AdminToken == "" || !(strings.HasPrefix(r.URL.Path, "/admin/") || strings.HasPrefix(r.URL.Path, "/debug/")) {
+		if a.cfg.Token == "" || !(strings.HasPrefix(r.URL.Path, "/admin/") || strings.HasPrefix(r.URL.Path, "/debug/")) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -59,7 +101,7 @@ func (g *Gateway) requireAdmin(next http.Handler) http.Handler {
 	})
 }
 
-// sameOriginWrites refuses state-changing /admin/* requests that a browser
+// SameOriginWrites refuses state-changing /admin/* requests that a browser
 // could have sent on behalf of another site. The dashboard logs in with HTTP
 // Basic, which the browser re-sends on its own, and a loopback admin
 // listener without a token has no credentials at all, so a page on any site
@@ -73,7 +115,7 @@ func (g *Gateway) requireAdmin(next http.Handler) http.Handler {
 // request was sent to. Clients that are not browsers (curl, surge) send
 // neither header and are not affected. Safe methods (GET, HEAD, OPTIONS)
 // pass untouched.
-func sameOriginWrites(next http.Handler) http.Handler {
+func SameOriginWrites(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -129,30 +171,32 @@ func withPort(host, scheme string) string {
 	return net.JoinHostPort(strings.Trim(host, "[]"), port)
 }
 
-func (g *Gateway) adminRoutes() http.Handler {
+// Routes is the admin listener's mux (behind the guards the gateway puts
+// in front: Probes, LocalHostOnly, SameOriginWrites, RequireToken).
+func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", g.metrics.handler())
-	mux.HandleFunc("GET /admin/{$}", g.serveDashboard)
-	mux.HandleFunc("GET /admin/rooms", g.serveRooms)
-	mux.HandleFunc("GET /admin/rooms/{name}", g.serveRoom)
-	mux.HandleFunc("PATCH /admin/rooms/{name}", g.patchRoom)
-	mux.HandleFunc("POST /admin/rooms/{name}/admit", g.admitRoom)
-	mux.HandleFunc("POST /admin/rooms/{name}/reset", g.resetRoom)
+	mux.Handle("GET /metrics", a.cfg.Metrics)
+	mux.HandleFunc("GET /admin/{$}", a.serveDashboard)
+	mux.HandleFunc("GET /admin/rooms", a.serveRooms)
+	mux.HandleFunc("GET /admin/rooms/{name}", a.serveRoom)
+	mux.HandleFunc("PATCH /admin/rooms/{name}", a.patchRoom)
+	mux.HandleFunc("POST /admin/rooms/{name}/admit", a.admitRoom)
+	mux.HandleFunc("POST /admin/rooms/{name}/reset", a.resetRoom)
 	// Profiles for the operator (behind the admin token like /admin/*).
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	mux.Handle("GET /_waitroom/assets/", http.StripPrefix("/_waitroom/assets/", g.pages.Assets()))
+	mux.Handle("GET "+web.AssetPrefix, http.StripPrefix(web.AssetPrefix, a.cfg.Pages.Assets()))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
 	})
 	return mux
 }
 
-func (g *Gateway) serveDashboard(w http.ResponseWriter, r *http.Request) {
+func (a *API) serveDashboard(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_ = g.pages.RenderDashboard(w, langOf(r))
+	_ = a.cfg.Pages.RenderDashboard(w, web.Lang(r.Header.Get("Accept-Language")))
 }
 
 // RoomJSON is one room in the admin API: its effective configuration and
@@ -196,10 +240,10 @@ func roomJSON(f queue.Figures) RoomJSON {
 	return out
 }
 
-func (g *Gateway) serveRooms(w http.ResponseWriter, r *http.Request) {
-	figs, err := g.store.q.Figures(r.Context(), g.router.all())
+func (a *API) serveRooms(w http.ResponseWriter, r *http.Request) {
+	figs, err := a.cfg.Queue.Figures(r.Context(), a.cfg.Rooms.All())
 	if err != nil {
-		g.health.Failed(err)
+		a.cfg.Failed(err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
 	}
@@ -213,28 +257,28 @@ func (g *Gateway) serveRooms(w http.ResponseWriter, r *http.Request) {
 }
 
 // adminRoom finds the {name} room or answers 404.
-func (g *Gateway) adminRoom(w http.ResponseWriter, r *http.Request) (queue.Room, bool) {
+func (a *API) adminRoom(w http.ResponseWriter, r *http.Request) (queue.Room, bool) {
 	name := r.PathValue("name")
-	room, ok := g.router.room(name)
+	room, ok := a.cfg.Rooms.Room(name)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such room"})
 	}
 	return room, ok
 }
 
-func (g *Gateway) writeRoom(w http.ResponseWriter, r *http.Request, room queue.Room) {
-	figs, err := g.store.q.Figures(r.Context(), []queue.Room{room})
+func (a *API) writeRoom(w http.ResponseWriter, r *http.Request, room queue.Room) {
+	figs, err := a.cfg.Queue.Figures(r.Context(), []queue.Room{room})
 	if err != nil || len(figs) != 1 {
-		g.health.Failed(err)
+		a.cfg.Failed(err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
 	}
 	writeJSON(w, http.StatusOK, roomJSON(figs[0]))
 }
 
-func (g *Gateway) serveRoom(w http.ResponseWriter, r *http.Request) {
-	if room, ok := g.adminRoom(w, r); ok {
-		g.writeRoom(w, r, room)
+func (a *API) serveRoom(w http.ResponseWriter, r *http.Request) {
+	if room, ok := a.adminRoom(w, r); ok {
+		a.writeRoom(w, r, room)
 	}
 }
 
@@ -274,43 +318,46 @@ func readBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return false
 }
 
-func seconds(d time.Duration) int64 { return int64(d / time.Second) }
-
 // toPatch checks every field and turns the body into a queue.Patch.
+// ParsePatch reads a PATCH body (strictly: see httpx) and checks every
+// field against the queue's limits; the error names each bad field.
+func ParsePatch(body []byte) (queue.Patch, error) {
+	var p roomPatch
+	if err := httpx.Unmarshal(body, &p); err != nil {
+		return queue.Patch{}, err
+	}
+	return p.toPatch()
+}
+
 func (p roomPatch) toPatch() (queue.Patch, error) {
 	var out queue.Patch
 	var bad []string
-	if p.AdmitPerMinute != nil {
-		if *p.AdmitPerMinute < 0 || *p.AdmitPerMinute > queue.MaxAdmitPerMinute {
-			bad = append(bad, fmt.Sprintf("admit_per_minute must be 0..%d", queue.MaxAdmitPerMinute))
+	check := func(field string, err error) {
+		if err != nil {
+			bad = append(bad, field+" "+err.Error())
 		}
+	}
+	if p.AdmitPerMinute != nil {
+		check("admit_per_minute", queue.CheckAdmitPerMinute(*p.AdmitPerMinute))
 		out.AdmitPerMinute = p.AdmitPerMinute
 	}
 	if p.MaxActive != nil {
-		if *p.MaxActive < 1 || *p.MaxActive > queue.MaxMaxActive {
-			bad = append(bad, fmt.Sprintf("max_active must be 1..%d", queue.MaxMaxActive))
-		}
+		check("max_active", queue.CheckMaxActive(*p.MaxActive))
 		out.MaxActive = p.MaxActive
 	}
 	if p.SessionTTLSeconds != nil {
-		if lo, hi := seconds(queue.MinSessionTTL), seconds(queue.MaxDuration); *p.SessionTTLSeconds < lo || *p.SessionTTLSeconds > hi {
-			bad = append(bad, fmt.Sprintf("session_ttl_seconds must be %d..%d", lo, hi))
-		}
-		d := time.Duration(*p.SessionTTLSeconds) * time.Second
+		d := secondsOf(*p.SessionTTLSeconds)
+		check("session_ttl_seconds", queue.CheckSessionTTL(d))
 		out.SessionTTL = &d
 	}
 	if p.AbandonAfterSeconds != nil {
-		if lo, hi := seconds(queue.MinAbandonAfter), seconds(queue.MaxDuration); *p.AbandonAfterSeconds < lo || *p.AbandonAfterSeconds > hi {
-			bad = append(bad, fmt.Sprintf("abandon_after_seconds must be %d..%d", lo, hi))
-		}
-		d := time.Duration(*p.AbandonAfterSeconds) * time.Second
+		d := secondsOf(*p.AbandonAfterSeconds)
+		check("abandon_after_seconds", queue.CheckAbandonAfter(d))
 		out.AbandonAfter = &d
 	}
 	if p.Mode != nil {
 		m := queue.Mode(*p.Mode)
-		if m != queue.FIFO && m != queue.Random {
-			bad = append(bad, "mode must be fifo or random")
-		}
+		check("mode", queue.CheckMode(m))
 		out.Mode = &m
 	}
 	out.Paused, out.Closed = p.Paused, p.Closed
@@ -321,9 +368,8 @@ func (p roomPatch) toPatch() (queue.Patch, error) {
 			var t time.Time
 			if err := json.Unmarshal(p.OpensAt, &t); err != nil {
 				bad = append(bad, "opens_at must be an RFC 3339 time or null")
-			} else if t.Unix() <= 0 {
-				bad = append(bad, "opens_at must be a time after 1970")
 			} else {
+				check("opens_at", queue.CheckOpensAt(t))
 				out.OpensAt = &t
 			}
 		}
@@ -334,8 +380,20 @@ func (p roomPatch) toPatch() (queue.Patch, error) {
 	return out, nil
 }
 
-func (g *Gateway) patchRoom(w http.ResponseWriter, r *http.Request) {
-	room, ok := g.adminRoom(w, r)
+// secondsOf turns a count of seconds into a duration, saturating instead
+// of overflowing (so a huge value is refused as too long, not wrapped).
+func secondsOf(n int64) time.Duration {
+	if n > int64(queue.MaxDuration/time.Second)*2 {
+		return queue.MaxDuration * 2
+	}
+	if n < 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
+}
+
+func (a *API) patchRoom(w http.ResponseWriter, r *http.Request) {
+	room, ok := a.adminRoom(w, r)
 	if !ok {
 		return
 	}
@@ -348,7 +406,7 @@ func (g *Gateway) patchRoom(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	if err := g.store.q.Update(r.Context(), room.Name, p); err != nil {
+	if err := a.cfg.Queue.Update(r.Context(), room.Name, p); err != nil {
 		var invalid *queue.InvalidError
 		if errors.As(err, &invalid) {
 			// A value the queue refuses is the caller's to fix, not an
@@ -356,16 +414,16 @@ func (g *Gateway) patchRoom(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": invalid.Problem})
 			return
 		}
-		g.health.Failed(err)
+		a.cfg.Failed(err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
 	}
-	g.log.Info().Str("room", room.Name).RawJSON("patch", mustJSON(body)).Msg("room changed")
-	g.writeRoom(w, r, room)
+	a.cfg.Log.Info().Str("room", room.Name).RawJSON("patch", mustJSON(body)).Msg("room changed")
+	a.writeRoom(w, r, room)
 }
 
-func (g *Gateway) admitRoom(w http.ResponseWriter, r *http.Request) {
-	room, ok := g.adminRoom(w, r)
+func (a *API) admitRoom(w http.ResponseWriter, r *http.Request) {
+	room, ok := a.adminRoom(w, r)
 	if !ok {
 		return
 	}
@@ -379,16 +437,16 @@ func (g *Gateway) admitRoom(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "count must be 1..100000"})
 		return
 	}
-	adm, err := g.store.q.AdmitNext(r.Context(), room, body.Count)
+	adm, err := a.cfg.Queue.AdmitNext(r.Context(), room, body.Count)
 	if err != nil {
-		g.health.Failed(err)
+		a.cfg.Failed(err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
 	}
 	if len(adm.Admitted) > 0 {
-		g.announceAdmitted(g.run.ctx, room.Name, adm.Admitted, time.Now().Add(admitWindow))
+		a.cfg.Admitted(room.Name, adm.Admitted)
 	}
-	g.log.Info().Str("room", room.Name).Int("asked", body.Count).Int("admitted", len(adm.Admitted)).Msg("manual admit")
+	a.cfg.Log.Info().Str("room", room.Name).Int("asked", body.Count).Int("admitted", len(adm.Admitted)).Msg("manual admit")
 	writeJSON(w, http.StatusOK, map[string]int{"admitted": len(adm.Admitted), "skipped": adm.Skipped})
 }
 
@@ -396,18 +454,18 @@ func (g *Gateway) admitRoom(w http.ResponseWriter, r *http.Request) {
 // the rooms file (or the WAITROOM_* defaults) apply again on every
 // instance; places, active visitors and totals are kept. The body, if any,
 // is ignored. Answers the room as it is now.
-func (g *Gateway) resetRoom(w http.ResponseWriter, r *http.Request) {
-	room, ok := g.adminRoom(w, r)
+func (a *API) resetRoom(w http.ResponseWriter, r *http.Request) {
+	room, ok := a.adminRoom(w, r)
 	if !ok {
 		return
 	}
-	if err := g.store.q.Reset(r.Context(), room.Name); err != nil {
-		g.health.Failed(err)
+	if err := a.cfg.Queue.Reset(r.Context(), room.Name); err != nil {
+		a.cfg.Failed(err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "redis unreachable"})
 		return
 	}
-	g.log.Info().Str("room", room.Name).Msg("room reset to its file values")
-	g.writeRoom(w, r, room)
+	a.cfg.Log.Info().Str("room", room.Name).Msg("room reset to its file values")
+	a.writeRoom(w, r, room)
 }
 
 func mustJSON(v any) []byte {
