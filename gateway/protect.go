@@ -94,7 +94,7 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 	case p.Token != "":
 		g.serveProxy(w, withAdmitted(r, p))
 	default:
-		sj := board.Of(st)
+		sj := g.crowd.tickets.Tell(room.Name, visitor, board.Of(st), now)
 		g.queued(w, r, sj, retryAfter(sj))
 	}
 }

@@ -55,11 +55,12 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 		return
 	}
+	now := time.Now()
 	if st.State == queue.StateAdmitted {
-		g.crowd.hints.Add(room.Name, visitor, st.Until, time.Now())
+		g.crowd.hints.Add(room.Name, visitor, st.Until, now)
 	}
 	w.Header().Set("Waitroom-State", string(st.State))
-	writeJSON(w, http.StatusOK, board.Of(st))
+	writeJSON(w, http.StatusOK, g.crowd.tickets.Tell(room.Name, visitor, board.Of(st), now))
 }
 
 // lookup is the visitor's status, joining them when they are not in the
@@ -107,8 +108,7 @@ func (g *Gateway) localStatus(room queue.Room, visitor string, now time.Time) (w
 		return web.Status{}, false // not known, or the front passed them: ask Redis
 	}
 	g.hub.StillThere(room.Name, visitor)
-	pos := g.crowd.tickets.Told(room.Name, visitor, t, t-f.Front+1, now)
-	return board.Queued(f, pos, t), true
+	return g.crowd.tickets.Tell(room.Name, visitor, board.Queued(f, t-f.Front+1, t), now), true
 }
 
 // busyAPI answers a status request the crowd gate turned away: 429 with

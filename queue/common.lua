@@ -145,15 +145,21 @@ local function achieved(now)
 end
 
 -- eta_rate is the basis of a waiting visitor's ETA, per minute in
--- thousandths: the achieved rate once it was measured over 30 s or more,
--- the configured rate before that. The admission step caches the achieved
--- rate in st (it runs a few times a second), so a status read stays O(1);
--- a cache older than 5 s (nobody admitting) falls back to the configured rate.
+-- thousandths: the configured rate (live changes included), or the rate
+-- actually achieved when that was measured over 30 s or more and is lower
+-- (max_active full, an origin slow to take its visitors). Never the
+-- achieved rate above the configured one: after the operator lowers the
+-- rate, the last minute's pace is no promise. The admission step caches
+-- the achieved rate in st (it runs a few times a second), so a status read
+-- stays O(1); a cache older than 5 s (nobody admitting) is ignored.
 local function eta_rate(c, now)
+  local conf = c.apm * 1000
   local v = redis.call("HMGET", K_ST, "ar", "as", "at")
   local at = tonumber(v[3] or "0")
-  if at > now - 5000 and tonumber(v[2] or "0") >= 30 then return tonumber(v[1]) end
-  return c.apm * 1000
+  if at > now - 5000 and tonumber(v[2] or "0") >= 30 and tonumber(v[1]) < conf then
+    return tonumber(v[1])
+  end
+  return conf
 end
 
 local function waiting()

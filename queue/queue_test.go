@@ -236,7 +236,8 @@ func pipeJoin(t testing.TB, q *Queue, room Room, n int, at time.Time) {
 }
 
 // A waiting visitor's ETA follows the rate actually achieved, not a
-// configured rate the line has not shown yet.
+// configured rate the line has not shown yet; and never the achieved rate
+// above a rate the operator has just lowered.
 func TestETAFromAchievedRate(t *testing.T) {
 	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
 		clk := newClock(t, rdb)
@@ -247,7 +248,7 @@ func TestETAFromAchievedRate(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if f := figures(t, q, room, clk.now); f.AchievedPerMinute < 590 || f.AchievedPerMinute > 620 || f.ETAPerMinute != f.AchievedPerMinute {
+		if f := figures(t, q, room, clk.now); f.AchievedPerMinute < 590 || f.AchievedPerMinute > 620 || f.ETAPerMinute != min(f.AchievedPerMinute, 600) {
 			t.Fatalf("achieved %.1f/min (ETA basis %.1f), want about 600", f.AchievedPerMinute, f.ETAPerMinute)
 		}
 		room.AdmitPerMinute = 6000 // raised, not yet achieved
@@ -258,6 +259,17 @@ func TestETAFromAchievedRate(t *testing.T) {
 		want := time.Duration(s.Position) * 100 * time.Millisecond // 600/min
 		if s.ETA < want*95/100 || s.ETA > want*105/100 {
 			t.Fatalf("ETA %s at position %d, want about %s", s.ETA, s.Position, want)
+		}
+		// The operator cuts the rate to 1/min: the visitor with 2 ahead
+		// waits about three minutes, whatever the last minute's pace.
+		room.AdmitPerMinute = 1
+		third := visitorID(int(figures(t, q, room, clk.now).Front) + 1) // ticket = index + 1
+		s, err = q.status(ctx, room, third, clk.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Position != 3 || s.ETA != 3*time.Minute {
+			t.Fatalf("at 1/min: position %d, ETA %s, want 3 and 3m0s", s.Position, s.ETA)
 		}
 	})
 }

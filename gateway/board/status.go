@@ -70,3 +70,25 @@ func opensAt(t time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
+
+// Told is what a visitor was last told: position, ETA and the room's rate
+// then.
+type Told struct {
+	Position, ETA int64
+	Rate          int
+}
+
+// Steady keeps the ETA's promise: while a waiting visitor's position falls
+// or stays, their ETA never rises — an estimate that counts up while nobody
+// moves is worse than one that waits for the next admission to fall. It
+// may rise only when the operator slowed the room since (a lower rate), or
+// when the position rose (a reshuffle), or from "unknown". Steady returns
+// the status to tell and what to remember for the next answer.
+func Steady(s web.Status, prev Told) (web.Status, Told) {
+	if s.State == string(queue.StateQueued) && s.ETA >= 0 && prev.ETA >= 0 &&
+		s.Position > 0 && prev.Position > 0 && s.Position <= prev.Position &&
+		s.AdmitPerMinute >= prev.Rate {
+		s.ETA = min(s.ETA, prev.ETA)
+	}
+	return s, Told{Position: s.Position, ETA: s.ETA, Rate: s.AdmitPerMinute}
+}

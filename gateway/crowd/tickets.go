@@ -3,8 +3,10 @@ package crowd
 import (
 	"time"
 
+	"github.com/waitroom/waitroom/gateway/board"
 	"github.com/waitroom/waitroom/internal/cache"
 	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/web"
 )
 
 // Tickets remembers the tickets this instance handed to or read for
@@ -14,11 +16,14 @@ type Tickets struct {
 	c *cache.Cache[visitorKey, ticket]
 }
 
-// ticket is a visitor's place number and the numbering it belongs to. pos
-// is the lowest position this instance has told the visitor: answers from
-// the figures may be a tick behind a fresher Redis answer given before, and
-// a visitor must never see their position go up.
-type ticket struct{ number, reshuffles, pos int64 }
+// ticket is a visitor's place number and the numbering it belongs to, and
+// what this instance last told them: answers from the figures may be a
+// tick behind a fresher Redis answer given before, and a visitor must never
+// see their position go up, nor their ETA rise while they do not move back.
+type ticket struct {
+	number, reshuffles int64
+	told               board.Told
+}
 
 // ticketTTL bounds how long an unused ticket is kept: a visitor who stopped
 // polling that long ago is looked up again if they come back.
@@ -33,33 +38,31 @@ func (b *Tickets) Put(room, visitor string, st queue.Status, now time.Time) {
 	if st.State != queue.StateQueued || st.Ticket <= 0 {
 		return
 	}
-	e := ticket{number: st.Ticket, reshuffles: st.Reshuffles, pos: st.Position}
 	b.c.Update(visitorKey{room, visitor}, now, func(old ticket, found bool) (ticket, time.Time, bool) {
-		if found && old.number == e.number && old.reshuffles == e.reshuffles && old.pos > 0 {
-			e.pos = min(old.pos, e.pos)
+		e := ticket{number: st.Ticket, reshuffles: st.Reshuffles}
+		if found && old.number == e.number && old.reshuffles == e.reshuffles {
+			e.told = old.told // the same place: the promises made stand
 		}
 		return e, now.Add(ticketTTL), true
 	})
 }
 
-// Told returns the position to tell the visitor: pos, or the lower one told
-// before for the same ticket; the answer is remembered.
-func (b *Tickets) Told(room, visitor string, number, pos int64, now time.Time) int64 {
-	out := pos
+// Tell returns s, the visitor's status about to be told, kept to what was
+// told before for the same ticket: never a higher position, never a higher
+// ETA while the position does not rise (board.Steady). The answer is
+// remembered.
+func (b *Tickets) Tell(room, visitor string, s web.Status, now time.Time) web.Status {
 	b.c.Update(visitorKey{room, visitor}, now, func(e ticket, found bool) (ticket, time.Time, bool) {
-		if !found {
-			return e, time.Time{}, false
+		if !found || e.number != s.Ticket || s.Ticket == 0 {
+			return e, now.Add(ticketTTL), found
 		}
-		if e.number == number {
-			if e.pos > 0 && e.pos < pos {
-				out = e.pos
-			} else {
-				e.pos = pos
-			}
+		if p := e.told.Position; p > 0 && p < s.Position {
+			s.Position = p
 		}
+		s, e.told = board.Steady(s, e.told)
 		return e, now.Add(ticketTTL), true
 	})
-	return out
+	return s
 }
 
 // Get is the visitor's ticket, unless a reshuffle came since (then it is

@@ -162,6 +162,7 @@ type wsConn struct {
 	askSkew   time.Duration // this socket's offset within unnumberedAskGap
 	unknown   bool          // accepted without a lookup (crowd gate full): ask first
 	final     bool          // "admitted" was pushed; nothing more to say
+	promised  board.Told    // the last ETA told, kept from rising (board.Steady)
 }
 
 // New returns a hub; run it with Run.
@@ -243,6 +244,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, room queue.Room, vi
 	if !known {
 		c.lastAsk = time.Time{}
 	}
+	_, c.promised = board.Steady(sj, board.Told{})
 	c.busy.Store(true)
 	if !h.add(c) {
 		h.Unreserve(visitor)
@@ -482,7 +484,7 @@ func (h *Hub) push(c *wsConn, f queue.Figures, now time.Time) {
 			h.ask(c, now, false)
 		}
 	} else if f.State != queue.StatePrequeue {
-		sj = board.Queued(f, h.place(c, f, now), c.ticket)
+		sj, c.promised = board.Steady(board.Queued(f, h.place(c, f, now), c.ticket), c.promised)
 	}
 	if c.lastPing.IsZero() || now.Sub(c.lastPing) >= pingEvery {
 		if c.busy.CompareAndSwap(false, true) {
