@@ -248,3 +248,34 @@ func TestAdminRefusesCrossSiteWrites(t *testing.T) {
 		}
 	}
 }
+
+// An operator who types the admin listener's address lands on the
+// dashboard; the dashboard's charts can start from the gateway's history.
+func TestAdminRootAndHistory(t *testing.T) {
+	r := newRig(t, rigOpts{rooms: []queue.Room{room("h", 60, 10, "/*")}})
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(r.adm.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/admin/" {
+		t.Fatalf("GET /: %d Location %q, want 302 to /admin/", res.StatusCode, res.Header.Get("Location"))
+	}
+	res, body := r.admin(t, http.MethodGet, "/admin/history", "")
+	var h struct {
+		Rooms map[string][]struct {
+			T              int64 `json:"t"`
+			AdmitPerMinute int   `json:"admit_per_minute"`
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &h); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /admin/history: %d %s", res.StatusCode, body)
+	}
+	if pts := h.Rooms["h"]; len(pts) == 0 || pts[0].AdmitPerMinute != 60 || pts[0].T == 0 {
+		t.Fatalf("history %s: want a first sample of room h taken at start", body)
+	}
+	if res, _ := newBrowser(t).get(r.adm.URL+"/admin/history", false); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("history without the token: %d", res.StatusCode)
+	}
+}

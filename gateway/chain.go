@@ -78,6 +78,7 @@ func (g *Gateway) buildAdminChain() http.Handler {
 		Admitted: func(room string, visitors []string) {
 			g.announceAdmitted(g.run.ctx, room, visitors, time.Now().Add(admitWindow))
 		},
+		History: func() any { return g.board.History() },
 		Metrics: g.metrics.handler(), Pages: g.pages, Log: g.log,
 	})
 	return chain(api.Routes(),

@@ -21,6 +21,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -600,8 +601,12 @@ func TestDashboardInBrowser(t *testing.T) {
 		getPage(t, httpVisitor(t), public.URL+"/events/42")
 	}
 
-	op := newVisitor(t, browser(t), "en")
+	// The gateway keeps the last minutes of figures: wait for two samples
+	// (5 s apart) so the charts have a past to draw at once.
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+token))
+	waitHistory(t, admin.URL, auth, 2)
+
+	op := newVisitor(t, browser(t), "en")
 	if _, err := chromedp.Call(op.ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
 		Headers: network.Headers{"Authorization": auth},
 	}); err != nil {
@@ -613,7 +618,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got := op.eval(`document.querySelector('#rooms-table tbody td:nth-of-type(3)').textContent`); got != "1" {
 		t.Errorf("active = %q, want 1", got)
 	}
-	// A chart has pixels once two polls are in.
+	// The charts start from the gateway's history, not from nothing: more
+	// samples are drawn than the page has polled.
+	if got, _ := strconv.Atoi(op.eval(`String(Number(document.getElementById('room-concert-42').dataset.points) - Number(document.getElementById('dash').dataset.polls))`)); got < 2 {
+		t.Errorf("samples drawn beyond the page's own polls: %d, want the gateway's history (>= 2)", got)
+	}
 	op.waitFor("a drawn chart", `(() => {
 		const c = document.querySelector('#room-concert-42 canvas');
 		const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -643,7 +652,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	op.do(chromedp.Click(chromedp.CSS(`#room-concert-42 .controls > button:last-child`)))
-	op.waitFor("the room open again", `document.querySelector('#rooms-table tbody td:nth-of-type(1)').textContent === 'open'`)
+	op.waitFor("the room open again", `document.querySelector('#rooms-table tbody td:nth-of-type(1)').textContent === 'queued'`)
 	if page := getPage(t, httpVisitor(t), public.URL+"/events/42"); strings.Contains(page, `data-state="paused"`) {
 		t.Error("the dashboard's Reset left the room paused")
 	}
@@ -656,7 +665,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	ko.do(chromedp.Navigate(admin.URL + "/admin/"))
-	ko.waitFor("the room's state in Korean", `document.querySelector('#rooms-table tbody td:nth-of-type(1)').textContent === '운영 중'`)
+	ko.waitFor("the room's state in Korean", `document.querySelector('#rooms-table tbody td:nth-of-type(1)').textContent === '대기열 운영'`)
 	for _, c := range []struct{ what, got, want string }{
 		{"html lang", ko.eval(`document.documentElement.lang`), "ko"},
 		{"heading", ko.text("rooms-heading"), "대기실"},
@@ -667,6 +676,48 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 	ko.screenshot("dashboard-ko", 1200)
+
+	// On a phone (390 px) the room table is a card per room: every figure
+	// shows, named, and nothing runs off the screen.
+	phone := newVisitor(t, browser(t), "en")
+	if _, err := chromedp.Call(phone.ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+		Headers: network.Headers{"Authorization": auth},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	phone.do(chromedp.EmulateViewport(390, 844), chromedp.Navigate(admin.URL+"/admin/"))
+	phone.waitFor("the room's card", `[...document.querySelectorAll('#rooms-table tbody th')].some(th => th.textContent === 'concert-42')`)
+	if got := phone.eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); got != "true" {
+		t.Errorf("the dashboard is wider than a 390 px phone: scrollWidth %s", phone.eval(`String(document.documentElement.scrollWidth)`))
+	}
+	if got := phone.eval(`String([...document.querySelectorAll('#rooms-table tbody td')].every(td => { const r = td.getBoundingClientRect(); return r.right <= window.innerWidth + 0.5 && r.width > 0; }))`); got != "true" {
+		t.Error("a figure of the room table is cut off on a phone")
+	}
+	phone.screenshot("dashboard-phone", 390)
+}
+
+// waitHistory waits until the gateway's admin history holds n samples of
+// a room.
+func waitHistory(t *testing.T, adminURL, auth string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, adminURL+"/admin/history", nil)
+		req.Header.Set("Authorization", auth)
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			var h struct{ Rooms map[string][]json.RawMessage }
+			_ = json.NewDecoder(res.Body).Decode(&h)
+			res.Body.Close()
+			if len(h.Rooms["concert-42"]) >= n {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway's history did not reach %d samples", n)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // When the socket drops (a gateway instance going away closes it with 1001)

@@ -85,7 +85,7 @@ func TestDashboardCatalogs(t *testing.T) {
 	for _, m := range regexp.MustCompile(`\{\{index \.T "([a-z_]+)"\}\}`).FindAllStringSubmatch(string(html), -1) {
 		used[m[1]] = true
 	}
-	for _, state := range []string{"open", "prequeue", "paused", "closed"} {
+	for _, state := range []string{"queued", "prequeue", "paused", "closed"} {
 		used["state_"+state] = true // t('state_' + state)
 	}
 	if len(used) < 30 {

@@ -29,8 +29,12 @@ var embedded embed.FS
 // the pages link their CSS and JavaScript under it.
 const AssetPrefix = "/_waitroom/assets/"
 
-// DashboardRoomsURL is what the dashboard polls for its figures.
-const DashboardRoomsURL = "/admin/rooms"
+// DashboardRoomsURL is what the dashboard polls for its figures, and
+// DashboardHistoryURL what it reads its charts' past from when it opens.
+const (
+	DashboardRoomsURL   = "/admin/rooms"
+	DashboardHistoryURL = "/admin/history"
+)
 
 // RefreshSeconds is how often the queue page reloads itself for visitors
 // without JavaScript.
@@ -421,6 +425,7 @@ type dashboardView struct {
 	RoomsURL       string
 	PollMillis     int
 	HistoryMinutes int
+	HistoryURL     string
 }
 
 // RenderDashboard writes the operator's live dashboard (GET /admin/). Its
@@ -438,7 +443,7 @@ func (p *Pages) RenderDashboard(w io.Writer, lang string) error {
 		return err
 	}
 	return p.render(w, dashboardPage, dashboardView{Lang: lang, T: cat, TextJSON: string(text),
-		RoomsURL: DashboardRoomsURL, PollMillis: 2000, HistoryMinutes: 10})
+		RoomsURL: DashboardRoomsURL, HistoryURL: DashboardHistoryURL, PollMillis: 2000, HistoryMinutes: 15})
 }
 
 // render executes into a pooled buffer first, so a failing template never

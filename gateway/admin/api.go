@@ -48,9 +48,12 @@ type Config struct {
 	// Admitted announces visitors an operator admitted, to this
 	// instance's sockets and every other instance.
 	Admitted func(room string, visitors []string)
-	Metrics  http.Handler // GET /metrics
-	Pages    *web.Pages   // the dashboard and its assets
-	Log      zerolog.Logger
+	// History is every room's figures of the last minutes, oldest first
+	// (board.History), for the dashboard's charts.
+	History func() any
+	Metrics http.Handler // GET /metrics
+	Pages   *web.Pages   // the dashboard and its assets
+	Log     zerolog.Logger
 }
 
 // API is the admin listener's handlers and guards. Build it with New.
@@ -177,6 +180,8 @@ func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", a.cfg.Metrics)
 	mux.HandleFunc("GET /admin/{$}", a.serveDashboard)
+	mux.Handle("GET /{$}", http.RedirectHandler("/admin/", http.StatusFound))
+	mux.HandleFunc("GET /admin/history", a.serveHistory)
 	mux.HandleFunc("GET /admin/rooms", a.serveRooms)
 	mux.HandleFunc("GET /admin/rooms/{name}", a.serveRoom)
 	mux.HandleFunc("PATCH /admin/rooms/{name}", a.patchRoom)
@@ -191,6 +196,12 @@ func (a *API) Routes() http.Handler {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
 	})
 	return mux
+}
+
+// serveHistory is GET /admin/history: {"rooms": {name: [samples]}}, the
+// figures the dashboard's charts start from.
+func (a *API) serveHistory(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"rooms": a.cfg.History()})
 }
 
 func (a *API) serveDashboard(w http.ResponseWriter, r *http.Request) {

@@ -48,6 +48,7 @@ type Board struct {
 	health Health
 	log    zerolog.Logger
 	last   atomic.Pointer[Snapshot]
+	hist   history
 
 	mu       sync.Mutex
 	watchers []chan *Snapshot
@@ -72,6 +73,7 @@ func (b *Board) Read(ctx context.Context, now time.Time) error {
 		s.Rooms[f.Room] = f
 	}
 	b.last.Store(s)
+	b.hist.sample(s)
 	b.mu.Lock()
 	for _, w := range b.watchers {
 		select { // the latest snapshot wins; a slow watcher skips one

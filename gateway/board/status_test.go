@@ -2,6 +2,7 @@ package board
 
 import (
 	"testing"
+	"time"
 
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/web"
@@ -75,6 +76,27 @@ func TestSteadyLetsTheTruthRise(t *testing.T) {
 		}
 		if s, _ := Steady(tc.next, p); s.ETA != tc.want {
 			t.Errorf("%s: ETA %d, want %d", tc.name, s.ETA, tc.want)
+		}
+	}
+}
+
+// The board keeps one sample per HistoryEvery, oldest first, at most
+// HistoryLength of them per room.
+func TestHistory(t *testing.T) {
+	b := &Board{}
+	t0 := time.Unix(1_800_000_000, 0)
+	for i := range historySize + 40 {
+		at := t0.Add(time.Duration(i) * HistoryEvery)
+		b.hist.sample(&Snapshot{At: at, Rooms: map[string]queue.Figures{"r": {Waiting: int64(i)}}})
+		b.hist.sample(&Snapshot{At: at.Add(time.Second), Rooms: map[string]queue.Figures{"r": {Waiting: -1}}}) // within the interval: skipped
+	}
+	pts := b.History()["r"]
+	if len(pts) != historySize {
+		t.Fatalf("%d samples kept, want %d", len(pts), historySize)
+	}
+	for i, p := range pts {
+		if p.Waiting != int64(40+i) {
+			t.Fatalf("sample %d holds waiting %d, want %d (oldest first, the last %d)", i, p.Waiting, 40+i, historySize)
 		}
 	}
 }

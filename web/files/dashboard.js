@@ -1,14 +1,18 @@
-// waitroom operator dashboard. Polls GET /admin/rooms (same origin, so the
-// browser sends the HTTP Basic credentials it was asked for), keeps a few
-// minutes of history per room in memory and draws it on canvases. Controls
-// send PATCH /admin/rooms/{name} and POST /admin/rooms/{name}/admit and /reset.
+// waitroom operator dashboard. Reads the gateway's last minutes of figures
+// (GET /admin/history) so the charts are drawn at once, then polls GET
+// /admin/rooms (same origin, so the browser sends the HTTP Basic
+// credentials it was asked for), keeps the history per room in memory and
+// draws it on canvases. Controls send PATCH /admin/rooms/{name} and POST
+// /admin/rooms/{name}/admit and /reset. A room's state is the API's word
+// for it (prequeue, queued, paused, closed), so the page and the API agree.
 (function () {
   'use strict';
 
   var root = document.getElementById('dash');
   var ROOMS_URL = root.getAttribute('data-rooms-url');
   var POLL_MS = Number(root.getAttribute('data-poll-ms')) || 2000;
-  var HISTORY_MS = (Number(root.getAttribute('data-history-minutes')) || 10) * 60000;
+  var HISTORY_MS = (Number(root.getAttribute('data-history-minutes')) || 15) * 60000;
+  var HISTORY_URL = root.getAttribute('data-history-url');
   var RATE_WINDOW_MS = 30000; // admitted-per-minute is measured over this window
   var COLORS = { waiting: '#1d4ed8', active: '#0f7a3a', rate: '#a23b00', limit: '#6b7280' };
   var TEXT = JSON.parse(root.getAttribute('data-text') || '{}'); // this page's language (dashboard_messages.go)
@@ -48,17 +52,14 @@
     s.setAttribute('data-kind', kind || 'ok');
   }
 
+  // roomState is the room's state as the API says it.
   function roomState(r) {
-    if (r.closed) return 'closed';
-    if (r.paused) return 'paused';
-    if (r.state === 'prequeue') return 'prequeue';
-    if (r.state === 'queued') return 'open';
-    if (r.opens_at && new Date(r.opens_at).getTime() > Date.now()) return 'prequeue';
-    return 'open';
+    return ['prequeue', 'queued', 'paused', 'closed'].indexOf(r.state) >= 0 ? r.state : 'queued';
   }
 
   function record(r, now) {
     var h = history[r.name] || (history[r.name] = []);
+    if (h.length && now <= h[h.length - 1].t) return;
     h.push({ t: now, waiting: Number(r.waiting) || 0, active: Number(r.active) || 0, admitted: Number(r.admitted_total) || 0,
       achieved: typeof r.achieved_per_minute === 'number' ? r.achieved_per_minute : null });
     while (h.length > 2 && now - h[0].t > HISTORY_MS) h.shift();
@@ -77,17 +78,18 @@
     rooms.forEach(function (r) {
       var h = history[r.name], rate = h && h.length ? h[h.length - 1].rate : 0;
       var state = roomState(r);
+      // data-label names each cell where a phone shows the row as a card.
       body.appendChild(el('tr', {}, [
         el('th', { scope: 'row' }, [el('a', { href: '#room-' + r.name, text: r.name })]),
-        el('td', {}, [el('span', { class: 'tag ' + state, 'data-state': state, text: t('state_' + state) })]),
-        el('td', { class: 'num', text: fmt(r.waiting) }),
-        el('td', { class: 'num', text: fmt(r.active) }),
-        el('td', { class: 'num', text: fmt(r.max_active) }),
-        el('td', { class: 'num', text: fmt(r.admitted_total) }),
-        el('td', { class: 'num', text: fmt(r.abandoned_total) }),
-        el('td', { class: 'num', text: fmt(r.admit_per_minute) }),
-        el('td', { class: 'num', text: fmt(rate) }),
-        el('td', { text: r.mode || 'fifo' })
+        el('td', { 'data-label': t('col_state') }, [el('span', { class: 'tag ' + state, 'data-state': state, text: t('state_' + state) })]),
+        el('td', { class: 'num', 'data-label': t('col_waiting'), text: fmt(r.waiting) }),
+        el('td', { class: 'num', 'data-label': t('col_active'), text: fmt(r.active) }),
+        el('td', { class: 'num', 'data-label': t('col_max_active'), text: fmt(r.max_active) }),
+        el('td', { class: 'num', 'data-label': t('col_admitted'), text: fmt(r.admitted_total) }),
+        el('td', { class: 'num', 'data-label': t('col_abandoned'), text: fmt(r.abandoned_total) }),
+        el('td', { class: 'num', 'data-label': t('col_rate_set'), text: fmt(r.admit_per_minute) }),
+        el('td', { class: 'num', 'data-label': t('col_rate_now'), text: fmt(rate) }),
+        el('td', { 'data-label': t('col_mode'), text: r.mode || 'fifo' })
       ]));
     });
   }
@@ -276,6 +278,7 @@
     // The current values show in the empty inputs.
     p.inputs.admit_per_minute.placeholder = fmt(r.admit_per_minute);
     p.inputs.max_active.placeholder = fmt(r.max_active);
+    p.el.setAttribute('data-points', h.length); // samples drawn (history and polls)
     draw(p.canvases.waiting, h, [{ color: COLORS.waiting, value: function (pt) { return pt.waiting; } }]);
     draw(p.canvases.active, h, [
       { color: COLORS.active, value: function (pt) { return pt.active; } },
@@ -287,7 +290,7 @@
     ]);
   }
 
-  var inFlight = false, timer = 0;
+  var inFlight = false, timer = 0, polls = 0;
   function poll() {
     clearTimeout(timer);
     timer = setTimeout(poll, POLL_MS);
@@ -304,6 +307,7 @@
         var now = Date.now();
         rooms.sort(function (a, b) { return a.name < b.name ? -1 : 1; });
         rooms.forEach(function (r) { latest[r.name] = r; record(r, now); });
+        root.setAttribute('data-polls', ++polls);
         renderTable(rooms);
         rooms.forEach(renderPanel);
         var at = new Date(now).toLocaleTimeString(LOCALE);
@@ -316,5 +320,24 @@
   window.addEventListener('resize', function () {
     Object.keys(latest).forEach(function (name) { renderPanel(latest[name]); });
   });
-  poll();
+
+  // The charts start from the gateway's own last minutes of figures; the
+  // polls then carry them on. Without them (an older gateway, an error)
+  // the charts simply start empty.
+  function loadHistory() {
+    if (!HISTORY_URL) return Promise.resolve();
+    return fetch(HISTORY_URL, { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (data) {
+        var rooms = (data && data.rooms) || {};
+        Object.keys(rooms).forEach(function (name) {
+          (rooms[name] || []).forEach(function (p) {
+            record({ name: name, waiting: p.waiting, active: p.active, admitted_total: p.admitted_total,
+              achieved_per_minute: p.achieved_per_minute }, p.t);
+          });
+        });
+      })
+      .catch(function () {});
+  }
+  loadHistory().then(poll);
 })();
