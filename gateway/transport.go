@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -27,6 +29,18 @@ import (
 // Everything else — requests with a body, upgrades (WebSocket), HTTPS
 // origins, origins reached through an HTTP proxy, Expect: 100-continue —
 // goes to the standard transport (fallback), which handles it all.
+//
+// No byte the origin sends may reach a request other than the one it
+// answers. http.Transport keeps a reader on every idle connection and
+// drops one the origin writes to unasked; this transport has no reader
+// there, so it checks at both ends of the idle time instead: a connection
+// goes back to the pool only when its answer ended exactly where the bytes
+// read so far end (nothing more buffered: no second response, no body
+// after a HEAD answer, no bytes after a chunked body's trailers), and it
+// is taken from the pool only when the origin sent nothing and did not
+// hang up while it sat there (a non-blocking MSG_PEEK on the socket:
+// unsolicited 1xx, 408, garbage). Response headers are capped as
+// http.Transport caps them (MaxResponseHeaderBytes, 10 MB by default).
 type originTransport struct {
 	fallback *http.Transport
 	host     string // the origin's host:port; "" disables the fast path
@@ -36,17 +50,48 @@ type originTransport struct {
 	// has likely closed them); headerTimeout bounds the wait for the
 	// response's header.
 	idleTimeout, headerTimeout time.Duration
+	// maxHeader caps the bytes of a response's header (each 1xx answer's
+	// and the final one's), as MaxResponseHeaderBytes does.
+	maxHeader int64
 }
 
 var _ http.RoundTripper = (*originTransport)(nil)
 
-// originConn is one keep-alive connection to the origin.
+// defaultMaxResponseHeaderBytes is http.Transport's own cap on a
+// response header when MaxResponseHeaderBytes is zero.
+const defaultMaxResponseHeaderBytes = 10 << 20
+
+// originConn is one keep-alive connection to the origin. It is the reader
+// under br, so it can stop a response header at maxHeader bytes.
 type originConn struct {
 	c         net.Conn
+	raw       syscall.RawConn // nil: the idle check cannot run, so the connection is never reused
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
+	// readLimit is what is left of the header cap while a header is read;
+	// a body reads without a limit.
+	readLimit int64
+	sawEOF    bool // the origin closed its side
+	peek      [1]byte
 }
+
+func (oc *originConn) Read(p []byte) (int, error) {
+	if oc.readLimit <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > oc.readLimit {
+		p = p[:oc.readLimit]
+	}
+	n, err := oc.c.Read(p)
+	if err == io.EOF {
+		oc.sawEOF = true
+	}
+	oc.readLimit -= int64(n)
+	return n, err
+}
+
+var errHeaderTooLarge = errors.New("origin response header too large")
 
 func newOriginTransport(origin *url.URL, fallback *http.Transport, maxIdle int) *originTransport {
 	t := &originTransport{
@@ -55,6 +100,10 @@ func newOriginTransport(origin *url.URL, fallback *http.Transport, maxIdle int) 
 		idle:          make(chan *originConn, maxIdle),
 		idleTimeout:   fallback.IdleConnTimeout,
 		headerTimeout: fallback.ResponseHeaderTimeout,
+		maxHeader:     fallback.MaxResponseHeaderBytes,
+	}
+	if t.maxHeader <= 0 {
+		t.maxHeader = defaultMaxResponseHeaderBytes
 	}
 	if origin.Scheme == "http" && fallback.Proxy != nil {
 		if p, err := fallback.Proxy(&http.Request{URL: origin}); err != nil || p != nil {
@@ -96,27 +145,35 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return res, nil
 		}
 		_ = oc.c.Close()
-		// A kept-alive connection the origin closed while it sat idle
-		// fails before any answer: try once more on a fresh one (GET and
-		// HEAD are idempotent; http.Transport does the same).
-		if !reused || attempt > 0 || ctx.Err() != nil || !retryable(err) {
+		// A kept-alive connection the origin closed just as it was taken
+		// fails before any byte of an answer: send once more on a fresh
+		// one (GET and HEAD are idempotent). Once the origin has begun to
+		// answer, its answer stands, as with http.Transport.
+		var stale staleConnError
+		if !errors.As(err, &stale) {
 			return nil, err
+		}
+		if !reused || attempt > 0 || ctx.Err() != nil {
+			return nil, stale.err
 		}
 	}
 }
 
-// retryable reports whether err means the connection was dead on arrival.
-func retryable(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
-}
+// staleConnError is a failure before the origin sent the first byte of
+// its answer: the request could not be written, or the connection ended.
+type staleConnError struct{ err error }
 
-// conn takes an idle connection or dials a new one.
+func (e staleConnError) Error() string { return e.err.Error() }
+func (e staleConnError) Unwrap() error { return e.err }
+
+// conn takes an idle connection or dials a new one. An idle connection
+// the origin wrote to or closed while it sat in the pool is closed and
+// passed over.
 func (t *originTransport) conn(ctx context.Context) (oc *originConn, reused bool, err error) {
 	for {
 		select {
 		case oc = <-t.idle:
-			if t.idleTimeout > 0 && time.Since(oc.idleSince) > t.idleTimeout {
+			if t.idleTimeout > 0 && time.Since(oc.idleSince) > t.idleTimeout || !oc.quiet() {
 				_ = oc.c.Close()
 				continue
 			}
@@ -127,8 +184,28 @@ func (t *originTransport) conn(ctx context.Context) (oc *originConn, reused bool
 		if err != nil {
 			return nil, false, err
 		}
-		return &originConn{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
+		oc = &originConn{c: c, bw: bufio.NewWriterSize(c, 4<<10)}
+		if sc, ok := c.(syscall.Conn); ok {
+			oc.raw, _ = sc.SyscallConn()
+		}
+		oc.br = bufio.NewReaderSize(oc, 16<<10)
+		return oc, false, nil
 	}
+}
+
+// quiet reports, without blocking, whether the origin left the idle
+// connection alone: no byte waiting to be read and no end of stream.
+func (oc *originConn) quiet() bool {
+	if oc.raw == nil || oc.br.Buffered() > 0 || oc.sawEOF {
+		return false
+	}
+	var n int
+	var rerr error
+	err := oc.raw.Read(func(fd uintptr) bool {
+		n, _, rerr = syscall.Recvfrom(int(fd), oc.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true // never wait: an idle connection has nothing to read
+	})
+	return err == nil && n <= 0 && errors.Is(rerr, syscall.EAGAIN)
 }
 
 // put returns a connection to the pool, or closes it when the pool is full.
@@ -158,46 +235,59 @@ func (t *originTransport) CloseIdleConnections() {
 // request context interrupts the connection's reads and writes at once.
 func (t *originTransport) exchange(ctx context.Context, oc *originConn, req *http.Request) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, func() { _ = oc.c.SetDeadline(time.Unix(1, 0)) })
-	if err := req.Write(oc.bw); err != nil {
+	fail := func(err error) (*http.Response, error) {
 		stop()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, err
 	}
+	if err := req.Write(oc.bw); err != nil {
+		return fail(staleConnError{err})
+	}
 	if err := oc.bw.Flush(); err != nil {
-		stop()
-		return nil, err
+		return fail(staleConnError{err})
 	}
 	if t.headerTimeout > 0 {
 		_ = oc.c.SetReadDeadline(time.Now().Add(t.headerTimeout))
 	}
+	oc.readLimit = t.maxHeader
+	if _, err := oc.br.Peek(1); err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return fail(err)
+		}
+		return fail(staleConnError{err})
+	}
 	var res *http.Response
-	var err error
 	for {
+		var err error
 		res, err = http.ReadResponse(oc.br, req)
 		if err != nil {
-			stop()
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+			if oc.readLimit <= 0 {
+				err = fmt.Errorf("origin response header exceeded %d bytes", t.maxHeader)
 			}
-			return nil, err
+			return fail(err)
 		}
 		// 1xx informational answers (103 Early Hints) precede the real one.
 		// They go to the ClientTrace's Got1xxResponse, as http.Transport
-		// does: ReverseProxy hooks it to pass them on to the visitor.
+		// does: ReverseProxy hooks it to pass them on to the visitor. Each
+		// one passed on gets a header allowance of its own, as in
+		// http.Transport.
 		if res.StatusCode >= 100 && res.StatusCode < 200 && res.StatusCode != http.StatusSwitchingProtocols {
 			if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
 				if err := trace.Got1xxResponse(res.StatusCode, textproto.MIMEHeader(res.Header)); err != nil {
-					stop()
-					return nil, err
+					return fail(err)
 				}
+				oc.readLimit = t.maxHeader
 			}
 			continue
 		}
 		break
 	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		stop()
-		return nil, errors.New("origin switched protocols on a request that asked for no upgrade")
+		return fail(errors.New("origin switched protocols on a request that asked for no upgrade"))
 	}
+	oc.readLimit = math.MaxInt64
 	if t.headerTimeout > 0 {
 		_ = oc.c.SetReadDeadline(time.Time{})
 	}
@@ -237,9 +327,11 @@ func (b *originBody) Close() error {
 	return nil
 }
 
-// done releases the connection once: to the pool after a complete body on
-// a connection that stays open and whose request was not cancelled, else
-// closed.
+// done releases the connection once: to the pool after a complete answer
+// that left nothing behind it, on a connection that stays open and whose
+// request was not cancelled; else closed. Bytes already read past the end
+// of the answer (a second response, a body after a HEAD answer) belong to
+// no request, and the connection goes with them.
 func (b *originBody) done(complete bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -248,7 +340,7 @@ func (b *originBody) done(complete bool) {
 	}
 	b.released = true
 	notCancelled := b.stop()
-	if complete && b.reuse && notCancelled {
+	if complete && b.reuse && notCancelled && b.oc.br.Buffered() == 0 && !b.oc.sawEOF {
 		b.t.put(b.oc)
 		return
 	}

@@ -177,3 +177,26 @@ func TestOriginTransportCancelAndTimeout(t *testing.T) {
 		t.Fatal("a silent origin answered")
 	}
 }
+
+// The response header cap is the standard transport's: its
+// MaxResponseHeaderBytes when set, else http.Transport's 10 MB default.
+func TestOriginTransportHeaderCap(t *testing.T) {
+	srv, _, _ := transportOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Filler", strings.Repeat("f", len(r.URL.Path)*1024))
+		w.Write([]byte("ok"))
+	})
+	u, _ := url.Parse(srv.URL)
+	if tr := newOriginTransport(u, newTransport(), 4); tr.maxHeader != 10<<20 {
+		t.Errorf("default cap %d, want 10 MB", tr.maxHeader)
+	}
+	fallback := newTransport()
+	fallback.MaxResponseHeaderBytes = 4 << 10
+	tr := newOriginTransport(u, fallback, 4)
+	defer tr.CloseIdleConnections()
+	if _, got, err := roundTrip(t, tr, context.Background(), "GET", srv.URL+"/1", nil); err != nil || got != "ok" {
+		t.Fatalf("a 1 KB header under a 4 KB cap: %q %v", got, err)
+	}
+	if res, _, err := roundTrip(t, tr, context.Background(), "GET", srv.URL+"/12345678", nil); err == nil {
+		t.Fatalf("an 8 KB header passed a 4 KB cap: %d", res.StatusCode)
+	}
+}
