@@ -132,7 +132,11 @@ func (t *originTransport) fast(req *http.Request) bool {
 
 func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.fast(req) {
-		return t.fallback.RoundTrip(req)
+		res, err := t.fallback.RoundTrip(strip1xx(req))
+		if err == nil {
+			stripTrailers(res)
+		}
+		return res, err
 	}
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
@@ -270,11 +274,12 @@ func (t *originTransport) exchange(ctx context.Context, oc *originConn, req *htt
 		}
 		// 1xx informational answers (103 Early Hints) precede the real one.
 		// They go to the ClientTrace's Got1xxResponse, as http.Transport
-		// does: ReverseProxy hooks it to pass them on to the visitor. Each
-		// one passed on gets a header allowance of its own, as in
-		// http.Transport.
+		// does: ReverseProxy hooks it to pass them on to the visitor, so
+		// the gateway's own headers are taken out first. Each one passed
+		// on gets a header allowance of its own, as in http.Transport.
 		if res.StatusCode >= 100 && res.StatusCode < 200 && res.StatusCode != http.StatusSwitchingProtocols {
 			if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
+				stripOriginHeaders(res.Header)
 				if err := trace.Got1xxResponse(res.StatusCode, textproto.MIMEHeader(res.Header)); err != nil {
 					return fail(err)
 				}
@@ -291,7 +296,8 @@ func (t *originTransport) exchange(ctx context.Context, oc *originConn, req *htt
 	if t.headerTimeout > 0 {
 		_ = oc.c.SetReadDeadline(time.Time{})
 	}
-	b := &originBody{t: t, oc: oc, rc: res.Body, stop: stop, reuse: !res.Close}
+	stripTrailerNames(res)
+	b := &originBody{t: t, oc: oc, res: res, rc: res.Body, stop: stop, reuse: !res.Close}
 	if res.Body == http.NoBody {
 		b.done(true)
 		return res, nil
@@ -305,6 +311,7 @@ func (t *originTransport) exchange(ctx context.Context, oc *originConn, req *htt
 type originBody struct {
 	t        *originTransport
 	oc       *originConn
+	res      *http.Response
 	rc       io.ReadCloser
 	stop     func() bool
 	reuse    bool
@@ -315,6 +322,7 @@ type originBody struct {
 func (b *originBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if err == io.EOF {
+		stripOriginHeaders(b.res.Trailer)
 		b.done(true)
 	} else if err != nil {
 		b.done(false)
