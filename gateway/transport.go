@@ -110,7 +110,7 @@ func newOriginTransport(origin *url.URL, fallback *http.Transport, maxIdle int) 
 			return t // through an HTTP proxy: the standard transport
 		}
 	}
-	if origin.Scheme == "http" {
+	if origin.Scheme == "http" && fastPathBuilt {
 		t.host = origin.Host
 		if origin.Port() == "" {
 			t.host = net.JoinHostPort(origin.Hostname(), "80")
@@ -200,16 +200,7 @@ func (t *originTransport) conn(ctx context.Context) (oc *originConn, reused bool
 // quiet reports, without blocking, whether the origin left the idle
 // connection alone: no byte waiting to be read and no end of stream.
 func (oc *originConn) quiet() bool {
-	if oc.raw == nil || oc.br.Buffered() > 0 || oc.sawEOF {
-		return false
-	}
-	var n int
-	var rerr error
-	err := oc.raw.Read(func(fd uintptr) bool {
-		n, _, rerr = syscall.Recvfrom(int(fd), oc.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return true // never wait: an idle connection has nothing to read
-	})
-	return err == nil && n <= 0 && errors.Is(rerr, syscall.EAGAIN)
+	return oc.raw != nil && oc.br.Buffered() == 0 && !oc.sawEOF && socketQuiet(oc.raw, oc.peek[:])
 }
 
 // put returns a connection to the pool, or closes it when the pool is full.

@@ -319,7 +319,7 @@ func TestTransportDifferential(t *testing.T) {
 	for _, sc := range hostileScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			refA, refB := pairRun(t, sc, newTransport(), true)
-			gwA, gwB := pairRun(t, sc, nil, false)
+			gwA, gwB := pairRun(t, sc, nil, !fastPathBuilt)
 			for _, s := range []struct {
 				who      string
 				ref, got seen

@@ -173,6 +173,7 @@ func TestOriginTransportCancelAndTimeout(t *testing.T) {
 		t.Fatalf("cancel took %v", d)
 	}
 	tr.headerTimeout = 100 * time.Millisecond
+	tr.fallback.ResponseHeaderTimeout = 100 * time.Millisecond // in builds without the synchronous path
 	if _, _, err := roundTrip(t, tr, context.Background(), "GET", srv.URL+"/slow", nil); err == nil {
 		t.Fatal("a silent origin answered")
 	}
