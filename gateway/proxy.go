@@ -81,7 +81,7 @@ var _ httputil.BufferPool = (*bufferPool)(nil)
 func (g *Gateway) newProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
-		Transport:      newOriginTransport(g.origin, newTransport(), originIdleConns),
+		Transport:      newOriginTransport(newTransport()),
 		BufferPool:     newBufferPool(),
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,

@@ -33,9 +33,8 @@ func TestStripOriginHeaders(t *testing.T) {
 
 // An origin's 103 Early Hints reaches the visitor with its Link header but
 // without the gateway's own headers (Waitroom-Command, Waitroom_Pass, …),
-// on both paths of the transport: a GET (the synchronous path) and a POST
-// with a body (http.Transport). So do its trailers: X-Checksum passes,
-// Waitroom-Command does not.
+// for a GET and for a POST with a body alike. So do its trailers:
+// X-Checksum passes, Waitroom-Command does not.
 func TestOriginHeadersStrippedFrom1xxAndTrailers(t *testing.T) {
 	sc := hostileScenario{answer: func(_ int, v, _ string) (string, bool) {
 		body := "page for " + v

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,8 +25,7 @@ func transportOrigin(t *testing.T, h http.HandlerFunc) (*httptest.Server, *origi
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	tr := newOriginTransport(u, newTransport(), 4)
+	tr := newOriginTransport(newTransport())
 	t.Cleanup(tr.CloseIdleConnections)
 	return srv, tr, &conns
 }
@@ -44,10 +42,9 @@ func roundTrip(t *testing.T, tr http.RoundTripper, ctx context.Context, method, 
 	return res, string(b), err
 }
 
-// The proxy's transport answers like http.Transport for every kind of
-// request and response the origin can produce, and keeps one connection
-// alive across sequential GETs (no new connection, no TIME_WAIT, per
-// request).
+// The proxy's transport answers every kind of request and response the
+// origin can produce, and keeps one connection alive across sequential
+// GETs (no new connection, no TIME_WAIT, per request).
 func TestOriginTransportAnswers(t *testing.T) {
 	srv, tr, conns := transportOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -82,7 +79,7 @@ func TestOriginTransportAnswers(t *testing.T) {
 		{"head", "HEAD", "/a", "", "", 200},
 		{"early hints skipped", "GET", "/hints", "", "after hints", 200},
 		{"origin closes", "GET", "/close", "", "closing", 200},
-		{"post body (standard transport)", "POST", "/echo", "payload", "POST:payload", 200},
+		{"post body", "POST", "/echo", "payload", "POST:payload", 200},
 		{"after the others", "GET", "/z", "", "hello /z", 200},
 	}
 	for _, tc := range cases {
@@ -172,32 +169,8 @@ func TestOriginTransportCancelAndTimeout(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("cancel took %v", d)
 	}
-	tr.headerTimeout = 100 * time.Millisecond
-	tr.fallback.ResponseHeaderTimeout = 100 * time.Millisecond // in builds without the synchronous path
+	tr.std.ResponseHeaderTimeout = 100 * time.Millisecond
 	if _, _, err := roundTrip(t, tr, context.Background(), "GET", srv.URL+"/slow", nil); err == nil {
 		t.Fatal("a silent origin answered")
-	}
-}
-
-// The response header cap is the standard transport's: its
-// MaxResponseHeaderBytes when set, else http.Transport's 10 MB default.
-func TestOriginTransportHeaderCap(t *testing.T) {
-	srv, _, _ := transportOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Filler", strings.Repeat("f", len(r.URL.Path)*1024))
-		w.Write([]byte("ok"))
-	})
-	u, _ := url.Parse(srv.URL)
-	if tr := newOriginTransport(u, newTransport(), 4); tr.maxHeader != 10<<20 {
-		t.Errorf("default cap %d, want 10 MB", tr.maxHeader)
-	}
-	fallback := newTransport()
-	fallback.MaxResponseHeaderBytes = 4 << 10
-	tr := newOriginTransport(u, fallback, 4)
-	defer tr.CloseIdleConnections()
-	if _, got, err := roundTrip(t, tr, context.Background(), "GET", srv.URL+"/1", nil); err != nil || got != "ok" {
-		t.Fatalf("a 1 KB header under a 4 KB cap: %q %v", got, err)
-	}
-	if res, _, err := roundTrip(t, tr, context.Background(), "GET", srv.URL+"/12345678", nil); err == nil {
-		t.Fatalf("an 8 KB header passed a 4 KB cap: %d", res.StatusCode)
 	}
 }
