@@ -82,6 +82,16 @@
 // and the visitor's next request skips the crowd gate on every instance
 // (see broadcast.go).
 //
+// The proxy is an httputil.ReverseProxy on a tuned http.Transport
+// (proxy.go, transport.go): keep-alive connections to the origin sized to
+// a busy instance, a pool of copy buffers, no compression negotiated on
+// the visitor's behalf. The origin's 1xx answers and trailers lose the
+// gateway's own headers (any Waitroom-* name) on the way (respheaders.go).
+// A hand-written origin client once stood beside it; made as safe as
+// http.Transport, it was no longer fast enough to be worth owning
+// (docs/benchmarks-gateway.md), and transport_diff_test.go now holds the
+// proxy's transport to a plain http.Transport against a hostile origin.
+//
 // Use it in-process as:
 //
 //	cfg, err := gateway.LoadConfig(env.Options{})

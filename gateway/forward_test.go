@@ -92,7 +92,7 @@ func TestPassSlidesWhileActive(t *testing.T) {
 }
 
 // An origin's 103 Early Hints reach the admitted visitor before the page,
-// on the pooled fast path (GET) as on the standard one (POST).
+// for a GET as for a POST.
 func TestEarlyHintsReachTheVisitor(t *testing.T) {
 	o := newOrigin(t)
 	o.respond = func(w http.ResponseWriter, _ *http.Request) {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httputil"
 	"os"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/waitroom/waitroom/gateway/board"
 	"github.com/waitroom/waitroom/gateway/crowd"
 	"github.com/waitroom/waitroom/gateway/hub"
+	"github.com/waitroom/waitroom/gateway/origin"
 	"github.com/waitroom/waitroom/gateway/pass"
 	"github.com/waitroom/waitroom/gateway/route"
 	"github.com/waitroom/waitroom/queue"
@@ -40,7 +40,7 @@ type Gateway struct {
 	health  *crowd.Health
 	crowd   visitorShortcuts
 	cookies visitorCookies
-	proxy   *httputil.ReverseProxy
+	proxy   *origin.Proxy
 	pages   *web.Pages
 	metrics *metrics
 	public  http.Handler
@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 		MaxSocketsPerVisitor: cfg.MaxSocketsPerVisitor, Log: log,
 	})
 	g.metrics = newMetrics(g.board, g.hub, g.health)
-	g.proxy = g.newProxy(&cfg.Origin)
+	g.proxy = g.newProxy()
 	g.public = g.buildPublicChain()
 	g.admin = g.buildAdminChain()
 	return g, nil
@@ -239,9 +239,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 			err = ctx.Err()
 		}
 		err = errors.Join(err, g.desk.Close(ctx))
-		if t, ok := g.proxy.Transport.(interface{ CloseIdleConnections() }); ok {
-			t.CloseIdleConnections()
-		}
+		g.proxy.CloseIdleConnections()
 		g.store.close()
 	})
 	return err

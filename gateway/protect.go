@@ -10,6 +10,7 @@ import (
 
 	"github.com/waitroom/waitroom/gateway/board"
 	"github.com/waitroom/waitroom/gateway/crowd"
+	"github.com/waitroom/waitroom/gateway/origin"
 	"github.com/waitroom/waitroom/gateway/pass"
 	"github.com/waitroom/waitroom/internal/httpx"
 	"github.com/waitroom/waitroom/queue"
@@ -41,6 +42,29 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	g.metrics.proxyDuration.Observe(time.Since(start).Seconds())
 }
 
+// newProxy builds the reverse proxy to the origin: a revoke from the origin
+// ends the session at the pass desk and clears the visitor's pass cookie.
+func (g *Gateway) newProxy() *origin.Proxy {
+	return origin.New(origin.Config{
+		URL:     &g.cfg.Origin,
+		Trusted: g.cookies.trustedPeer,
+		Revoke: func(r *http.Request, p pass.Pass) *http.Cookie {
+			// Every pass of the session is refused from now on, here at
+			// once and on every instance within moments, and its slot is
+			// freed (once, however many of its passes the origin revokes).
+			g.desk.Revoke(p, time.Now())
+			g.metrics.revokes.Inc()
+			return g.cookies.cookie(r, token.CookieName(p.Claims.Room), "", -1)
+		},
+		BadGateway: func(w http.ResponseWriter, r *http.Request, id string) {
+			_ = g.pages.RenderBadGateway(w, langOf(r), id)
+		},
+		Responses: g.metrics.originResponse,
+		Failed:    g.metrics.originErrors.Inc,
+		Log:       g.log,
+	})
+}
+
 // serveProtected is the heart of the gateway: a valid pass of this visitor
 // is proxied (renewed when half its life is gone); anyone else joins the
 // room's queue, is admitted at once when the room has room, or gets the
@@ -54,7 +78,7 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 			if renewed {
 				g.setPass(w, r, p, now)
 			}
-			g.serveProxy(w, withAdmitted(r, p))
+			g.serveProxy(w, origin.WithPass(r, p))
 			return
 		}
 		g.metrics.passRejections.WithLabelValues(reason).Inc()
@@ -70,7 +94,7 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 		// Told "admitted" a moment ago (socket or status poll): straight to
 		// Enter on the control plane, not behind the crowd.
 		if p, err := g.enter(ctx, w, r, room, visitor); err == nil {
-			g.serveProxy(w, withAdmitted(r, p))
+			g.serveProxy(w, origin.WithPass(r, p))
 			return
 		}
 	}
@@ -92,7 +116,7 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 		}
 		g.busy(w, r, room, visitor, known)
 	case p.Token != "":
-		g.serveProxy(w, withAdmitted(r, p))
+		g.serveProxy(w, origin.WithPass(r, p))
 	default:
 		sj := g.crowd.tickets.Tell(room.Name, visitor, board.Of(st), now)
 		g.queued(w, r, sj, retryAfter(sj))

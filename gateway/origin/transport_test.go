@@ -1,4 +1,4 @@
-package gateway
+package origin
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,8 +25,7 @@ func transportOrigin(t *testing.T, h http.HandlerFunc) (*httptest.Server, *origi
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	tr := newOriginTransport(u, newTransport(), 4)
+	tr := newOriginTransport(newTransport())
 	t.Cleanup(tr.CloseIdleConnections)
 	return srv, tr, &conns
 }
@@ -44,10 +42,9 @@ func roundTrip(t *testing.T, tr http.RoundTripper, ctx context.Context, method, 
 	return res, string(b), err
 }
 
-// The proxy's transport answers like http.Transport for every kind of
-// request and response the origin can produce, and keeps one connection
-// alive across sequential GETs (no new connection, no TIME_WAIT, per
-// request).
+// The proxy's transport answers every kind of request and response the
+// origin can produce, and keeps one connection alive across sequential
+// GETs (no new connection, no TIME_WAIT, per request).
 func TestOriginTransportAnswers(t *testing.T) {
 	srv, tr, conns := transportOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -82,7 +79,7 @@ func TestOriginTransportAnswers(t *testing.T) {
 		{"head", "HEAD", "/a", "", "", 200},
 		{"early hints skipped", "GET", "/hints", "", "after hints", 200},
 		{"origin closes", "GET", "/close", "", "closing", 200},
-		{"post body (standard transport)", "POST", "/echo", "payload", "POST:payload", 200},
+		{"post body", "POST", "/echo", "payload", "POST:payload", 200},
 		{"after the others", "GET", "/z", "", "hello /z", 200},
 	}
 	for _, tc := range cases {
@@ -172,7 +169,7 @@ func TestOriginTransportCancelAndTimeout(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("cancel took %v", d)
 	}
-	tr.headerTimeout = 100 * time.Millisecond
+	tr.std.ResponseHeaderTimeout = 100 * time.Millisecond
 	if _, _, err := roundTrip(t, tr, context.Background(), "GET", srv.URL+"/slow", nil); err == nil {
 		t.Fatal("a silent origin answered")
 	}
