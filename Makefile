@@ -31,7 +31,7 @@ demo: ## run gateway + ticketd + embedded Redis on embedded defaults (http://loc
 	$(GO) run ./cmd/waitroom demo
 
 build: ## build the three binaries into bin/
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -o $(BIN)/ ./cmd/waitroom ./cmd/ticketd ./cmd/surge
 
 fuzz: ## run each fuzzer for 20s
 	@for pkg in ./queue ./token ./gateway ./web ./internal/ticketd; do \

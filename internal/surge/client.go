@@ -139,14 +139,6 @@ func (j *jar) update(resp *http.Response, now time.Time) {
 	}
 }
 
-func (j jar) has(name string) bool {
-	for _, c := range j {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
-}
 
 // readBody reads at most maxBody bytes and drains nothing more: a body
 // larger than that is reported as too large.

@@ -8,7 +8,7 @@
 // Run the gateway with WAITROOM_ADMIT_PER_MINUTE=0 so nobody leaves the
 // queue, then:
 //
-//	go run ./gateway/internal/wsload -url http://127.0.0.1:18080 -n 18000 -pid $(pgrep -n waitroom)
+//	go run ./cmd/wsload -url http://127.0.0.1:18080 -n 18000 -pid $(pgrep -n waitroom)
 package main
 
 import (
