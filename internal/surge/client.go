@@ -139,7 +139,6 @@ func (j *jar) update(resp *http.Response, now time.Time) {
 	}
 }
 
-
 // readBody reads at most maxBody bytes and drains nothing more: a body
 // larger than that is reported as too large.
 func readBody(r io.Reader) ([]byte, error) {
