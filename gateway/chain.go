@@ -74,6 +74,7 @@ func (g *Gateway) buildAdminChain() http.Handler {
 	api := admin.New(admin.Config{
 		Token: g.cfg.AdminToken, Queue: g.store.q, Rooms: g.router,
 		Ping:   func(ctx context.Context) error { return g.store.control.Ping(ctx).Err() },
+		Origin: g.originAnswers,
 		Failed: g.health.Failed,
 		Admitted: func(room string, visitors []string) {
 			g.announceAdmitted(g.run.ctx, room, visitors, time.Now().Add(admitWindow))

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -212,6 +213,11 @@ func (g *Gateway) Start(ctx context.Context) {
 	if err := g.board.Read(ctx, time.Now()); err != nil {
 		g.log.Debug().Err(err).Msg("first read of the room figures failed; the board retries every tick")
 	}
+	if err := g.originAnswers(ctx); err != nil {
+		// Not fatal: the queue works while the site is down, and
+		// admitted visitors get the 502 page until it is back.
+		g.log.Warn().Err(err).Str("origin", g.cfg.Origin.String()).Msg("the origin does not answer yet")
+	}
 	ctx = g.run.ctx
 	for _, loop := range []func(context.Context){g.health.Run, g.board.Run, g.admitLoop, g.hub.Run, g.listen} {
 		g.run.loops.Add(1)
@@ -243,6 +249,26 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		g.store.close()
 	})
 	return err
+}
+
+// originAnswers reports whether the origin accepts a connection (within
+// a second).
+func (g *Gateway) originAnswers(ctx context.Context) error {
+	host := g.cfg.Origin.Host
+	if g.cfg.Origin.Port() == "" {
+		port := "80"
+		if g.cfg.Origin.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(g.cfg.Origin.Hostname(), port)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", host)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // admitLoop runs the admission step of every room every AdmitInterval.

@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log"
+	"net"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -109,4 +112,77 @@ type stdRedisLogger struct{}
 
 func (stdRedisLogger) Printf(_ context.Context, format string, v ...any) {
 	log.Printf("redis: "+format, v...)
+}
+
+// go-redis's own lines (Sentinel failovers, dial failures) reach the
+// gateway's log as JSON objects, not as plain text among them.
+func TestRedisLoggerWritesJSON(t *testing.T) {
+	var buf strings.Builder
+	l := zerolog.New(&buf)
+	RedisLogger(l).Printf(context.Background(), "sentinel: new master=%q addr=%q", "mymaster", "127.0.0.1:6380")
+	var line map[string]any
+	if err := json.Unmarshal([]byte(buf.String()), &line); err != nil {
+		t.Fatalf("not JSON: %q", buf.String())
+	}
+	if line["source"] != "go-redis" || !strings.Contains(line["message"].(string), "new master") || line["level"] != "warn" {
+		t.Fatalf("line %v", line)
+	}
+}
+
+// A gateway whose origin does not answer at start says so once, naming
+// it, and /readyz tells it in its body without failing readiness (the
+// queue works while the site is down).
+func TestOriginDownAtStart(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close() // nothing listens there now
+	cfg := DefaultConfig(dead)
+	cfg.Redis, cfg.RedisPrefix = rdb, prefix
+	cfg.CookieSecret, cfg.PassSecret = strings.Repeat("c", 32), strings.Repeat("p", 32)
+	var buf syncBuffer
+	g, err := New(context.Background(), cfg, zerolog.New(&buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Start(context.Background())
+	defer g.Shutdown(context.Background())
+	warns := 0
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if strings.Contains(line, `"level":"warn"`) && strings.Contains(line, "origin does not answer") {
+			warns++
+			if !strings.Contains(line, dead) {
+				t.Errorf("warning does not name the origin %s: %s", dead, line)
+			}
+		}
+	}
+	if warns != 1 {
+		t.Fatalf("%d warnings about the origin, want 1:\n%s", warns, buf.String())
+	}
+	rec := httptest.NewRecorder()
+	g.Admin().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "does not answer") {
+		t.Fatalf("/readyz: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// syncBuffer is a strings.Builder safe for the logger's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

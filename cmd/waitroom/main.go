@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/waitroom/waitroom/gateway"
@@ -63,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	redis.SetLogger(gateway.RedisLogger(log))
 	g, err := gateway.New(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "waitroom:", err)

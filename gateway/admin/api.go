@@ -43,6 +43,9 @@ type Config struct {
 	Rooms Rooms
 	// Ping asks Redis whether it answers (/readyz).
 	Ping func(ctx context.Context) error
+	// Origin asks whether the origin accepts connections (/readyz tells,
+	// without failing readiness: the queue works while the site is down).
+	Origin func(ctx context.Context) error
 	// Failed is told of a failed Redis call (the gateway's probe).
 	Failed func(err error)
 	// Admitted announces visitors an operator admitted, to this
@@ -62,8 +65,9 @@ type API struct{ cfg Config }
 // New returns the admin API.
 func New(cfg Config) *API { return &API{cfg: cfg} }
 
-// Probes answers /healthz (the process runs) and /readyz (Redis answers)
-// before anything else in the admin chain.
+// Probes answers /healthz (the process runs) and /readyz (Redis answers;
+// the body also says whether the origin does) before anything else in the
+// admin chain.
 func (a *API) Probes(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -72,11 +76,17 @@ func (a *API) Probes(next http.Handler) http.Handler {
 		case "/readyz":
 			ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 			defer cancel()
+			origin := "answers"
+			if a.cfg.Origin != nil {
+				if err := a.cfg.Origin(ctx); err != nil {
+					origin = "does not answer: " + err.Error()
+				}
+			}
 			if err := a.cfg.Ping(ctx); err != nil {
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "redis unreachable"})
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "redis unreachable", "origin": origin})
 				return
 			}
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "origin": origin})
 		default:
 			next.ServeHTTP(w, r)
 		}
