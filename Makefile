@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: help test test-short bench bench-gateway lint build demo services fuzz
+.PHONY: help test test-short bench bench-gateway lint build demo services fuzz screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -47,3 +47,8 @@ image: ## build the container image with docker (needs a Docker engine): ghcr.io
 
 deploy-check: ## offline checks of deploy/ (manifests, compose, Dockerfile, workflows, units, nginx -t)
 	$(GO) test -count=1 -run '^Test(ShippedConfigs|Kubernetes|Manifest|Compose|Dockerfile|MakeImage|ImageWorkflow|WorkflowsLint|ShellScripts|Systemd|NginxConfigCheck|NginxRecipe)' ./deploy
+
+screenshots: ## regenerate docs/screenshots: queue page (desktop, 390x844 phone), dashboard, shop (needs chromium)
+	@mkdir -p docs/screenshots
+	WAITROOM_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestBrowserQueueThroughGateway|TestDashboardInBrowser' ./web/
+	WAITROOM_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestBrowserShopOnPhoneBehindGateway' ./internal/ticketd/

@@ -191,6 +191,13 @@ func (v *visitor) text(id string) string {
 // screenshot saves a PNG of the page at the given viewport width.
 func (v *visitor) screenshot(name string, width int64) {
 	v.t.Helper()
+	v.screenshotAt(name, width, 800)
+}
+
+// screenshotAt is screenshot in a viewport of width × height (a phone's:
+// 390 × 844).
+func (v *visitor) screenshotAt(name string, width, height int64) {
+	v.t.Helper()
 	dir := os.Getenv("WAITROOM_SCREENSHOTS")
 	if dir == "" {
 		dir = v.t.TempDir()
@@ -198,7 +205,7 @@ func (v *visitor) screenshot(name string, width int64) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		v.t.Fatal(err)
 	}
-	v.do(chromedp.EmulateViewport(width, 800))
+	v.do(chromedp.EmulateViewport(width, height))
 	png, err := chromedp.Run(v.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		v.t.Fatalf("screenshot: %v", err)
@@ -564,8 +571,9 @@ func TestBrowserQueueThroughGateway(t *testing.T) {
 	}
 	en.waitFor("two people waiting", `document.getElementById('wr-waiting').textContent === '2'`)
 	en.screenshot("gateway-queue-en", 1000)
+	en.screenshotAt("gateway-queue-en-phone", 390, 844)
 	ko.screenshot("gateway-queue-ko", 1000)
-	ko.screenshot("gateway-queue-ko-phone", 375)
+	ko.screenshotAt("gateway-queue-ko-phone", 390, 844)
 
 	// The holder buys (the origin revokes their pass) and the operator
 	// admits the next visitor.
@@ -693,7 +701,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got := phone.eval(`String([...document.querySelectorAll('#rooms-table tbody td')].every(td => { const r = td.getBoundingClientRect(); return r.right <= window.innerWidth + 0.5 && r.width > 0; }))`); got != "true" {
 		t.Error("a figure of the room table is cut off on a phone")
 	}
-	phone.screenshot("dashboard-phone", 390)
+	phone.screenshotAt("dashboard-phone", 390, 844)
 }
 
 // waitHistory waits until the gateway's admin history holds n samples of

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,6 +128,15 @@ func TestBrowserShopOnPhoneBehindGateway(t *testing.T) {
 			)
 			if err != nil {
 				t.Fatalf("browser: %v", err)
+			}
+			if dir := os.Getenv("WAITROOM_SCREENSHOTS"); dir != "" {
+				png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+				if err == nil {
+					err = os.WriteFile(filepath.Join(dir, fmt.Sprintf("shop-order-%dpx.png", tt.width)), png, 0o644)
+				}
+				if err != nil {
+					t.Errorf("screenshot: %v", err)
+				}
 			}
 			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("result").textContent`))
 			if !strings.Contains(text, "Order confirmed") {
