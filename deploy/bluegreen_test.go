@@ -37,7 +37,7 @@ func TestBlueGreenSwapKeepsEveryPlace(t *testing.T) {
 	envFile := s.writeEnvFile()
 	runDir := filepath.Join(s.dir, "run")
 	_ = os.MkdirAll(runDir, 0o755)
-	bluePub, blueAdm, greenPub, greenAdm := freePort(t), freePort(t), freePort(t), freePort(t)
+	bluePub, blueAdm, greenPub, greenAdm := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	blue := s.startGateway("blue", bluePub, blueAdm)
 	blueExited := make(chan struct{})
 	go func() {

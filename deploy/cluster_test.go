@@ -62,7 +62,7 @@ func TestCrowdThroughTwoGatewaysOnRedisCluster(t *testing.T) {
 	s.gatewayEnv(testenv.RedisClusterURL())
 	const crowd, maxActive = 50, 10
 	s.gwEnv["WAITROOM_MAX_ACTIVE"] = fmt.Sprint(maxActive)
-	pubA, admA, pubB, admB := freePort(t), freePort(t), freePort(t), freePort(t)
+	pubA, admA, pubB, admB := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	s.startGateway("gateway-a", pubA, admA)
 	s.startGateway("gateway-b", pubB, admB)
 	gws := []string{fmt.Sprintf("http://127.0.0.1:%d", pubA), fmt.Sprintf("http://127.0.0.1:%d", pubB)}

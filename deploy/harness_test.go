@@ -6,7 +6,6 @@ package deploy_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -25,9 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,48 +40,22 @@ const (
 	adminToken   = "admin-token-for-the-deploy-tests"
 )
 
-// bins holds the binaries built once per test process.
-var bins struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
 // binary returns the path of a built cmd/<name> binary. The binaries are
 // built by deploy/Dockerfile's own go build command (for this machine's
-// platform), so every test here runs what the image ships.
+// platform), once per test process, so every test here runs what the image
+// ships.
 func binary(t *testing.T, name string) string {
 	t.Helper()
-	bins.once.Do(func() {
-		dir, err := os.MkdirTemp("", "waitroom-deploy-bin-")
-		if err != nil {
-			bins.err = err
-			return
-		}
-		bins.dir = dir
-		build, err := dockerfileGoBuild()
-		if err != nil {
-			bins.err = err
-			return
-		}
-		cmd := exec.Command("sh", "-c", strings.ReplaceAll(build, " -o /out/ ", " -o "+dir+"/ "))
-		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), "TARGETOS="+runtime.GOOS, "TARGETARCH="+runtime.GOARCH)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			bins.err = fmt.Errorf("%s: %v\n%s", build, err, out)
-		}
-	})
-	if bins.err != nil {
-		t.Fatal(bins.err)
+	b, err := dockerfileBuild()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filepath.Join(bins.dir, name)
+	return filepath.Join(testenv.BuildBinaries(t, b), name)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bins.dir != "" {
-		os.RemoveAll(bins.dir)
-	}
+	testenv.RemoveBinaries()
 	testenv.StopRedisCluster()
 	os.Exit(code)
 }
@@ -98,17 +69,6 @@ func needNginx(t *testing.T) {
 		}
 		t.Skipf("nginx not installed (%v); apt-get install nginx", err)
 	}
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // start runs a binary with env, logging to dir/name.log; it is killed when
@@ -186,7 +146,7 @@ type stack struct {
 // startTicketd runs ticketd with SQLite in the test's directory.
 func (s *stack) startTicketd() {
 	t := s.t
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	start(t, binary(t, "ticketd"), filepath.Join(s.dir, "ticketd.log"), map[string]string{
 		"TICKETD_LISTEN":       fmt.Sprintf("127.0.0.1:%d", port),
 		"TICKETD_DATABASE_URL": "sqlite://" + filepath.Join(s.dir, "ticketd.db"),
@@ -288,7 +248,7 @@ func (s *stack) startNginx(gatewayPort int) {
 		t.Fatal(err)
 	}
 	crt, key := s.makeCert()
-	httpPort, httpsPort := freePort(t), freePort(t)
+	httpPort, httpsPort := testenv.FreePort(t), testenv.FreePort(t)
 	s.acmeRoot = filepath.Join(s.dir, "acme")
 	site := rewrite(t, string(shipped), []rewriteRule{
 		{reListenV6, ""},
@@ -492,18 +452,4 @@ func readStatus(c *websocket.Conn, timeout time.Duration) (status, error) {
 	}
 	err = json.NewDecoder(bytes.NewReader(msg)).Decode(&st)
 	return st, err
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -74,6 +75,93 @@ func dockerfileGoBuild() (string, error) {
 		return line, nil
 	}
 	return "", errors.New("deploy/Dockerfile has no RUN ... go build")
+}
+
+// dockerfileBuild is deploy/Dockerfile's go build for this machine's
+// platform, as testenv.BuildBinaries runs it: the line's variable
+// assignments become the environment ($TARGETOS and $TARGETARCH read as
+// GOOS and GOARCH here), its flags the flags, and what follows -o /out/ the
+// packages, relative to the module root as in the image's /src. A line
+// that is more than one plain go build is refused rather than half run.
+func dockerfileBuild() (testenv.Build, error) {
+	line, err := dockerfileGoBuild()
+	if err != nil {
+		return testenv.Build{}, err
+	}
+	words, err := shellWords(line)
+	if err != nil {
+		return testenv.Build{}, fmt.Errorf("deploy/Dockerfile's go build: %v: %s", err, line)
+	}
+	var b testenv.Build
+	for len(words) > 0 && strings.Contains(words[0], "=") {
+		b.Env, words = append(b.Env, words[0]), words[1:]
+	}
+	if len(words) < 2 || words[0] != "go" || words[1] != "build" {
+		return b, fmt.Errorf("deploy/Dockerfile's RUN is not VAR=value... go build ...: %s", line)
+	}
+	for words = words[2:]; len(words) > 0 && words[0] != "-o"; words = words[1:] {
+		b.Flags = append(b.Flags, words[0])
+	}
+	if len(words) < 3 || words[1] != "/out/" {
+		return b, fmt.Errorf("deploy/Dockerfile's go build names no packages after -o /out/: %s", line)
+	}
+	b.Packages = words[2:]
+	return b, nil
+}
+
+// shellWords splits a shell line into words as sh would for the plain
+// commands a Dockerfile's go build uses: quotes group, $TARGETOS and
+// $TARGETARCH expand to this machine's platform. Anything else a shell
+// would do (other variables, substitutions, operators, escapes) is an
+// error, not a guess.
+func shellWords(line string) ([]string, error) {
+	platform := map[string]string{"TARGETOS": runtime.GOOS, "TARGETARCH": runtime.GOARCH}
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote rune
+	for _, c := range line {
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == '\'' && c == '$':
+			return nil, errors.New("$ inside single quotes")
+		case quote != 0:
+			cur.WriteRune(c)
+		case c == '"' || c == '\'':
+			quote, inWord = c, true
+		case c == ' ' || c == '\t':
+			if inWord {
+				words, inWord = append(words, cur.String()), false
+				cur.Reset()
+			}
+		case strings.ContainsRune("\\`;&|<>()", c):
+			return nil, fmt.Errorf("%q is beyond a plain command", c)
+		default:
+			cur.WriteRune(c)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, errors.New("unclosed quote")
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	for i, w := range words {
+		var unknown []string
+		words[i] = os.Expand(w, func(v string) string {
+			if val, ok := platform[v]; ok {
+				return val
+			}
+			unknown = append(unknown, v)
+			return ""
+		})
+		if len(unknown) > 0 {
+			return nil, fmt.Errorf("variable %v is not set in the build stage", unknown)
+		}
+	}
+	return words, nil
 }
 
 // The image as the deployments use it: Go of at least go.mod's version,
@@ -153,6 +241,34 @@ func TestDockerfile(t *testing.T) {
 	for _, secret := range []string{"**/.env", "**/*.pem", ".git"} {
 		if !strings.Contains(ignore, secret+"\n") {
 			t.Errorf("Dockerfile.dockerignore lets %s into the build context", secret)
+		}
+	}
+}
+
+// The Dockerfile's build line splits as sh splits it, or not at all: the
+// harness must build exactly what the image builds, never a guess at it.
+func TestShellWords(t *testing.T) {
+	platform := "GOOS=" + runtime.GOOS + " GOARCH=" + runtime.GOARCH
+	for _, tt := range []struct {
+		line, want string // want: words joined by "|", or "error"
+	}{
+		{`CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=${TARGETARCH} go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/a`,
+			strings.ReplaceAll("CGO_ENABLED=0 "+platform, " ", "|") + "|go|build|-trimpath|-ldflags=-s -w|-o|/out/|./cmd/a"},
+		{`go  build	'-ldflags=-X a.b=c d'`, "go|build|-ldflags=-X a.b=c d"},
+		{`GOOS=$HOME go build`, "error"},
+		{`go build '$TARGETOS'`, "error"},
+		{`go build -o /out/ ./... && rm -rf /`, "error"},
+		{`go build $(echo x)`, "error"},
+		{`go build -ldflags="-s`, "error"},
+		{`go build a\ b`, "error"},
+	} {
+		words, err := shellWords(tt.line)
+		got := strings.Join(words, "|")
+		if err != nil {
+			got = "error"
+		}
+		if got != tt.want {
+			t.Errorf("shellWords(%q) = %q (%v), want %q", tt.line, got, err, tt.want)
 		}
 	}
 }

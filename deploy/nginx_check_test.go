@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/waitroom/waitroom/internal/testenv"
 )
 
 // nginxTree lays out the recipe of deploy/README.md under dir, the way
@@ -41,8 +43,8 @@ func nginxTree(t *testing.T, dir string) string {
 	must(t, os.Symlink(key, filepath.Join(dir, "certs", "waitroom.key")))
 	site := rewrite(t, string(shipped), []rewriteRule{
 		{reListenV6, ""},
-		{reListenHTTP, fmt.Sprintf("${1}listen 127.0.0.1:%d;\n", freePort(t))},
-		{reListenTLS, fmt.Sprintf("${1}listen 127.0.0.1:%d ${2};\n", freePort(t))},
+		{reListenHTTP, fmt.Sprintf("${1}listen 127.0.0.1:%d;\n", testenv.FreePort(t))},
+		{reListenTLS, fmt.Sprintf("${1}listen 127.0.0.1:%d ${2};\n", testenv.FreePort(t))},
 		{regexp.MustCompile(`/etc/nginx/`), dir + "/"},
 		{reACMERoot, "root " + filepath.Join(dir, "acme") + ";"},
 	})

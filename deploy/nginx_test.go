@@ -19,8 +19,8 @@ func newStack(t *testing.T) (*stack, int) {
 	s := &stack{t: t, dir: t.TempDir(), prefix: prefix}
 	s.startTicketd()
 	s.gatewayEnv(testenv.RedisURL())
-	gw := freePort(t)
-	s.startGateway("gateway", gw, freePort(t))
+	gw := testenv.FreePort(t)
+	s.startGateway("gateway", gw, testenv.FreePort(t))
 	s.startNginx(gw)
 	return s, gw
 }

@@ -226,7 +226,7 @@ func TestBlueGreenWithSystemdUnits(t *testing.T) {
 	etc := filepath.Join(s.dir, "etc")
 	must(t, os.MkdirAll(etc, 0o755))
 	must(t, os.Rename(s.writeEnvFile(), filepath.Join(etc, "waitroom.env")))
-	bluePub, blueAdm, greenPub, greenAdm := freePort(t), freePort(t), freePort(t), freePort(t)
+	bluePub, blueAdm, greenPub, greenAdm := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	for colour, ports := range map[string][2]int{"blue": {bluePub, blueAdm}, "green": {greenPub, greenAdm}} {
 		must(t, os.WriteFile(filepath.Join(etc, colour+".env"), []byte(fmt.Sprintf(
 			"WAITROOM_LISTEN=127.0.0.1:%d\nWAITROOM_ADMIN_LISTEN=127.0.0.1:%d\n", ports[0], ports[1])), 0o644))

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/waitroom/waitroom/gateway"
+	"github.com/waitroom/waitroom/internal/testenv"
 	"github.com/waitroom/waitroom/queue"
 )
 
@@ -165,7 +166,7 @@ func TestAdminRoomsAPI(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("dashboard: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	waitFor(t, 3_000_000_000, "room metrics", func() bool {
+	testenv.WaitFor(t, 3_000_000_000, "room metrics", func() bool {
 		res, err := http.Get(r.adm.URL + "/metrics")
 		if err != nil {
 			return false

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/waitroom/waitroom/gateway"
+	"github.com/waitroom/waitroom/internal/testenv"
 	"github.com/waitroom/waitroom/queue"
 )
 
@@ -22,7 +23,7 @@ func TestAdmissionReachesOtherInstances(t *testing.T) {
 	b := newRig(t, rigOpts{rdb: a.rdb, prefix: a.cfg.RedisPrefix, rooms: a.cfg.Rooms,
 		mutate: func(c *gateway.Config) { c.AdmitInterval = 5 * time.Second }})
 	channel := a.cfg.RedisPrefix + "admitted"
-	waitFor(t, 5*time.Second, "both instances subscribed", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "both instances subscribed", func() bool {
 		n, err := a.rdb.PubSubNumSub(context.Background(), channel).Result()
 		return err == nil && n[channel] == 2
 	})
@@ -53,7 +54,7 @@ func TestAdmissionReachesOtherInstances(t *testing.T) {
 		t.Fatalf("manual admit: %s", body)
 	}
 	awaitAdmitted(t, cw, "the manual admission on A")
-	waitFor(t, 2*time.Second, "B counts the manual admission", func() bool {
+	testenv.WaitFor(t, 2*time.Second, "B counts the manual admission", func() bool {
 		_, body := w.get(b.adm.URL+"/metrics", false)
 		return strings.Contains(body, `waitroom_admissions_heard_total{room="duo"} 2`)
 	})

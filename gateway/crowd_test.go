@@ -110,9 +110,9 @@ func TestFlashCrowdKeepsAdmitting(t *testing.T) {
 
 	// Once every visitor has asked at least once, the line must keep
 	// moving while the crowd keeps asking.
-	waitFor(t, 60*time.Second, "every visitor to have asked", func() bool { return sent.Load() >= crowd })
+	testenv.WaitFor(t, 60*time.Second, "every visitor to have asked", func() bool { return sent.Load() >= crowd })
 	before := figures().AdmittedTotal
-	waitFor(t, 60*time.Second, "admissions during the crowd", func() bool { return figures().AdmittedTotal >= before+5 })
+	testenv.WaitFor(t, 60*time.Second, "admissions during the crowd", func() bool { return figures().AdmittedTotal >= before+5 })
 	during := sent.Load()
 	stop.Store(true)
 	wg.Wait()
@@ -177,7 +177,8 @@ func TestSocketAndStatusAgreeOnETA(t *testing.T) {
 // answers again (the release is retried in the background), so the next
 // visitor is admitted without waiting for the session to expire.
 func TestRevokeReleasesAfterRedisStall(t *testing.T) {
-	cmd, rdb := ownRedis(t)
+	cmd := testenv.StartRedis(t)
+	rdb := cmd.Client(failFast())
 	r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", origin: revokeOrigin(t),
 		rooms: []queue.Room{room("rv", 600, 1, "/*")}})
 	holder, waiter := newBrowser(t), newBrowser(t)
@@ -206,8 +207,8 @@ func TestRevokeReleasesAfterRedisStall(t *testing.T) {
 		t.Fatalf("/buy: %d", res.StatusCode)
 	}
 	// Session TTL is 10 minutes: only the retried release frees the slot.
-	waitFor(t, 15*time.Second, "the slot to be released", func() bool { return active() == 0 || waiterAdmitted(t, r, waiter) })
-	waitFor(t, 15*time.Second, "the waiter's admission", func() bool { return waiterAdmitted(t, r, waiter) })
+	testenv.WaitFor(t, 15*time.Second, "the slot to be released", func() bool { return active() == 0 || waiterAdmitted(t, r, waiter) })
+	testenv.WaitFor(t, 15*time.Second, "the waiter's admission", func() bool { return waiterAdmitted(t, r, waiter) })
 }
 
 func waiterAdmitted(t *testing.T, r *rig, b *browser) bool {
@@ -240,7 +241,7 @@ func TestPollingVisitorKeepsPlace(t *testing.T) {
 	}
 	// A locally answered poll may lag the queue by one hub tick.
 	var st web.Status
-	waitFor(t, 5*time.Second, "the visitor to read admitted", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the visitor to read admitted", func() bool {
 		st = v.status(r, "poll")
 		if st.State != "admitted" && st.State != "queued" {
 			t.Fatalf("after admitting one: %+v, want admitted (not skipped as abandoned)", st)

@@ -1,11 +1,7 @@
 package gateway_test
 
 import (
-	"context"
-	"fmt"
-	"net"
 	"net/http"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -16,41 +12,12 @@ import (
 	"github.com/waitroom/waitroom/queue"
 )
 
-// ownRedis starts a redis-server of the test's own on a free loopback port,
-// so the test can stop and resume it.
-func ownRedis(t *testing.T) (*exec.Cmd, *redis.Client) {
-	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		if testenv.InCI() {
-			t.Fatal("redis-server not installed")
-		}
-		t.Skip("redis-server not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(path, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	rdb := redis.NewClient(&redis.Options{
-		Addr: fmt.Sprintf("127.0.0.1:%d", port), DialTimeout: 300 * time.Millisecond,
-		ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, MaxRetries: 1,
-	})
-	t.Cleanup(func() { _ = rdb.Close() })
-	waitFor(t, 5*time.Second, "redis-server to start", func() bool {
-		return rdb.Ping(context.Background()).Err() == nil
-	})
-	return cmd, rdb
+// failFast are the client options of a test that stops or kills its own
+// Redis: every call gives up within a few hundred milliseconds, so the
+// outage shows at once instead of after go-redis's default timeouts.
+func failFast() *redis.Options {
+	return &redis.Options{DialTimeout: 300 * time.Millisecond,
+		ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, MaxRetries: 1}
 }
 
 // Redis stopped mid-test: visitors without a pass get the fail mode
@@ -60,7 +27,8 @@ func ownRedis(t *testing.T) (*exec.Cmd, *redis.Client) {
 func TestRedisOutageFailModes(t *testing.T) {
 	for _, mode := range []string{"closed", "open"} {
 		t.Run(mode, func(t *testing.T) {
-			cmd, rdb := ownRedis(t)
+			cmd := testenv.StartRedis(t)
+			rdb := cmd.Client(failFast())
 			r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", failMode: mode,
 				rooms: []queue.Room{room("f", 600, 1, "/f/*")}})
 			holder, waiter := newBrowser(t), newBrowser(t)
@@ -80,7 +48,7 @@ func TestRedisOutageFailModes(t *testing.T) {
 			// then a newcomer is told to retry, never let through.
 			wantNew := map[string]int{"closed": http.StatusServiceUnavailable, "open": http.StatusOK}[mode]
 			var res *http.Response
-			waitFor(t, 10*time.Second, "the fail mode", func() bool {
+			testenv.WaitFor(t, 10*time.Second, "the fail mode", func() bool {
 				res, _ = newBrowser(t).get(r.pub.URL+"/f/x", false)
 				if res.StatusCode != wantNew && res.StatusCode != http.StatusTooManyRequests {
 					t.Fatalf("newcomer during outage: %d, want %d or 429", res.StatusCode, wantNew)
@@ -110,7 +78,7 @@ func TestRedisOutageFailModes(t *testing.T) {
 			if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 5*time.Second, "recovery", func() bool {
+			testenv.WaitFor(t, 5*time.Second, "recovery", func() bool {
 				res, _ := waiter.get(r.pub.URL+"/f/x", false)
 				return res.StatusCode == http.StatusTooManyRequests
 			})

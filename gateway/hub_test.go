@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/waitroom/waitroom/gateway"
+	"github.com/waitroom/waitroom/internal/testenv"
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/web"
 )
@@ -527,7 +528,7 @@ func TestStatusWaitingCoversPosition(t *testing.T) {
 	r := newRig(t, rigOpts{rooms: []queue.Room{room("rush", 0, 100, "/rush/*")}})
 	// The hub has read the (empty) room once, so polls can be answered
 	// from its figures.
-	waitFor(t, 3*time.Second, "the hub's first figures", func() bool {
+	testenv.WaitFor(t, 3*time.Second, "the hub's first figures", func() bool {
 		_, body := newBrowser(t).get(r.adm.URL+"/metrics", false)
 		return strings.Contains(body, `waitroom_waiting{room="rush"} 0`)
 	})

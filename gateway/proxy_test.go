@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waitroom/waitroom/internal/testenv"
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/token"
 )
@@ -194,7 +195,7 @@ func TestRevokeEndsSessionAndRefusesReplay(t *testing.T) {
 		t.Errorf("pass cookie not cleared after revoke")
 	}
 	// The slot is free: with max_active 1 a second visitor gets in.
-	waitFor(t, 3*time.Second, "the freed slot", func() bool {
+	testenv.WaitFor(t, 3*time.Second, "the freed slot", func() bool {
 		res, _ := newBrowser(t).get(r.pub.URL+"/event", false)
 		return res.StatusCode == http.StatusOK
 	})

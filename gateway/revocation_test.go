@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/waitroom/waitroom/internal/testenv"
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/token"
 )
@@ -20,7 +19,7 @@ import (
 // travel as news, far below the 5 s periodic recheck.
 func waitRefused(t *testing.T, r *rig, o *origin, cookies, pass string) {
 	t.Helper()
-	waitFor(t, time.Second, "the revocation to reach the other instance", func() bool {
+	testenv.WaitFor(t, time.Second, "the revocation to reach the other instance", func() bool {
 		before := proxiedWith(o, pass)
 		newBrowser(t).get(r.pub.URL+"/event", false, "Cookie", cookies)
 		return proxiedWith(o, pass) == before
@@ -30,7 +29,7 @@ func waitRefused(t *testing.T, r *rig, o *origin, cookies, pass string) {
 // waitSubscribers polls until n instances listen on the revocation channel.
 func waitSubscribers(t *testing.T, rdb redis.UniversalClient, channel string, n int64) {
 	t.Helper()
-	waitFor(t, 10*time.Second, fmt.Sprintf("%d revocation subscribers", n), func() bool {
+	testenv.WaitFor(t, 10*time.Second, fmt.Sprintf("%d revocation subscribers", n), func() bool {
 		got, err := rdb.PubSubNumSub(context.Background(), channel).Result()
 		return err == nil && got[channel] == n
 	})
@@ -66,7 +65,8 @@ func proxiedWith(o *origin, pass string) int {
 // away and comes back (a restart loses every subscription), the instances
 // subscribe again on their own and revocations keep arriving at once.
 func TestRevocationReachesEveryInstance(t *testing.T) {
-	cmd, rdb := ownRedis(t)
+	cmd := testenv.StartRedis(t)
+	rdb := cmd.Client(failFast())
 	o := revokeOrigin(t)
 	rooms := []queue.Room{room("shop", 6000, 10, "/*")}
 	a := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", origin: o, rooms: rooms})
@@ -91,7 +91,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 				t.Fatalf("pass on the second instance: %d", res.StatusCode)
 			}
 			if restart {
-				cmd = restartRedis(t, cmd, rdb)
+				cmd.Restart()
 				waitSubscribers(t, rdb, channel, 2)
 			}
 			if res, _ := visitor.get(a.pub.URL+"/buy", false); res.StatusCode != http.StatusOK {
@@ -106,22 +106,4 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 			}
 		})
 	}
-}
-
-// restartRedis kills the test's redis-server and starts a new, empty one
-// on the same port (an outage that drops every connection and subscription).
-func restartRedis(t *testing.T, cmd *exec.Cmd, rdb *redis.Client) *exec.Cmd {
-	t.Helper()
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	port := rdb.Options().Addr[strings.LastIndex(rdb.Options().Addr, ":")+1:]
-	next := exec.Command(cmd.Path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := next.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = next.Process.Kill(); _ = next.Wait() })
-	waitFor(t, 5*time.Second, "redis-server to restart", func() bool {
-		return rdb.Ping(context.Background()).Err() == nil
-	})
-	return next
 }

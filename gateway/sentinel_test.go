@@ -4,11 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/caarlos0/env/v11"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,55 +16,19 @@ import (
 	"github.com/waitroom/waitroom/queue"
 )
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startRedisProcess runs redis-server with args until the test ends.
-func startRedisProcess(t *testing.T, args ...string) {
-	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		if testenv.InCI() {
-			t.Fatal("redis-server not installed")
-		}
-		t.Skip("redis-server not installed")
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Dir = t.TempDir()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-}
-
 // sentinelRedis starts a master and one Sentinel that monitors it under
 // the name "mymaster", and returns the Sentinel's address.
 func sentinelRedis(t *testing.T) (sentinelAddr string) {
 	t.Helper()
-	master, sentinel := freePort(t), freePort(t)
-	startRedisProcess(t, "--port", fmt.Sprint(master), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	conf := filepath.Join(t.TempDir(), "sentinel.conf")
-	body := fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 %d 1\n", sentinel, master)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	startRedisProcess(t, conf, "--sentinel")
-	addr := fmt.Sprintf("127.0.0.1:%d", sentinel)
-	sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
+	master := testenv.StartRedis(t)
+	sentinel := testenv.StartRedis(t, "--sentinel", "--sentinel", "monitor", "mymaster", "127.0.0.1", fmt.Sprint(master.Port), "1")
+	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel.Addr})
 	defer sc.Close()
-	waitFor(t, 10*time.Second, "the Sentinel to know its master", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the Sentinel to know its master", func() bool {
 		a, err := sc.GetMasterAddrByName(context.Background(), "mymaster").Result()
-		return err == nil && len(a) == 2 && a[1] == fmt.Sprint(master)
+		return err == nil && len(a) == 2 && a[1] == fmt.Sprint(master.Port)
 	})
-	return addr
+	return sentinel.Addr
 }
 
 // A gateway given a Sentinel URL finds the master through the Sentinel and
@@ -99,7 +59,7 @@ func TestSentinelURLAdmitsVisitor(t *testing.T) {
 	if res, body := r.admin(t, http.MethodPatch, "/admin/rooms/s", `{"max_active":2}`); res.StatusCode != http.StatusOK {
 		t.Fatalf("PATCH max_active: %d %s", res.StatusCode, body)
 	}
-	waitFor(t, 10*time.Second, "the admitted visitor to reach the origin", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the admitted visitor to reach the origin", func() bool {
 		res, _ := second.get(r.pub.URL+"/s/x", false)
 		return res.StatusCode == http.StatusOK
 	})

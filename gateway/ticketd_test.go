@@ -72,7 +72,7 @@ func TestBuyThroughGatewayWithTicketd(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A poll may be answered from figures up to a tick old.
-	waitFor(t, 2*time.Second, "the status to say admitted", func() bool {
+	testenv.WaitFor(t, 2*time.Second, "the status to say admitted", func() bool {
 		return b.status(r, "default").State == "admitted"
 	})
 	if res, body := b.get(pub.URL+"/events/1", true); res.StatusCode != http.StatusOK || b.cookie(pub.URL, token.CookieName("default")) == "" {

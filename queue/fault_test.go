@@ -5,15 +5,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/waitroom/waitroom/internal/testenv"
 )
 
 // When Redis goes away every call returns an error promptly (the gateway
 // turns it into its fail mode); nothing panics or hangs.
 func TestRedisDown(t *testing.T) {
-	own := ownRedis(t)
 	// no retries: the figure of interest is that errors come back at all
-	rdb := redis.NewClient(&redis.Options{Addr: own.Options().Addr, MaxRetries: -1, DialTimeout: time.Second})
-	defer rdb.Close()
+	rdb := testenv.StartRedis(t).Client(&redis.Options{MaxRetries: -1, DialTimeout: time.Second})
 	q := New(rdb, Config{Prefix: "wr:"})
 	room := Room{Name: "down", AdmitPerMinute: 60, MaxActive: 10}
 	if _, err := q.Join(ctx, room, "a"); err != nil {

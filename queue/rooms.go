@@ -50,90 +50,123 @@ func (e *RoomsError) Error() string {
 // Durations and rates left out take the defaults given in def.
 // Unknown fields are errors, so a misspelt setting never goes unnoticed.
 func ParseRooms(data []byte, def Room) ([]Room, error) {
-	if len(data) > MaxRoomsFile {
-		return nil, &RoomsError{Problems: []string{fmt.Sprintf("larger than %d bytes", MaxRoomsFile)}}
+	f, err := decodeRooms(data)
+	if err != nil {
+		return nil, err
 	}
+	c := roomsCheck{names: map[string]int{}, paths: map[string]string{}}
+	if len(f.Rooms) == 0 {
+		c.problems = append(c.problems, "rooms: no rooms defined")
+	}
+	rooms := make([]Room, 0, len(f.Rooms))
+	for i, e := range f.Rooms {
+		rooms = append(rooms, c.room(i, e, def))
+	}
+	if len(c.problems) > 0 {
+		return nil, &RoomsError{Problems: c.problems}
+	}
+	return rooms, nil
+}
+
+// decodeRooms decodes the YAML strictly (an unknown field is an error).
+// A file too big, not YAML or with too many rooms is refused whole: its
+// rooms are not worth checking one by one.
+func decodeRooms(data []byte) (roomsFile, error) {
 	var f roomsFile
+	if len(data) > MaxRoomsFile {
+		return f, &RoomsError{Problems: []string{fmt.Sprintf("larger than %d bytes", MaxRoomsFile)}}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &RoomsError{Problems: []string{"rooms: no rooms defined"}}
+			return f, &RoomsError{Problems: []string{"rooms: no rooms defined"}}
 		}
-		return nil, &RoomsError{Problems: []string{strings.ReplaceAll(err.Error(), "\n", " ")}}
-	}
-	var p []string
-	if len(f.Rooms) == 0 {
-		p = append(p, "rooms: no rooms defined")
+		return f, &RoomsError{Problems: []string{strings.ReplaceAll(err.Error(), "\n", " ")}}
 	}
 	if len(f.Rooms) > MaxRooms {
-		return nil, &RoomsError{Problems: []string{fmt.Sprintf("rooms: more than %d rooms", MaxRooms)}}
+		return f, &RoomsError{Problems: []string{fmt.Sprintf("rooms: more than %d rooms", MaxRooms)}}
 	}
-	names := map[string]int{}
-	paths := map[string]string{}
-	rooms := make([]Room, 0, len(f.Rooms))
-	for i, e := range f.Rooms {
-		at := fmt.Sprintf("rooms[%d]", i)
-		if e.Name != "" {
-			at = fmt.Sprintf("room %q", e.Name)
-		}
-		bad := func(field, format string, a ...any) {
-			p = append(p, at+": "+field+": "+fmt.Sprintf(format, a...))
-		}
-		r := Room{
-			Name:           e.Name,
-			Paths:          e.Paths,
-			AdmitPerMinute: def.AdmitPerMinute,
-			MaxActive:      def.MaxActive,
-			SessionTTL:     def.SessionTTL,
-			AbandonAfter:   def.AbandonAfter,
-			Mode:           def.Mode,
-		}
-		switch {
-		case e.Name == "":
-			bad("name", "missing")
-		case !ValidName(e.Name):
-			bad("name", "must be 1 to 32 of a-z, 0-9 and -")
-		default:
-			if j, dup := names[e.Name]; dup {
-				bad("name", "also used by rooms[%d]", j)
-			}
-			names[e.Name] = i
-		}
-		switch Match(e.Match) {
-		case "", MatchInsensitive:
-		case MatchExact:
-			r.Match = MatchExact
-		default:
-			bad("match", "must be exact or insensitive, not %q", e.Match)
-		}
-		if len(e.Paths) == 0 {
-			bad("paths", "at least one path pattern is needed")
-		}
-		for _, pat := range e.Paths {
-			if err := checkPattern(pat); err != "" {
-				bad("paths", "%q %s", pat, err)
-				continue
-			}
-			// Two rooms matching the same paths: the first would take them
-			// all. Patterns of rooms matched regardless of case collide in
-			// any case.
-			key := pat
-			if r.Match != MatchExact {
-				key = "i:" + strings.ToLower(pat)
-			}
-			if other, dup := paths[key]; dup {
-				bad("paths", "%q is also in room %q", pat, other)
-			}
-			paths[key] = e.Name
-		}
-		e.settings(&r, bad)
-		rooms = append(rooms, r)
+	return f, nil
+}
+
+// roomsCheck collects the problems of a rooms file, and what its rooms
+// have claimed so far: two rooms must share neither a name nor a path.
+type roomsCheck struct {
+	problems []string
+	names    map[string]int    // room name -> index of the room that has it
+	paths    map[string]string // pattern key (see claimPaths) -> room name
+}
+
+// room reads entry i into a Room on the defaults in def, reporting every
+// problem under the room's name (its index when it has none).
+func (c *roomsCheck) room(i int, e roomEntry, def Room) Room {
+	at := fmt.Sprintf("rooms[%d]", i)
+	if e.Name != "" {
+		at = fmt.Sprintf("room %q", e.Name)
 	}
-	if len(p) > 0 {
-		return nil, &RoomsError{Problems: p}
+	bad := func(field, format string, a ...any) {
+		c.problems = append(c.problems, at+": "+field+": "+fmt.Sprintf(format, a...))
 	}
-	return rooms, nil
+	r := Room{
+		Name:           e.Name,
+		Paths:          e.Paths,
+		AdmitPerMinute: def.AdmitPerMinute,
+		MaxActive:      def.MaxActive,
+		SessionTTL:     def.SessionTTL,
+		AbandonAfter:   def.AbandonAfter,
+		Mode:           def.Mode,
+	}
+	c.claimName(i, e.Name, bad)
+	switch Match(e.Match) {
+	case "", MatchInsensitive:
+	case MatchExact:
+		r.Match = MatchExact
+	default:
+		bad("match", "must be exact or insensitive, not %q", e.Match)
+	}
+	c.claimPaths(r, bad)
+	e.settings(&r, bad)
+	return r
+}
+
+// claimName checks the name of room i and that no earlier room has it.
+func (c *roomsCheck) claimName(i int, name string, bad func(field, format string, a ...any)) {
+	switch {
+	case name == "":
+		bad("name", "missing")
+	case !ValidName(name):
+		bad("name", "must be 1 to 32 of a-z, 0-9 and -")
+	default:
+		if j, dup := c.names[name]; dup {
+			bad("name", "also used by rooms[%d]", j)
+		}
+		c.names[name] = i
+	}
+}
+
+// claimPaths checks the room's path patterns and that no earlier room has
+// any of them: with two rooms matching the same paths, the first would
+// take them all. Patterns of rooms matched regardless of case collide in
+// any case.
+func (c *roomsCheck) claimPaths(r Room, bad func(field, format string, a ...any)) {
+	if len(r.Paths) == 0 {
+		bad("paths", "at least one path pattern is needed")
+	}
+	for _, pat := range r.Paths {
+		if err := checkPattern(pat); err != "" {
+			bad("paths", "%q %s", pat, err)
+			continue
+		}
+		key := pat
+		if r.Match != MatchExact {
+			key = "i:" + strings.ToLower(pat)
+		}
+		if other, dup := c.paths[key]; dup {
+			bad("paths", "%q is also in room %q", pat, other)
+		}
+		c.paths[key] = r.Name
+	}
 }
 
 // settings reads the entry's rate, limits, durations, mode and opening

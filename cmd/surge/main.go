@@ -87,15 +87,14 @@ func environ() map[string]string {
 }
 
 // run is surge's whole command line, with the environment and outputs
-// passed in so tests drive it like a user.
+// passed in so tests drive it like a user. It returns the exit status.
 func run(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) int {
 	bad := func(err error) int {
 		fmt.Fprintln(stderr, "surge: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return 2
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		newFlags(&options{cfg: surge.Defaults()}, stderr).PrintDefaults()
+		printUsage(stderr, newFlags(&options{cfg: surge.Defaults()}, stderr))
 		if len(args) == 0 {
 			return 2
 		}
@@ -105,23 +104,15 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	if cmd != "run" && cmd != "compare" {
 		return bad(fmt.Errorf("unknown command %q (want run or compare; see surge -h)", cmd))
 	}
-
-	var e environment
-	if err := env.ParseWithOptions(&e, env.Options{Environment: environ}); err != nil {
+	e, o, err := fromEnvironment(environ)
+	if err != nil {
 		return bad(err)
 	}
-	if e.LogFormat != "json" && e.LogFormat != "console" {
-		return bad(fmt.Errorf("SURGE_LOG_FORMAT: must be json or console, got %q", e.LogFormat))
-	}
-	o := options{cfg: surge.Defaults()}
-	o.cfg.Target, o.cfg.Direct, o.cfg.Origin, o.cfg.GatewayAdmin, o.cfg.EventID = e.Target, e.Direct, e.Origin, e.GatewayAdmin, e.Event
-	o.sourceAddrs = e.SourceAddrs
+	// Flags win over the environment: they are parsed over its values.
 	fs := newFlags(&o, io.Discard)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, usage)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
+			printUsage(stderr, fs)
 			return 0
 		}
 		return bad(err)
@@ -129,23 +120,12 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	if fs.NArg() > 0 {
 		return bad(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
-	c := o.cfg
-	c.Profile = surge.Profile(o.profile)
-	c.GatewayAdminToken, c.OriginAdminToken = e.GatewayAdminToken, e.OriginAdminToken
-	c.PassSecret = []byte(e.PassSecret)
-	if e.PassKeyFile != "" {
-		b, err := os.ReadFile(e.PassKeyFile)
-		if err != nil {
-			return bad(fmt.Errorf("SURGE_PASS_KEY_FILE: %v", err))
-		}
-		c.PassKeyPEM = b
+	c, err := configOf(o, e)
+	if err == nil {
+		err = validate(cmd, c)
 	}
-	if o.sourceAddrs != "" {
-		addrs, err := surge.ParseSourceAddrs(o.sourceAddrs)
-		if err != nil {
-			return bad(fmt.Errorf("--source-addrs: %v", err))
-		}
-		c.SourceAddrs = addrs
+	if err != nil {
+		return bad(err)
 	}
 
 	say := newSayer(stderr, e.LogFormat)
@@ -153,79 +133,132 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	if e.LogFormat == "json" {
 		progress = progressLogger(say.log, o.quiet)
 	}
-	var reps []*surge.Report
-	var out any
-	switch cmd {
-	case "run":
-		if err := c.Validate(); err != nil {
-			return bad(err)
+	reps, out, err := send(ctx, cmd, c, o.stock, progress)
+	if err != nil {
+		say.err("", err)
+		return 1
+	}
+	if what, err := writeReports(stdout, o, cmd, reps, out); err != nil {
+		say.err(what, err)
+		return 1
+	}
+	if err := oversold(reps); err != nil {
+		say.err("", err)
+		return 3
+	}
+	return 0
+}
+
+// printUsage prints the usage text and the flags of fs with their
+// defaults (the environment's values, once read).
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, usage)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// fromEnvironment reads the environment: the log format, and the options
+// whose flags default to environment variables.
+func fromEnvironment(environ map[string]string) (environment, options, error) {
+	var e environment
+	if err := env.ParseWithOptions(&e, env.Options{Environment: environ}); err != nil {
+		return e, options{}, err
+	}
+	if e.LogFormat != "json" && e.LogFormat != "console" {
+		return e, options{}, fmt.Errorf("SURGE_LOG_FORMAT: must be json or console, got %q", e.LogFormat)
+	}
+	o := options{cfg: surge.Defaults()}
+	o.cfg.Target, o.cfg.Direct, o.cfg.Origin, o.cfg.GatewayAdmin, o.cfg.EventID = e.Target, e.Direct, e.Origin, e.GatewayAdmin, e.Event
+	o.sourceAddrs = e.SourceAddrs
+	return e, o, nil
+}
+
+// configOf completes the run's Config from the parsed flags and the
+// settings only the environment gives (tokens, the pass secret or key).
+func configOf(o options, e environment) (surge.Config, error) {
+	c := o.cfg
+	c.Profile = surge.Profile(o.profile)
+	c.GatewayAdminToken, c.OriginAdminToken = e.GatewayAdminToken, e.OriginAdminToken
+	c.PassSecret = []byte(e.PassSecret)
+	if e.PassKeyFile != "" {
+		b, err := os.ReadFile(e.PassKeyFile)
+		if err != nil {
+			return c, fmt.Errorf("SURGE_PASS_KEY_FILE: %v", err)
 		}
+		c.PassKeyPEM = b
+	}
+	if o.sourceAddrs != "" {
+		addrs, err := surge.ParseSourceAddrs(o.sourceAddrs)
+		if err != nil {
+			return c, fmt.Errorf("--source-addrs: %v", err)
+		}
+		c.SourceAddrs = addrs
+	}
+	return c, nil
+}
+
+// validate checks c for cmd. compare sends the crowd through the gateway
+// and then straight at --direct, so it needs both and is checked as the
+// gateway run.
+func validate(cmd string, c surge.Config) error {
+	if cmd == "run" {
+		return c.Validate()
+	}
+	if c.Direct == "" {
+		return errors.New("--direct: compare needs the origin's URL too")
+	}
+	check := c
+	check.Direct = ""
+	return check.Validate()
+}
+
+// send runs cmd's crowd (or crowds) and returns the reports to print and
+// the value the JSON output encodes.
+func send(ctx context.Context, cmd string, c surge.Config, stock int64, progress func(string, surge.Progress)) ([]*surge.Report, any, error) {
+	if cmd == "run" {
 		rep, err := surge.Run(ctx, c, func(p surge.Progress) { progress("", p) })
 		progress("done", surge.Progress{})
 		if err != nil {
-			say.err("", err)
-			return 1
+			return nil, nil, err
 		}
-		reps, out = []*surge.Report{rep}, rep
-	case "compare":
-		cc := surge.CompareConfig{Config: c, Stock: o.stock}
-		check := c
-		check.Direct = ""
-		if c.Direct == "" {
-			return bad(errors.New("--direct: compare needs the origin's URL too"))
-		}
-		if err := check.Validate(); err != nil {
-			return bad(err)
-		}
-		cmp, err := surge.Compare(ctx, cc, progress)
-		progress("done", surge.Progress{})
-		if err != nil {
-			say.err("", err)
-			return 1
-		}
-		for _, r := range []*surge.Report{cmp.Direct, cmp.Gateway} {
-			if r != nil {
-				reps = append(reps, r)
-			}
-		}
-		out = cmp
+		return []*surge.Report{rep}, rep, nil
 	}
+	cmp, err := surge.Compare(ctx, surge.CompareConfig{Config: c, Stock: stock}, progress)
+	progress("done", surge.Progress{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var reps []*surge.Report
+	for _, r := range []*surge.Report{cmp.Direct, cmp.Gateway} {
+		if r != nil {
+			reps = append(reps, r)
+		}
+	}
+	return reps, cmp, nil
+}
 
+// writeReports prints the report on stdout (a table, or out as JSON) and
+// writes the files the flags ask for. A failure comes with the flag it
+// belongs to, "" for stdout.
+func writeReports(stdout io.Writer, o options, cmd string, reps []*surge.Report, out any) (what string, err error) {
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
-			say.err("", err)
-			return 1
+			return "", err
 		}
 	} else if err := surge.WriteTable(stdout, reps...); err != nil {
-		say.err("", err)
-		return 1
+		return "", err
 	}
 	if o.html != "" {
-		f, err := os.Create(o.html)
-		if err == nil {
-			err = surge.WriteHTML(f, "surge "+cmd+" — "+time.Now().UTC().Format("2006-01-02 15:04 UTC"), reps...)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			say.err("--html", err)
-			return 1
+		title := "surge " + cmd + " — " + time.Now().UTC().Format("2006-01-02 15:04 UTC")
+		if err := writeFile(o.html, func(w io.Writer) error { return surge.WriteHTML(w, title, reps...) }); err != nil {
+			return "--html", err
 		}
 	}
 	if o.markdown != "" {
-		f, err := os.Create(o.markdown)
-		if err == nil {
-			err = surge.WriteMarkdown(f, reps...)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			say.err("--markdown", err)
-			return 1
+		if err := writeFile(o.markdown, func(w io.Writer) error { return surge.WriteMarkdown(w, reps...) }); err != nil {
+			return "--markdown", err
 		}
 	}
 	if o.svg != "" {
@@ -234,17 +267,35 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 			err = surge.WriteSVGs(o.svg, reps...)
 		}
 		if err != nil {
-			say.err("--svg", err)
-			return 1
+			return "--svg", err
 		}
 	}
+	return "", nil
+}
+
+// writeFile creates path and writes it with write; an error in closing
+// counts too, since it may be the write that failed.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// oversold reports the first run in which the origin sold beyond its
+// stock: the one finding that changes surge's exit status.
+func oversold(reps []*surge.Report) error {
 	for _, r := range reps {
 		if r.Stock.Oversell > 0 {
-			say.err("", fmt.Errorf("OVERSELL: the origin sold %d tickets beyond its stock (%s run)", r.Stock.Oversell, r.Mode))
-			return 3
+			return fmt.Errorf("OVERSELL: the origin sold %d tickets beyond its stock (%s run)", r.Stock.Oversell, r.Mode)
 		}
 	}
-	return 0
+	return nil
 }
 
 // options are the flags beyond Config's own fields.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/waitroom/waitroom/internal/testenv"
 )
 
 // Ctrl-C stops a run cleanly: surge prints the report of what happened so
@@ -20,10 +22,7 @@ func TestInterruptPrintsReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "surge")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := filepath.Join(testenv.BuildBinaries(t, testenv.Build{Packages: []string{"./cmd/surge"}}), "surge")
 	// A gateway that queues everyone and never admits anyone.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/_waitroom/api/status" {
@@ -55,4 +54,11 @@ func TestInterruptPrintsReport(t *testing.T) {
 	if !strings.Contains(out.String(), "(stopped)") || !strings.Contains(out.String(), "still waiting") {
 		t.Fatalf("report after Ctrl-C:\n%s", out.String())
 	}
+}
+
+// TestMain removes the binary built for TestInterruptPrintsReport.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.RemoveBinaries()
+	os.Exit(code)
 }

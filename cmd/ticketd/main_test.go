@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/waitroom/waitroom/internal/testenv"
 )
 
 // When the test binary runs with TICKETD_TEST_MAIN=1 it is ticketd itself,
@@ -53,12 +54,7 @@ func TestUsageAndBadConfig(t *testing.T) {
 
 // SIGTERM stops a running ticketd cleanly with exit code 0.
 func TestSIGTERMDrains(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cmd := exec.Command(os.Args[0])
 	var logs bytes.Buffer
 	cmd.Stderr = &logs

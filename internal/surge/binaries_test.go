@@ -9,17 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/waitroom/waitroom/internal/testenv"
-)
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
 )
 
 // binaries builds waitroom and ticketd once per test process.
@@ -28,21 +21,7 @@ func binaries(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds and starts the real binaries")
 	}
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "surge-bin-")
-		if buildErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", binDir+"/",
-			"github.com/waitroom/waitroom/cmd/waitroom", "github.com/waitroom/waitroom/cmd/ticketd").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
+	return testenv.BuildBinaries(t, testenv.Build{Packages: []string{"./cmd/waitroom", "./cmd/ticketd"}})
 }
 
 // freeAddrs returns n distinct free loopback addresses (all held open

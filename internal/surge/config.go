@@ -136,17 +136,32 @@ func (c Config) base() string {
 	return c.Target
 }
 
-// Validate reports every problem with c in one error.
+// Validate reports every problem with c in one error, so one run of
+// surge names them all: where the crowd goes, how big it is, how it
+// arrives and waits, and surge's own settings.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(name, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, a...)))
-	}
+	var p problems
+	c.checkWhere(&p)
+	c.checkCrowd(&p)
+	c.checkArrivals(&p)
+	c.checkSurge(&p)
+	return errors.Join(p...)
+}
+
+// problems collects what Validate finds, each naming its flag.
+type problems []error
+
+func (p *problems) add(name, format string, a ...any) {
+	*p = append(*p, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, a...)))
+}
+
+// checkWhere checks the URLs, the event and the room: where the crowd goes.
+func (c Config) checkWhere(p *problems) {
 	switch {
 	case c.Target == "" && c.Direct == "":
-		bad("--target/--direct", "give the gateway (--target URL) or the origin (--direct URL)")
+		p.add("--target/--direct", "give the gateway (--target URL) or the origin (--direct URL)")
 	case c.Target != "" && c.Direct != "":
-		bad("--target/--direct", "give one of them, not both (surge compare runs both)")
+		p.add("--target/--direct", "give one of them, not both (surge compare runs both)")
 	}
 	for _, u := range []struct{ name, v string }{
 		{"--target", c.Target}, {"--direct", c.Direct}, {"--origin", c.Origin}, {"--gateway-admin", c.GatewayAdmin},
@@ -155,76 +170,91 @@ func (c Config) Validate() error {
 			continue
 		}
 		if err := checkBaseURL(u.v); err != nil {
-			bad(u.name, "%v", err)
+			p.add(u.name, "%v", err)
 		}
 	}
 	if c.EventID == "" || strings.ContainsAny(c.EventID, "/?#% ") {
-		bad("--event", "an event id is required (as in /api/events/{id}), got %q", c.EventID)
+		p.add("--event", "an event id is required (as in /api/events/{id}), got %q", c.EventID)
 	}
 	if c.Room != "" && !validRoom(c.Room) {
-		bad("--room", "%q is not a room name ([a-z0-9-]{1,32})", c.Room)
+		p.add("--room", "%q is not a room name ([a-z0-9-]{1,32})", c.Room)
 	}
+}
+
+// checkCrowd checks the crowd's size, what each visitor buys and how long
+// the run may last.
+func (c Config) checkCrowd(p *problems) {
 	if c.Quantity < 1 || c.Quantity > 4 {
-		bad("--quantity", "must be 1..4, got %d", c.Quantity)
+		p.add("--quantity", "must be 1..4, got %d", c.Quantity)
 	}
 	if c.Visitors < 1 || c.Visitors > MaxVisitors {
-		bad("--visitors", "must be 1..%d, got %d", MaxVisitors, c.Visitors)
+		p.add("--visitors", "must be 1..%d, got %d", MaxVisitors, c.Visitors)
 	}
 	if c.Duration <= 0 || c.Duration > MaxDuration {
-		bad("--duration", "must be above 0 and at most %s, got %s", MaxDuration, c.Duration)
+		p.add("--duration", "must be above 0 and at most %s, got %s", MaxDuration, c.Duration)
 	}
+}
+
+// checkArrivals checks how visitors arrive (the profile and the setting
+// it needs) and how they wait (the shares and the poll interval).
+func (c Config) checkArrivals(p *problems) {
 	switch c.Profile {
 	case Burst:
 	case Ramp:
 		if c.Ramp <= 0 {
-			bad("--ramp", "must be above 0 for the ramp profile")
+			p.add("--ramp", "must be above 0 for the ramp profile")
 		}
 	case Poisson:
 		if c.Rate <= 0 {
-			bad("--rate", "must be above 0 for the poisson profile")
+			p.add("--rate", "must be above 0 for the poisson profile")
 		}
 	case OpensAt:
 		if c.OpensAt <= 0 {
-			bad("--opens-at", "must be above 0 for the opens-at profile")
+			p.add("--opens-at", "must be above 0 for the opens-at profile")
 		}
 	default:
-		bad("--profile", "must be burst, ramp, poisson or opens-at, got %q", c.Profile)
+		p.add("--profile", "must be burst, ramp, poisson or opens-at, got %q", c.Profile)
 	}
+	// Setting the opening needs a gateway's admin API to set it on.
 	if c.SetOpensAt && (c.Profile != OpensAt || c.GatewayAdmin == "" || c.Direct != "") {
-		bad("--set-opens-at", "needs --profile opens-at, --target and --gateway-admin")
+		p.add("--set-opens-at", "needs --profile opens-at, --target and --gateway-admin")
 	}
 	for _, s := range []struct {
 		name string
 		v    float64
 	}{{"--prequeue-share", c.PrequeueShare}, {"--ws-share", c.WebSocketShare}, {"--abandon-share", c.AbandonShare}} {
-		if !(s.v >= 0 && s.v <= 1) {
-			bad(s.name, "must be between 0 and 1, got %v", s.v)
+		if !(s.v >= 0 && s.v <= 1) { // written so that NaN fails too
+			p.add(s.name, "must be between 0 and 1, got %v", s.v)
 		}
 	}
 	if c.PollInterval < 100*time.Millisecond {
-		bad("--poll-interval", "must be at least 100ms, got %s", c.PollInterval)
+		p.add("--poll-interval", "must be at least 100ms, got %s", c.PollInterval)
 	}
 	if c.AbandonShare > 0 && c.AbandonWithin <= 0 {
-		bad("--abandon-within", "must be above 0 when visitors abandon")
+		p.add("--abandon-within", "must be above 0 when visitors abandon")
 	}
+}
+
+// checkSurge checks surge's own settings: the pass it signs, how it
+// judges FIFO, its connections and timeouts.
+func (c Config) checkSurge(p *problems) {
 	if len(c.PassSecret) > 0 && len(c.PassSecret) < 32 {
-		bad("SURGE_PASS_SECRET", "must be at least 32 bytes, got %d", len(c.PassSecret))
+		p.add("SURGE_PASS_SECRET", "must be at least 32 bytes, got %d", len(c.PassSecret))
 	}
 	if len(c.PassKeyPEM) > 0 {
 		if _, err := token.ParseEd25519PrivateKeyPEM(c.PassKeyPEM); err != nil {
-			bad("--pass-key-file", "%v", err)
+			p.add("--pass-key-file", "%v", err)
 		}
 	}
 	if c.FIFOSlack < 0 {
-		bad("--fifo-slack", "must not be negative")
+		p.add("--fifo-slack", "must not be negative")
 	}
 	if c.MaxConns < 1 {
-		bad("--max-conns", "must be at least 1, got %d", c.MaxConns)
+		p.add("--max-conns", "must be at least 1, got %d", c.MaxConns)
 	}
 	if c.Timeout <= 0 {
-		bad("--timeout", "must be above 0")
+		p.add("--timeout", "must be above 0")
 	}
-	return errors.Join(errs...)
 }
 
 // checkBaseURL accepts http(s)://host[:port][/path] with nothing else, so

@@ -3,13 +3,13 @@ package surge
 import (
 	"os"
 	"testing"
+
+	"github.com/waitroom/waitroom/internal/testenv"
 )
 
 // TestMain removes the binaries built once for the tests that start them.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	testenv.RemoveBinaries()
 	os.Exit(code)
 }

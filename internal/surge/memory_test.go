@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/waitroom/waitroom/internal/testenv"
 )
 
 // TestHoldServer is not a test: run as a subprocess by
@@ -64,12 +66,7 @@ func TestMemoryPerWaitingVisitor(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set SURGE_MEMORY_VISITORS to measure")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	srv := exec.Command(os.Args[0], "-test.run=^TestHoldServer$")
 	srv.Env = append(os.Environ(), "SURGE_HOLD_SERVER="+addr)
 	if err := srv.Start(); err != nil {

@@ -128,6 +128,41 @@ func Run(ctx context.Context, c Config, progress func(Progress)) (*Report, error
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	r, err := newRun(c)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	rep := newReport(r.cfg)
+
+	prep, cancelPrep := context.WithTimeout(ctx, 15*time.Second)
+	defer cancelPrep()
+	before, err := r.readBefore(prep, rep)
+	if err != nil {
+		return nil, err
+	}
+	r.prepare()
+	at := arrivals(r.cfg)
+	if r.cfg.SetOpensAt {
+		if err := r.openAhead(ctx, prep); err != nil {
+			return nil, err
+		}
+	}
+	runCtx, cancel := context.WithTimeout(ctx, r.cfg.Duration)
+	defer cancel()
+	r.start = time.Now()
+	rep.Started = r.start.UTC()
+	end, interrupted := r.crowd(runCtx, at, progress)
+
+	r.readAfter(rep, before)
+	r.fill(rep, end, interrupted)
+	return rep, nil
+}
+
+// newRun sets up a run of c: the pass signer, the crowd's clients and the
+// client that reads the origin's and the gateway's own figures. close
+// releases the clients.
+func newRun(c Config) (*run, error) {
 	signer, err := newPassSigner(c)
 	if err != nil {
 		return nil, err
@@ -136,15 +171,23 @@ func Run(ctx context.Context, c Config, progress func(Progress)) (*Report, error
 		return nil, fmt.Errorf("--source-addrs: loopback source addresses only reach a loopback target, not %s", c.base())
 	}
 	r := &run{cfg: c, cl: newClients(c), signer: signer, errs: map[string]int64{}}
-	defer r.cl.close()
 	r.oc = originClient{hc: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	defer r.oc.hc.CloseIdleConnections()
+	// Straight at the origin, the origin's figures are read there too.
 	if c.Direct != "" && c.Origin == "" {
-		c.Origin = c.Direct
 		r.cfg.Origin = c.Direct
 	}
+	return r, nil
+}
 
-	rep := &Report{
+func (r *run) close() {
+	r.oc.hc.CloseIdleConnections()
+	r.cl.close()
+}
+
+// newReport is the report of a run of c before anything is measured: the
+// crowd's settings, and -1 in the figures that may never be read.
+func newReport(c Config) *Report {
+	return &Report{
 		Schema: SchemaVersion, Mode: c.Mode(), Target: c.base(),
 		Crowd: CrowdSettings{
 			Visitors: c.Visitors, Profile: string(c.Profile), DurationCap: c.Duration.Seconds(),
@@ -154,45 +197,60 @@ func Run(ctx context.Context, c Config, progress func(Progress)) (*Report, error
 		Admission: AdmissionReport{ConfiguredPerMinute: -1, MaxActive: -1, ActivePeak: -1},
 		Origin:    OriginReport{InflightMax: -1, InflightMaxBefore: -1, InflightSampledMax: -1},
 	}
+}
 
-	// Before: the event's stock, the origin's counters, the room's rate.
-	prep, cancelPrep := context.WithTimeout(ctx, 15*time.Second)
-	defer cancelPrep()
-	var before Event
-	stockKnown := false
+// baseline is what a run reads before the crowd, to compare with after.
+type baseline struct {
+	event      Event // the event's stock, when stockKnown
+	stockKnown bool
+	orders     map[string]float64 // the origin's ticketd_orders_total series
+}
+
+// readBefore reads the event's stock and the origin's counters, picks the
+// room (the configured one, else the event's, else "default") and reads
+// the room's rate and size from the gateway admin API. Without the stock
+// or the room's settings a run's figures cannot be checked, so those
+// failures stop it; the counters are best effort.
+func (r *run) readBefore(ctx context.Context, rep *Report) (baseline, error) {
+	c := r.cfg
+	b := baseline{orders: map[string]float64{}}
 	if c.Origin != "" {
-		before, err = r.oc.event(prep, c.Origin, c.EventID)
+		ev, err := r.oc.event(ctx, c.Origin, c.EventID)
 		if err != nil {
-			return nil, fmt.Errorf("reading event %s from the origin: %w", c.EventID, err)
+			return b, fmt.Errorf("reading event %s from the origin: %w", c.EventID, err)
 		}
-		stockKnown = true
+		b.event, b.stockKnown = ev, true
 	}
 	r.room = c.Room
 	if r.room == "" {
-		r.room = before.Room
+		r.room = b.event.Room
 	}
 	if r.room == "" {
 		r.room = "default"
 	}
 	rep.Crowd.Room = r.room
-	ordersBefore := map[string]float64{}
 	if c.Origin != "" {
-		ordersBefore, _ = r.oc.metrics(prep, c.Origin, "ticketd_orders_total", "ticketd_http_inflight_max")
-		if v, ok := ordersBefore["ticketd_http_inflight_max"]; ok {
+		b.orders, _ = r.oc.metrics(ctx, c.Origin, "ticketd_orders_total", "ticketd_http_inflight_max")
+		if v, ok := b.orders["ticketd_http_inflight_max"]; ok {
 			rep.Origin.InflightMaxBefore = int64(v)
 		}
 	}
+	r.activePeak.Store(-1)
 	if c.GatewayAdmin != "" && c.Direct == "" {
-		rc, err := r.oc.room(prep, c.GatewayAdmin, c.GatewayAdminToken, r.room)
+		rc, err := r.oc.room(ctx, c.GatewayAdmin, c.GatewayAdminToken, r.room)
 		if err != nil {
-			return nil, fmt.Errorf("reading room %s from the gateway admin API: %w", r.room, err)
+			return b, fmt.Errorf("reading room %s from the gateway admin API: %w", r.room, err)
 		}
 		rep.Admission.ConfiguredPerMinute, rep.Admission.MaxActive = rc.AdmitPerMinute, rc.MaxActive
 		r.activePeak.Store(rc.Active)
-	} else {
-		r.activePeak.Store(-1)
 	}
+	return b, nil
+}
 
+// prepare builds the run's URLs for its room and sizes its records and
+// series to the crowd and the duration.
+func (r *run) prepare() {
+	c := r.cfg
 	base := strings.TrimRight(c.base(), "/")
 	u, _ := url.Parse(base)
 	r.origin = u.Scheme + "://" + u.Host
@@ -208,39 +266,42 @@ func Run(ctx context.Context, c Config, progress func(Progress)) (*Report, error
 	r.records = make([]record, c.Visitors)
 	r.series = make([]slot, int(math.Ceil(c.Duration.Seconds()))+1)
 	for i := range r.series {
-		r.series[i].inflight.Store(-1)
+		r.series[i].inflight.Store(-1) // not sampled
 	}
-	at := arrivals(c)
+}
 
-	if c.SetOpensAt {
-		// A live change reaches every gateway instance within a second
-		// (SPEC): set the opening that far ahead, wait it out, then start
-		// the crowd, so the first arrival already meets the pre-queue.
-		const propagation = 1200 * time.Millisecond
-		opens := time.Now().Add(propagation + c.OpensAt)
-		if err := r.oc.setOpensAt(prep, c.GatewayAdmin, c.GatewayAdminToken, r.room, opens); err != nil {
-			return nil, fmt.Errorf("setting the room's opening time: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Until(opens.Add(-c.OpensAt))):
-		}
+// openAhead sets the room's opening c.OpensAt after the crowd's start and
+// waits until that start. A live change reaches every gateway instance
+// within a second (SPEC), so the opening is set that much earlier: the
+// first arrival already meets the pre-queue on every instance.
+func (r *run) openAhead(ctx, prep context.Context) error {
+	const propagation = 1200 * time.Millisecond
+	c := r.cfg
+	opens := time.Now().Add(propagation + c.OpensAt)
+	if err := r.oc.setOpensAt(prep, c.GatewayAdmin, c.GatewayAdminToken, r.room, opens); err != nil {
+		return fmt.Errorf("setting the room's opening time: %w", err)
 	}
-	runCtx, cancel := context.WithTimeout(ctx, c.Duration)
-	defer cancel()
-	r.start = time.Now()
-	rep.Started = r.start.UTC()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Until(opens.Add(-c.OpensAt))):
+		return nil
+	}
+}
 
+// crowd sends the visitors, one goroutine each started at its arrival
+// offset in at, while the sampler records each second. It returns when
+// every started visitor is done (ctx ends the unfinished journeys), with
+// the run's length and whether ctx cut it short of what it set out to do.
+func (r *run) crowd(ctx context.Context, at []time.Duration, progress func(Progress)) (end time.Duration, interrupted bool) {
 	done := make(chan struct{})
 	var sampler sync.WaitGroup
 	sampler.Add(1)
 	go func() {
 		defer sampler.Done()
-		r.sample(runCtx, done, progress)
+		r.sample(ctx, done, progress)
 	}()
 
-	// The schedule: one goroutine per visitor, started at its arrival.
 	var wg sync.WaitGroup
 	scheduled := 0
 	tm := time.NewTimer(time.Hour)
@@ -250,53 +311,58 @@ schedule:
 		if d := time.Until(r.start.Add(a)); d > 0 {
 			tm.Reset(d)
 			select {
-			case <-runCtx.Done():
+			case <-ctx.Done():
 				break schedule
 			case <-tm.C:
 			}
-		} else if runCtx.Err() != nil {
+		} else if ctx.Err() != nil {
 			break
 		}
 		wg.Add(1)
 		scheduled++
 		go func(i int) {
 			defer wg.Done()
-			newVisitor(r, i).journey(runCtx)
+			newVisitor(r, i).journey(ctx)
 		}(i)
 	}
 	wg.Wait()
-	end := r.since()
-	interrupted := runCtx.Err() != nil && (scheduled < c.Visitors || r.count.stillWaiting.Load() > 0)
+	end = r.since()
+	interrupted = ctx.Err() != nil && (scheduled < r.cfg.Visitors || r.count.stillWaiting.Load() > 0)
 	close(done)
 	sampler.Wait()
+	return end, interrupted
+}
 
-	// After: the stock and the origin's own figures.
-	post, cancelPost := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancelPost()
+// readAfter reads the stock and the origin's own figures once the crowd
+// is through, and the room's active count once more. These are best
+// effort: a figure that cannot be read stays unknown in the report.
+func (r *run) readAfter(rep *Report, before baseline) {
+	c := r.cfg
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
 	var after Event
+	stockKnown := before.stockKnown
 	if stockKnown {
-		if after, err = r.oc.event(post, c.Origin, c.EventID); err != nil {
+		var err error
+		if after, err = r.oc.event(ctx, c.Origin, c.EventID); err != nil {
 			stockKnown = false
 		}
 	}
-	rep.Stock = stockCheck(stockKnown, before.Total, before.Remaining, after.Remaining, r.count.tickets.Load())
-	if r.activePeak.Load() >= 0 { // and once more now that the crowd is through
-		if rc, err := r.oc.room(post, c.GatewayAdmin, c.GatewayAdminToken, r.room); err == nil && rc.Active > r.activePeak.Load() {
+	rep.Stock = stockCheck(stockKnown, before.event.Total, before.event.Remaining, after.Remaining, r.count.tickets.Load())
+	if r.activePeak.Load() >= 0 {
+		if rc, err := r.oc.room(ctx, c.GatewayAdmin, c.GatewayAdminToken, r.room); err == nil && rc.Active > r.activePeak.Load() {
 			r.activePeak.Store(rc.Active)
 		}
 	}
 	if c.Origin != "" {
-		m, err := r.oc.metrics(post, c.Origin, "ticketd_http_inflight_max", "ticketd_orders_total")
+		m, err := r.oc.metrics(ctx, c.Origin, "ticketd_http_inflight_max", "ticketd_orders_total")
 		if err == nil {
 			if v, ok := m["ticketd_http_inflight_max"]; ok {
 				rep.Origin.InflightMax = int64(v)
 			}
-			rep.Origin.OrdersByResult = ordersDelta(ordersBefore, m)
+			rep.Origin.OrdersByResult = ordersDelta(before.orders, m)
 		}
 	}
-
-	r.fill(rep, end, interrupted)
-	return rep, nil
 }
 
 // ordersDelta turns ticketd_orders_total{result="x"} before/after into
@@ -406,6 +472,14 @@ func (r *run) fill(rep *Report, end time.Duration, interrupted bool) {
 	secs := end.Seconds()
 	rep.Elapsed = round3(secs)
 	rep.Interrupted = interrupted
+	r.fillCounts(rep, secs)
+	r.fillAdmission(rep)
+	r.fillSeries(rep, secs)
+}
+
+// fillCounts copies the run's totals, latencies, errors and surge's own
+// footprint into the report.
+func (r *run) fillCounts(rep *Report, secs float64) {
 	rep.Visitors = VisitorCounts{
 		Arrived: r.count.arrived.Load(), Queued: r.count.queued.Load(), Admitted: r.count.admitted.Load(),
 		AdmittedAtOnce: r.count.atOnce.Load(), Bought: r.count.bought.Load(), SoldOut: r.count.soldOut.Load(),
@@ -433,8 +507,12 @@ func (r *run) fill(rep *Report, end time.Duration, interrupted bool) {
 	r.errMu.Lock()
 	rep.Errors = r.errs
 	r.errMu.Unlock()
+}
 
-	// FIFO and the achieved rate, over visitors whose admission was seen.
+// fillAdmission computes FIFO and the achieved rate over the visitors
+// whose admission was seen. The rate counts only visitors who queued
+// first: one let in at once says nothing about the admission pace.
+func (r *run) fillAdmission(rep *Report) {
 	var adm []Admission
 	var firstQ, lastQ time.Duration = -1, -1
 	var nq int64
@@ -464,7 +542,11 @@ func (r *run) fill(rep *Report, end time.Duration, interrupted bool) {
 		ObservedInversions: CountInversions(adm),
 		PositionIncreases:  r.count.positionUp.Load(),
 	}
+}
 
+// fillSeries turns the per-second slots of the run's secs seconds into
+// the report's series, and the origin's sampled in-flight peak.
+func (r *run) fillSeries(rep *Report, secs float64) {
 	n := int(math.Ceil(secs))
 	if n < 1 {
 		n = 1

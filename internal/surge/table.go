@@ -48,109 +48,156 @@ func WriteMarkdown(w io.Writer, reps ...*Report) error {
 // tableRows lays out the report: a header row of modes, then one row per
 // figure; section rows have only a name.
 func tableRows(reps []*Report) [][]string {
-	var rows [][]string
-	row := func(name string, f func(r *Report) string) {
-		cells := []string{name}
-		for _, r := range reps {
-			cells = append(cells, f(r))
-		}
-		rows = append(rows, cells)
-	}
-	section := func(name string) {
-		cells := []string{name}
-		for range reps {
-			cells = append(cells, "")
-		}
-		rows = append(rows, cells)
-	}
-	i := func(v int64) string { return strconv.FormatInt(v, 10) }
-	known := func(v int64) string {
-		if v < 0 {
-			return "n/a"
-		}
-		return i(v)
-	}
-	f1 := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+	t := &table{reps: reps}
+	t.summary()
+	t.visitors()
+	t.latency()
+	t.admission()
+	t.origin()
+	t.surge()
+	t.errors()
+	return t.rows
+}
 
-	row("", func(r *Report) string { return r.Mode })
-	row("target", func(r *Report) string { return r.Target })
-	row("visitors / profile", func(r *Report) string { return fmt.Sprintf("%d %s", r.Crowd.Visitors, r.Crowd.Profile) })
-	row("elapsed", func(r *Report) string {
+// table is a report table being laid out: a name, then one cell per report.
+type table struct {
+	reps []*Report
+	rows [][]string
+}
+
+// row adds a figure, f giving its cell for each report.
+func (t *table) row(name string, f func(r *Report) string) {
+	cells := []string{name}
+	for _, r := range t.reps {
+		cells = append(cells, f(r))
+	}
+	t.rows = append(t.rows, cells)
+}
+
+// section adds a heading row, its cells empty.
+func (t *table) section(name string) {
+	cells := []string{name}
+	for range t.reps {
+		cells = append(cells, "")
+	}
+	t.rows = append(t.rows, cells)
+}
+
+// summary is the header row of modes and what was run, for how long.
+func (t *table) summary() {
+	t.row("", func(r *Report) string { return r.Mode })
+	t.row("target", func(r *Report) string { return r.Target })
+	t.row("visitors / profile", func(r *Report) string { return fmt.Sprintf("%d %s", r.Crowd.Visitors, r.Crowd.Profile) })
+	t.row("elapsed", func(r *Report) string {
 		s := (time.Duration(r.Elapsed * float64(time.Second))).Round(10 * time.Millisecond).String()
 		if r.Interrupted {
 			s += " (stopped)"
 		}
 		return s
 	})
-	section("throughput")
-	row("  requests/s", func(r *Report) string { return f1(r.RequestsPerSecond) })
-	row("  orders/s", func(r *Report) string { return f1(r.OrdersPerSecond) })
-	section("visitors")
-	row("  arrived", func(r *Report) string { return i(r.Visitors.Arrived) })
-	row("  queued", func(r *Report) string { return i(r.Visitors.Queued) })
-	row("  admitted (at once)", func(r *Report) string {
+}
+
+func (t *table) visitors() {
+	t.section("throughput")
+	t.row("  requests/s", func(r *Report) string { return f1(r.RequestsPerSecond) })
+	t.row("  orders/s", func(r *Report) string { return f1(r.OrdersPerSecond) })
+	t.section("visitors")
+	t.row("  arrived", func(r *Report) string { return itoa(r.Visitors.Arrived) })
+	t.row("  queued", func(r *Report) string { return itoa(r.Visitors.Queued) })
+	t.row("  admitted (at once)", func(r *Report) string {
 		return fmt.Sprintf("%d (%d)", r.Visitors.Admitted, r.Visitors.AdmittedAtOnce)
 	})
-	row("  bought", func(r *Report) string { return i(r.Visitors.Bought) })
-	row("  sold out", func(r *Report) string { return i(r.Visitors.SoldOut) })
-	row("  abandoned", func(r *Report) string { return i(r.Visitors.Abandoned) })
-	row("  still waiting", func(r *Report) string { return i(r.Visitors.StillWaiting) })
-	row("  failed", func(r *Report) string { return i(r.Visitors.Failed) })
-	section("latency p50 / p95 / p99 ms")
+	t.row("  bought", func(r *Report) string { return itoa(r.Visitors.Bought) })
+	t.row("  sold out", func(r *Report) string { return itoa(r.Visitors.SoldOut) })
+	t.row("  abandoned", func(r *Report) string { return itoa(r.Visitors.Abandoned) })
+	t.row("  still waiting", func(r *Report) string { return itoa(r.Visitors.StillWaiting) })
+	t.row("  failed", func(r *Report) string { return itoa(r.Visitors.Failed) })
+}
+
+// latency has a row for each request kind some report measured, so a
+// direct run shows no WebSocket rows.
+func (t *table) latency() {
+	t.section("latency p50 / p95 / p99 ms")
 	for _, k := range requestKinds {
-		if !anyLatency(reps, k) {
+		if !anyLatency(t.reps, k) {
 			continue
 		}
-		row("  "+k, func(r *Report) string { return pct(r.Latency[k]) })
+		t.row("  "+k, func(r *Report) string { return pct(r.Latency[k]) })
 	}
-	row("  wait (queue)", func(r *Report) string { return pct(r.Wait) })
-	section("admission")
-	row("  configured /min", func(r *Report) string { return known(int64(r.Admission.ConfiguredPerMinute)) })
-	row("  achieved /min", func(r *Report) string { return f1(r.Admission.AchievedPerMinute) })
-	row("  max active", func(r *Report) string { return known(int64(r.Admission.MaxActive)) })
-	row("  peak active", func(r *Report) string { return known(r.Admission.ActivePeak) })
-	row("  FIFO inversions", func(r *Report) string {
+	t.row("  wait (queue)", func(r *Report) string { return pct(r.Wait) })
+}
+
+func (t *table) admission() {
+	t.section("admission")
+	t.row("  configured /min", func(r *Report) string { return known(int64(r.Admission.ConfiguredPerMinute)) })
+	t.row("  achieved /min", func(r *Report) string { return f1(r.Admission.AchievedPerMinute) })
+	t.row("  max active", func(r *Report) string { return known(int64(r.Admission.MaxActive)) })
+	t.row("  peak active", func(r *Report) string { return known(r.Admission.ActivePeak) })
+	t.row("  FIFO inversions", func(r *Report) string {
 		return fmt.Sprintf("%d of %d (observed %d)", r.FIFO.Inversions, r.FIFO.Checked, r.FIFO.ObservedInversions)
 	})
-	row("  position increases", func(r *Report) string { return i(r.FIFO.PositionIncreases) })
-	section("origin")
-	row("  stock before -> after", func(r *Report) string {
+	t.row("  position increases", func(r *Report) string { return itoa(r.FIFO.PositionIncreases) })
+}
+
+func (t *table) origin() {
+	t.section("origin")
+	t.row("  stock before -> after", func(r *Report) string {
 		return known(r.Stock.RemainingBefore) + " -> " + known(r.Stock.RemainingAfter)
 	})
-	row("  tickets confirmed", func(r *Report) string { return i(r.Stock.TicketsConfirmed) })
-	row("  oversell", func(r *Report) string { return known(r.Stock.Oversell) })
-	row("  peak in-flight", func(r *Report) string {
+	t.row("  tickets confirmed", func(r *Report) string { return itoa(r.Stock.TicketsConfirmed) })
+	t.row("  oversell", func(r *Report) string { return known(r.Stock.Oversell) })
+	t.row("  peak in-flight", func(r *Report) string {
 		s := known(r.Origin.InflightMax)
 		if r.Origin.InflightMaxBefore > 0 {
-			s += " (before run " + i(r.Origin.InflightMaxBefore) + ")"
+			s += " (before run " + itoa(r.Origin.InflightMaxBefore) + ")"
 		}
 		return s
 	})
-	row("  in-flight sampled max", func(r *Report) string { return known(r.Origin.InflightSampledMax) })
-	row("  5xx responses", func(r *Report) string { return i(r.Origin.Status5xx) })
-	section("surge itself")
-	row("  peak waiting / goroutines", func(r *Report) string {
+	t.row("  in-flight sampled max", func(r *Report) string { return known(r.Origin.InflightSampledMax) })
+	t.row("  5xx responses", func(r *Report) string { return itoa(r.Origin.Status5xx) })
+}
+
+// surge is surge's own footprint: a crowd that starved its own machine
+// measured the machine, not the target.
+func (t *table) surge() {
+	t.section("surge itself")
+	t.row("  peak waiting / goroutines", func(r *Report) string {
 		return fmt.Sprintf("%d / %d", r.Client.PeakWaiting, r.Client.PeakGoroutines)
 	})
-	row("  peak heap / RSS MiB", func(r *Report) string {
+	t.row("  peak heap / RSS MiB", func(r *Report) string {
 		return fmt.Sprintf("%.0f / %.0f", float64(r.Client.PeakHeapBytes)/(1<<20), float64(r.Client.PeakRSSBytes)/(1<<20))
 	})
-	kinds := errorKinds(reps)
-	if len(kinds) > 0 {
-		section("errors")
-		for _, k := range kinds {
-			row("  "+k, func(r *Report) string { return i(r.Errors[k]) })
-		}
-	}
-	return rows
 }
+
+// errors has a row per error kind any report saw, and no section without.
+func (t *table) errors() {
+	kinds := errorKinds(t.reps)
+	if len(kinds) == 0 {
+		return
+	}
+	t.section("errors")
+	for _, k := range kinds {
+		t.row("  "+k, func(r *Report) string { return itoa(r.Errors[k]) })
+	}
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// known is v, or "n/a" for the -1 of a figure that was not read.
+func known(v int64) string {
+	if v < 0 {
+		return "n/a"
+	}
+	return itoa(v)
+}
+
+func f1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
 func pct(p Percentiles) string {
 	if p.Count == 0 {
 		return "-"
 	}
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
-	return f(p.P50) + " / " + f(p.P95) + " / " + f(p.P99)
+	return f1(p.P50) + " / " + f1(p.P95) + " / " + f1(p.P99)
 }
 
 func anyLatency(reps []*Report, k string) bool {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,11 +20,11 @@ import (
 // process: starting one takes a few seconds, so tests share it and keep
 // apart by key prefix, as they do on the single Redis.
 var cluster struct {
-	once  sync.Once
-	addrs []string
-	dir   string
-	procs []*exec.Cmd
-	err   error
+	once    sync.Once
+	addrs   []string
+	dir     string
+	servers []*server
+	err     error
 }
 
 // ClusterSize is the number of masters RedisCluster starts.
@@ -77,18 +76,20 @@ func RedisClusterURL() string {
 // StopRedisCluster stops the shared cluster, if one was started, and
 // removes its files.
 func StopRedisCluster() {
-	for _, p := range cluster.procs {
-		_ = p.Process.Kill()
-		_ = p.Wait()
+	for _, s := range cluster.servers {
+		s.kill()
 	}
-	cluster.procs = nil
+	cluster.servers = nil
 	if cluster.dir != "" {
 		_ = os.RemoveAll(cluster.dir)
 	}
 }
 
+// startCluster starts ClusterSize servers in cluster mode, each in a
+// directory of its own (a node rewrites nodes.conf there), and joins them
+// with redis-cli --cluster create.
 func startCluster() error {
-	server, err := exec.LookPath("redis-server")
+	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,6 @@ func startCluster() error {
 		return err
 	}
 	cluster.dir = dir
-	var cmds []*exec.Cmd
 	var addrs []string
 	for i := 0; i < ClusterSize; i++ {
 		port, err := freeLoopbackPort()
@@ -112,26 +112,17 @@ func startCluster() error {
 		if err := os.Mkdir(nodeDir, 0o700); err != nil {
 			return err
 		}
-		cmd := exec.Command(server,
-			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(nodeDir, "nodes.conf"),
-			"--cluster-node-timeout", "5000", "--dir", nodeDir,
-			"--save", "", "--appendonly", "no", "--logfile", filepath.Join(nodeDir, "redis.log"))
-		cmds = append(cmds, cmd)
-		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", port))
-	}
-	if err := startTied(cmds); err != nil {
-		return err
-	}
-	cluster.procs = cmds
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for _, a := range addrs {
-		if err := waitPing(ctx, a); err != nil {
+		s := &server{path: path, dir: nodeDir, port: port, args: []string{
+			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"}}
+		if err := s.start(); err != nil {
 			StopRedisCluster()
 			return err
 		}
+		cluster.servers = append(cluster.servers, s)
+		addrs = append(addrs, s.addr())
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	args := append([]string{"--cluster", "create"}, addrs...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
@@ -146,35 +137,6 @@ func startCluster() error {
 	}
 	cluster.addrs = addrs
 	return nil
-}
-
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	// A cluster node also listens on port+10000 (the cluster bus).
-	port := l.Addr().(*net.TCPAddr).Port
-	if port+10000 > 65535 {
-		return freeLoopbackPort()
-	}
-	return port, nil
-}
-
-func waitPing(ctx context.Context, addr string) error {
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	for {
-		if err := c.Ping(ctx).Err(); err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("redis-server on %s did not start: %w", addr, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // waitClusterOK waits until the node reports cluster_state:ok and knows

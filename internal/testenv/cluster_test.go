@@ -57,5 +57,6 @@ func TestRedisCluster(t *testing.T) {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.StopRedisCluster()
+	testenv.RemoveBinaries()
 	os.Exit(code)
 }

@@ -1,9 +1,15 @@
-// Package testenv finds the real services that waitroom's tests run against
-// (Redis and PostgreSQL) and gives each test its own namespace on them.
+// Package testenv is what waitroom's tests share to reach the real things
+// they run against. It finds the shared Redis and PostgreSQL and gives each
+// test its own namespace on them (Redis, Postgres); starts servers a test
+// owns (StartRedis, for tests that stop, restart or measure Redis, and the
+// shared RedisCluster); builds the real binaries once per test process
+// (BuildBinaries); and holds the two small helpers every such test needs
+// (FreePort, WaitFor). It holds no fakes and nothing a test asserts.
 //
-// Tests never fake Redis or PostgreSQL. Outside CI a missing service skips the
-// test with the command that would start it; under CI=true it fails the test,
-// so a green CI run always means the service-backed tests really ran.
+// Tests never fake Redis or PostgreSQL. Outside CI a missing service or
+// tool skips the test with the command that would provide it; under
+// CI=true it fails the test, so a green CI run always means the
+// service-backed tests really ran.
 package testenv
 
 import (

@@ -111,71 +111,103 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 }
 
 // createOrder is the buy path. Cheap refusals come first (unknown event,
-// missing or bad pass, bad body), so only well-formed orders with a valid
-// pass reach the database.
+// missing or bad pass, bad body, an event the cache already sees as sold
+// out), so only well-formed orders with a valid pass and a chance of stock
+// reach the database.
 func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
-	reject := func(status int, code, msg string) {
-		s.metrics.orders.WithLabelValues("rejected").Inc()
-		writeError(w, status, code, msg)
-	}
-	id, ok := eventID(r)
+	id, ev, ok := s.orderEvent(w, r)
 	if !ok {
-		reject(http.StatusNotFound, "not_found", "no such event")
 		return
 	}
-	ev, err := s.findEvent(r.Context(), id)
-	if errors.Is(err, ErrNotFound) {
-		reject(http.StatusNotFound, "not_found", "no such event")
+	claims, ok := s.orderPass(w, r, ev.Room)
+	if !ok {
 		return
 	}
-	if err != nil {
-		s.unavailable(w, r, err)
-		return
-	}
-
-	pass := token.FromRequest(r, ev.Room)
-	if pass == "" {
-		s.metrics.passRejections.WithLabelValues("missing").Inc()
-		reject(http.StatusUnauthorized, "pass_missing", "an admission pass is required: go through the waiting room")
-		return
-	}
-	claims, err := s.verifier.Verify(pass, ev.Room)
-	if err != nil {
-		reason := token.Reason(err)
-		s.metrics.passRejections.WithLabelValues(reason).Inc()
-		if errors.Is(err, token.ErrWrongRoom) {
-			reject(http.StatusForbidden, "wrong_room", "this pass admits to another room")
-			return
-		}
-		s.metrics.orders.WithLabelValues("rejected").Inc()
-		writeJSON(w, http.StatusUnauthorized, apiError{Error: "pass_invalid", Reason: reason, Message: err.Error()})
-		return
-	}
-
 	qty, code, msg := readOrderBody(w, r)
 	if code != "" {
-		reject(http.StatusBadRequest, code, msg)
+		s.rejectOrder(w, http.StatusBadRequest, code, msg)
 		return
 	}
-
 	// Stock only ever goes down and the cache never shows less than the
 	// database holds, so an event the cache already sees as short is sold
 	// out for sure: answer without queueing on the event's write lock. In a
 	// flash crowd this is most of the requests.
 	if ev.Remaining < qty {
-		s.metrics.orders.WithLabelValues("sold_out").Inc()
-		left := ev.Remaining
-		revokeIfNothingLeft(w, left)
-		writeJSON(w, http.StatusConflict, apiError{Error: "sold_out", Message: "not enough tickets left", Remaining: &left})
+		s.soldOut(w, ev.Remaining)
 		return
 	}
+	s.placeOrder(w, r, id, qty, claims)
+}
 
+// rejectOrder refuses an order the client must not repeat as it is.
+func (s *Server) rejectOrder(w http.ResponseWriter, status int, code, msg string) {
+	s.metrics.orders.WithLabelValues("rejected").Inc()
+	writeError(w, status, code, msg)
+}
+
+// orderEvent finds the order's event, or answers for it: 404 for an
+// unknown one, 503 when the store cannot say.
+func (s *Server) orderEvent(w http.ResponseWriter, r *http.Request) (int64, Event, bool) {
+	id, ok := eventID(r)
+	if !ok {
+		s.rejectOrder(w, http.StatusNotFound, "not_found", "no such event")
+		return 0, Event{}, false
+	}
+	ev, err := s.findEvent(r.Context(), id)
+	if errors.Is(err, ErrNotFound) {
+		s.rejectOrder(w, http.StatusNotFound, "not_found", "no such event")
+		return 0, Event{}, false
+	}
+	if err != nil {
+		s.unavailable(w, r, err)
+		return 0, Event{}, false
+	}
+	return id, ev, true
+}
+
+// orderPass verifies the admission pass for the event's room, or refuses
+// the order: 401 without a pass or with a bad one (naming the reason), 403
+// with a pass to another room.
+func (s *Server) orderPass(w http.ResponseWriter, r *http.Request, room string) (token.Claims, bool) {
+	pass := token.FromRequest(r, room)
+	if pass == "" {
+		s.metrics.passRejections.WithLabelValues("missing").Inc()
+		s.rejectOrder(w, http.StatusUnauthorized, "pass_missing", "an admission pass is required: go through the waiting room")
+		return token.Claims{}, false
+	}
+	claims, err := s.verifier.Verify(pass, room)
+	if err != nil {
+		reason := token.Reason(err)
+		s.metrics.passRejections.WithLabelValues(reason).Inc()
+		if errors.Is(err, token.ErrWrongRoom) {
+			s.rejectOrder(w, http.StatusForbidden, "wrong_room", "this pass admits to another room")
+			return token.Claims{}, false
+		}
+		s.metrics.orders.WithLabelValues("rejected").Inc()
+		writeJSON(w, http.StatusUnauthorized, apiError{Error: "pass_invalid", Reason: reason, Message: err.Error()})
+		return token.Claims{}, false
+	}
+	return claims, true
+}
+
+// soldOut answers 409 with the stock left; with none left the visitor is
+// done, so the gateway is told to free the slot.
+func (s *Server) soldOut(w http.ResponseWriter, left int) {
+	s.metrics.orders.WithLabelValues("sold_out").Inc()
+	revokeIfNothingLeft(w, left)
+	writeJSON(w, http.StatusConflict, apiError{Error: "sold_out", Message: "not enough tickets left", Remaining: &left})
+}
+
+// placeOrder takes the order to the store, which has the last word on the
+// stock and on whether the pass has already bought, and answers with what
+// it said.
+func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, id int64, qty int, claims token.Claims) {
 	start := time.Now()
 	res, err := s.store.PlaceOrder(r.Context(), OrderRequest{
 		EventID: id, Quantity: qty, Visitor: claims.Visitor, Room: claims.Room, Session: claims.Session, PassID: claims.ID,
 	})
 	s.metrics.timeDB("order", start)
-	var soldOut *SoldOutError
+	var short *SoldOutError
 	switch {
 	case err == nil:
 		s.metrics.orders.WithLabelValues("created").Inc()
@@ -187,19 +219,16 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Waitroom-Command", "revoke")
 		w.Header().Set("Location", "/api/orders/"+res.Order.ID)
 		writeJSON(w, http.StatusCreated, orderCreated{Order: res.Order, Remaining: res.Remaining})
-	case errors.As(err, &soldOut):
-		s.metrics.orders.WithLabelValues("sold_out").Inc()
-		s.cache.Sold(id, soldOut.Remaining)
-		left := soldOut.Remaining
-		revokeIfNothingLeft(w, left)
-		writeJSON(w, http.StatusConflict, apiError{Error: "sold_out", Message: "not enough tickets left", Remaining: &left})
+	case errors.As(err, &short):
+		s.cache.Sold(id, short.Remaining)
+		s.soldOut(w, short.Remaining)
 	case errors.Is(err, ErrPassUsed):
 		s.metrics.orders.WithLabelValues("pass_used").Inc()
 		writeError(w, http.StatusConflict, "pass_used", "this admission has already bought tickets")
 	case errors.Is(err, ErrNotFound):
-		reject(http.StatusNotFound, "not_found", "no such event")
+		s.rejectOrder(w, http.StatusNotFound, "not_found", "no such event")
 	case errors.Is(err, ErrWrongRoom):
-		reject(http.StatusForbidden, "wrong_room", "this pass admits to another room")
+		s.rejectOrder(w, http.StatusForbidden, "wrong_room", "this pass admits to another room")
 	default:
 		s.unavailable(w, r, err)
 	}
