@@ -1,10 +1,10 @@
--- admit: ARGV[12] manual count (0 = admit by rate), ARGV[13] shuffle seed in
--- [1, 2^31-2], ARGV[14] batch size (visitors moved or numbered per call).
+-- admit: ARGV[OP] manual count (0 = admit by rate), ARGV[OP + 1] shuffle seed in
+-- [1, 2^31-2], ARGV[OP + 2] batch size (visitors moved or numbered per call).
 -- Reply: {admitted ids..., skipped} as {skipped, moved, id, id, ...}.
 local now = clock()
 local c = config()
-local manual = tonumber(ARGV[12])
-local batch = tonumber(ARGV[14])
+local manual = tonumber(ARGV[OP])
+local batch = tonumber(ARGV[OP + 2])
 local sec = math.floor(now / 1000)
 
 -- 1. A room reopened in random mode, or switched to random, shuffles the
@@ -21,7 +21,7 @@ end
 if redis.call("HGET", K_ST, "shuf") == "1" then
   -- Park-Miller minimal standard generator seeded from crypto/rand: two
   -- draws make a 52-bit score (products stay below 2^53, so exact).
-  local x = tonumber(ARGV[13])
+  local x = tonumber(ARGV[OP + 1])
   local function draw()
     x = (x * 48271) % 2147483647
     return x
@@ -115,6 +115,7 @@ while admitted < limit and skipped < batch do
   if not v then break end
   local h = redis.call("HGET", K_VIS, v)
   redis.call("HDEL", K_VIS, v)
+  client_left(v)
   local t, s = 0, 0
   if h then t, s = parse(h) end
   if t > 0 then last = t end
@@ -143,5 +144,6 @@ if admitted > 0 or now - cached >= 1000 or now < cached then
   local ar, span = achieved(now)
   redis.call("HSET", K_ST, "ar", I(ar), "as", I(span), "at", I(now))
 end
+prune_clients(now, 50)
 touch(c, now)
 return out

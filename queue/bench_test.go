@@ -84,7 +84,6 @@ func BenchmarkJoinPipelined(b *testing.B) {
 	if err := joinScript.Load(ctx, q.rdb).Err(); err != nil {
 		b.Fatal(err)
 	}
-	keys := q.keys(benchRoom.Name)
 	var n atomic.Int64
 	b.SetParallelism((benchConns + 1) / 2)
 	b.ReportAllocs()
@@ -99,7 +98,7 @@ func BenchmarkJoinPipelined(b *testing.B) {
 			}
 		}
 		for pb.Next() {
-			args := append(q.roomArgs(benchRoom, time.Time{}), "p"+strconv.FormatInt(n.Add(1), 10), randomScore())
+			keys, args := q.joinArgs(benchRoom, "p"+strconv.FormatInt(n.Add(1), 10), Arrival{}, time.Time{})
 			joinScript.EvalSha(ctx, pipe, keys, args...)
 			if pipe.Len() == 100 {
 				flush()

@@ -8,11 +8,20 @@
 --       6 cfg (HASH of live overrides: apm max ttl abandon mode opens paused closed)
 --       7 rate (HASH ring: sec%60 -> "sec:count", admissions per second)
 --       8 ses (HASH visitor -> session id of a visitor who entered; beside act)
+--       9 held (HASH client -> places its visitors hold in the line)
+--       10 ctat (HASH client -> theoretical arrival time of its next place, ms)
+--       11 vc (HASH visitor -> client, for visitors counted in held)
 -- ARGV: 1 now in ms ("" = Redis TIME)
 --       2..9 the file's values: apm, max, ttl ms, abandon ms, mode, opens ms (0 = none), paused, closed
---       10 admit window ms, 11 key TTL ms, 12.. operation arguments
+--       10 admit window ms, 11 key TTL ms
+--       12..16 the file's values: places per client per minute (0 = no limit),
+--       places held per client (0 = no limit), toll (1 on), toll difficulty,
+--       bind passes to the client's network (1 on)
+--       OP.. the operation's own arguments
 local K_LINE, K_VIS, K_PRE, K_ACTIVE, K_ST, K_CFG, K_RATE, K_SES =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local K_HELD, K_CTAT, K_VC = KEYS[9], KEYS[10], KEYS[11]
+local OP = 17
 
 -- Numbers are handed to Redis as strings formatted here, so large
 -- millisecond values never turn into exponent notation.
@@ -25,7 +34,8 @@ local function clock()
 end
 
 local function config()
-  local o = redis.call("HMGET", K_CFG, "apm", "max", "ttl", "abandon", "mode", "opens", "paused", "closed")
+  local o = redis.call("HMGET", K_CFG, "apm", "max", "ttl", "abandon", "mode", "opens", "paused", "closed",
+    "cpm", "chd", "toll", "tolld", "bind")
   return {
     apm = tonumber(o[1] or ARGV[2]),
     max = tonumber(o[2] or ARGV[3]),
@@ -35,6 +45,11 @@ local function config()
     opens = tonumber(o[6] or ARGV[7]),
     paused = (o[7] or ARGV[8]) == "1",
     closed = (o[8] or ARGV[9]) == "1",
+    cpm = tonumber(o[9] or ARGV[12]),
+    chd = tonumber(o[10] or ARGV[13]),
+    toll = (o[11] or ARGV[14]) == "1",
+    tolld = tonumber(o[12] or ARGV[15]),
+    bind = (o[13] or ARGV[16]) == "1",
   }
 end
 
@@ -82,6 +97,67 @@ end
 local function admit_visitor(v, until_)
   redis.call("ZADD", K_ACTIVE, until_, v)
   redis.call("HDEL", K_SES, v)
+end
+
+-- Per-client limits. A client is the network a visitor comes from (an
+-- IPv4 address, an IPv6 /64), as the gateway names it. held counts the
+-- places a client's visitors hold in the line (given back when they leave
+-- it at the front: admitted or skipped); ctat paces the new places a client
+-- takes (a generic cell rate algorithm, like the room's own admission
+-- rate), with a burst of half a minute's worth, so a venue's Wi-Fi or a
+-- carrier's NAT whose users all press "Buy" at 10:00 are let in together.
+
+-- client_refusal says why client may not take a new place now ("rate" or
+-- "held") and when to try again (ms from now), or nil; it changes nothing.
+local function client_refusal(c, client, now)
+  if client == "" then return nil end
+  if c.chd > 0 and tonumber(redis.call("HGET", K_HELD, client) or "0") >= c.chd then
+    return "held", 5000
+  end
+  if c.cpm > 0 then
+    local T = 60000 / c.cpm
+    local burst = math.max(math.ceil(c.cpm / 2), 1)
+    local tat = tonumber(redis.call("HGET", K_CTAT, client) or "0")
+    if tat < now then tat = now end
+    local wait = tat - (now + (burst - 1) * T)
+    if wait > 0 then return "rate", math.ceil(wait) end
+  end
+  return nil
+end
+
+-- client_took counts a new place taken by client's visitor v.
+local function client_took(c, client, v, now, held)
+  if client == "" then return end
+  if c.cpm > 0 then
+    local T = 60000 / c.cpm
+    local tat = tonumber(redis.call("HGET", K_CTAT, client) or "0")
+    if tat < now then tat = now end
+    redis.call("HSET", K_CTAT, client, string.format("%.3f", tat + T))
+  end
+  if held then
+    redis.call("HINCRBY", K_HELD, client, 1)
+    redis.call("HSET", K_VC, v, client)
+  end
+end
+
+-- client_left gives back the place v held (admitted or skipped at the front).
+local function client_left(v)
+  local client = redis.call("HGET", K_VC, v)
+  if not client then return end
+  redis.call("HDEL", K_VC, v)
+  if redis.call("HINCRBY", K_HELD, client, -1) <= 0 then redis.call("HDEL", K_HELD, client) end
+end
+
+-- prune_clients drops up to n pacing entries that are in the past (their
+-- client may take a full burst again anyway), walking the hash a little
+-- per call so a long sale's many clients do not pile up.
+local function prune_clients(now, n)
+  local cur = redis.call("HGET", K_ST, "ccur") or "0"
+  local res = redis.call("HSCAN", K_CTAT, cur, "COUNT", n)
+  for i = 1, #res[2], 2 do
+    if tonumber(res[2][i + 1]) < now then redis.call("HDEL", K_CTAT, res[2][i]) end
+  end
+  redis.call("HSET", K_ST, "ccur", res[1])
 end
 
 -- tokens is the generic cell rate algorithm: tat is the theoretical arrival

@@ -16,11 +16,10 @@ func (q *Queue) joinNamed(ctx context.Context, room Room, n, from int, at time.T
 	if err := joinScript.Load(ctx, q.rdb).Err(); err != nil {
 		return err
 	}
-	keys := q.keys(room.Name)
 	for i := 0; i < n; i += 200 {
 		pipe := q.rdb.Pipeline()
 		for j := i; j < n && j < i+200; j++ {
-			args := append(q.roomArgs(room, at), name(from+j), randomScore())
+			keys, args := q.joinArgs(room, name(from+j), Arrival{}, at)
 			joinScript.EvalSha(ctx, pipe, keys, args...)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {

@@ -1,9 +1,14 @@
--- join: ARGV[12] visitor, ARGV[13] random pre-queue score in [0, 2^52).
+-- join: ARGV[OP] visitor, ARGV[OP + 1] random pre-queue score in [0, 2^52),
+-- ARGV[OP + 2] the visitor's client (network; "" = not counted),
+-- ARGV[OP + 3] "1" when the visitor brings a verified toll solution, whose
+-- spent-record is KEYS[12], kept ARGV[OP + 4] ms.
 -- Idempotent: a visitor already waiting keeps their place (the call is a
--- heartbeat); one already admitted stays admitted.
+-- heartbeat); one already admitted stays admitted. Neither is ever asked
+-- for a toll or counted against a limit again: only a new place is.
 local now = clock()
 local c = config()
-local v = ARGV[12]
+local v = ARGV[OP]
+local client = ARGV[OP + 2] or ""
 local sec = math.floor(now / 1000)
 
 local h = redis.call("HGET", K_VIS, v)
@@ -17,6 +22,22 @@ if e and tonumber(e) > now then
   return visitor_status(c, now, v)
 end
 
+-- A new place (or an admission at once). The client's limits first: a
+-- refusal takes nothing and spends no toll.
+local reason, wait = client_refusal(c, client, now)
+if reason then
+  redis.call("HINCRBY", K_ST, "refused", 1)
+  touch(c, now, {K_ST})
+  return {"limited", 0, 0, waiting(), c.apm, c.opens, now + wait, 0, stnum("gen"), reason, 0}
+end
+if c.toll then
+  -- The toll: a solution, verified by the gateway, spent once.
+  if ARGV[OP + 3] ~= "1" or not redis.call("SET", KEYS[12], "1", "NX", "PX", ARGV[OP + 4]) then
+    return {"toll", 0, 0, waiting(), c.apm, c.opens, 0, 0, stnum("gen"), "", c.tolld}
+  end
+  redis.call("HINCRBY", K_ST, "tolls", 1)
+end
+
 local open = is_open(c, now)
 local pending = redis.call("ZCARD", K_PRE) > 0 or redis.call("HGET", K_ST, "shuf") == "1"
 
@@ -26,17 +47,19 @@ if open and not pending and not c.paused and not c.closed and redis.call("LLEN",
   if n >= 1 and active_count(now) < c.max then
     local until_ = now + tonumber(ARGV[10])
     admit_visitor(v, I(until_))
+    client_took(c, client, v, now, false)
     redis.call("HSET", K_ST, "tat", string.format("%.3f", tat + T))
     redis.call("HINCRBY", K_ST, "adm", 1)
     count_admissions(now, 1)
-    touch(c, now, {K_ACTIVE, K_ST, K_RATE, K_SES})
+    touch(c, now, {K_ACTIVE, K_ST, K_RATE, K_SES, K_CTAT})
     return {"admitted", 0, 0, 0, c.apm, c.opens, until_, 0, stnum("gen")}
   end
 end
 
+client_took(c, client, v, now, true)
 if not open then
   -- pre-queue: order by a random score, shuffled once at opening
-  redis.call("ZADD", K_PRE, ARGV[13], v)
+  redis.call("ZADD", K_PRE, ARGV[OP + 1], v)
   redis.call("HSET", K_VIS, v, "0:" .. I(sec))
 elseif pending then
   -- the opening shuffle is still being numbered: FIFO behind it
@@ -48,5 +71,5 @@ else
   redis.call("RPUSH", K_LINE, v)
   redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(sec))
 end
-touch(c, now, {K_LINE, K_VIS, K_PRE, K_ST})
+touch(c, now, {K_LINE, K_VIS, K_PRE, K_ST, K_HELD, K_CTAT, K_VC})
 return visitor_status(c, now, v)

@@ -77,6 +77,7 @@ func (q *Queue) keys(room string) []string {
 	k := []string{
 		q.key(room, "line"), q.key(room, "vis"), q.key(room, "pre"), q.key(room, "act"),
 		q.key(room, "st"), q.key(room, "cfg"), q.key(room, "rate"), q.key(room, "ses"),
+		q.key(room, "held"), q.key(room, "ctat"), q.key(room, "vc"),
 	}
 	q.roomKeys.Store(room, k)
 	return k
@@ -115,7 +116,16 @@ func (q *Queue) roomArgs(r Room, at time.Time) []any {
 		r.AdmitPerMinute, r.MaxActive, ttl.Milliseconds(), abandon.Milliseconds(),
 		string(mode), opens, flag(r.Paused), flag(r.Closed),
 		q.cfg.AdmitWindow.Milliseconds(), q.cfg.KeyTTL.Milliseconds(),
+		r.ClientPlacesPerMinute, r.ClientPlacesHeld, flag(r.Toll), tollMillis(r.TollSeconds), flag(r.BindNetwork),
 	}
+}
+
+// tollMillis is a toll's difficulty as the room's keys hold it.
+func tollMillis(seconds float64) int64 { return int64(seconds*1000 + 0.5) }
+
+// tollKey records a spent toll solution (by its challenge).
+func (q *Queue) tollKey(room, challenge string) string {
+	return q.key(room, "toll:"+challenge)
 }
 
 func clockArg(at time.Time) string {
@@ -172,7 +182,8 @@ func toString(v any) string {
 }
 
 // parseStatus reads the reply of join and status:
-// {state, ticket, position, waiting, apm, opens, until, eta rate}.
+// {state, ticket, position, waiting, apm, opens, until, eta rate, gen,
+// [reason, toll difficulty]}.
 func parseStatus(room string, res []any) (Status, error) {
 	if len(res) < 9 {
 		return Status{}, fmt.Errorf("queue: status %s: short reply", room)
@@ -188,6 +199,13 @@ func parseStatus(room string, res []any) (Status, error) {
 		Until:          fromMillis(toInt(res[6])),
 		ETA:            -1,
 		Reshuffles:     toInt(res[8]),
+	}
+	if len(res) >= 11 {
+		s.Reason = toString(res[9])
+		s.TollSeconds = float64(toInt(res[10])) / 1000
+	}
+	if s.State == StateLimited {
+		s.RetryAt, s.Until = s.Until, time.Time{}
 	}
 	if s.State != StateQueued {
 		s.Position = positionKept(s)
@@ -256,6 +274,24 @@ func (p Patch) fields() ([]any, error) {
 	}
 	if p.ClearOpensAt {
 		out = append(out, "opens", 0)
+	}
+	if p.ClientPlacesPerMinute != nil {
+		check("client_places_per_minute", CheckClientPlacesPerMinute(*p.ClientPlacesPerMinute))
+		out = append(out, "cpm", *p.ClientPlacesPerMinute)
+	}
+	if p.ClientPlacesHeld != nil {
+		check("client_places_held", CheckClientPlacesHeld(*p.ClientPlacesHeld))
+		out = append(out, "chd", *p.ClientPlacesHeld)
+	}
+	if p.Toll != nil {
+		out = append(out, "toll", flag(*p.Toll))
+	}
+	if p.TollSeconds != nil {
+		check("toll_seconds", CheckTollSeconds(*p.TollSeconds))
+		out = append(out, "tolld", tollMillis(*p.TollSeconds))
+	}
+	if p.BindNetwork != nil {
+		out = append(out, "bind", flag(*p.BindNetwork))
 	}
 	if p.Paused != nil {
 		out = append(out, "paused", flag(*p.Paused))

@@ -23,6 +23,41 @@ const (
 	MaxDuration     = 7 * 24 * time.Hour
 )
 
+// Limits of the per-client settings and the toll. 0 means "no limit".
+const (
+	MaxClientPlacesPerMinute = 1_000_000
+	MaxClientPlacesHeld      = 10_000_000
+	// MaxTollSeconds bounds a toll's expected solve time on a mid-range
+	// phone: past a minute, people give up.
+	MaxTollSeconds = 60
+)
+
+// CheckClientPlacesPerMinute says what is wrong with a per-client rate of
+// new places, or nil (0: no limit).
+func CheckClientPlacesPerMinute(n int) error {
+	if n < 0 || n > MaxClientPlacesPerMinute {
+		return fmt.Errorf("must be 0 (no limit)..%d, got %d", MaxClientPlacesPerMinute, n)
+	}
+	return nil
+}
+
+// CheckClientPlacesHeld says what is wrong with a per-client count of
+// places held at once, or nil (0: no limit).
+func CheckClientPlacesHeld(n int) error {
+	if n < 0 || n > MaxClientPlacesHeld {
+		return fmt.Errorf("must be 0 (no limit)..%d, got %d", MaxClientPlacesHeld, n)
+	}
+	return nil
+}
+
+// CheckTollSeconds says what is wrong with a toll difficulty, or nil.
+func CheckTollSeconds(s float64) error {
+	if !(s > 0 && s <= MaxTollSeconds) {
+		return fmt.Errorf("must be more than 0 and at most %d (seconds on a mid-range phone), got %g", MaxTollSeconds, s)
+	}
+	return nil
+}
+
 // CheckAdmitPerMinute says what is wrong with a rate, or nil.
 func CheckAdmitPerMinute(n int) error {
 	if n < 0 || n > MaxAdmitPerMinute {

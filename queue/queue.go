@@ -52,6 +52,13 @@ const (
 	StatePaused State = "paused"
 	// StateClosed: the room is closed; places are kept.
 	StateClosed State = "closed"
+	// StateLimited: the visitor's client may take no new place now (the
+	// room's per-client limits); see Status.Reason and RetryAt. Nothing is
+	// taken.
+	StateLimited State = "limited"
+	// StateToll: a new place in this room costs a solved toll challenge,
+	// and none (or a spent one) came with the join. Nothing is taken.
+	StateToll State = "toll"
 )
 
 // Room is a room's configuration as the operator wrote it (rooms file or the
@@ -71,6 +78,14 @@ type Room struct {
 	OpensAt        time.Time     // zero: open now; before it, visitors wait in a pre-queue
 	Paused         bool          // admission stopped, places kept
 	Closed         bool          // room closed, places kept
+
+	// Fairness against scripts that grab places (0: no limit). A client is
+	// the network a visitor comes from, as the gateway names it (Arrival).
+	ClientPlacesPerMinute int     // new places one client may take per minute (burst: half a minute's worth)
+	ClientPlacesHeld      int     // places one client's visitors may hold in the line at once
+	Toll                  bool    // a new place costs a solved proof-of-work challenge
+	TollSeconds           float64 // the toll's difficulty: expected solve time on a mid-range phone
+	BindNetwork           bool    // a pass admits only from the network it was issued to (gateway only)
 }
 
 // Patch is a live change to a room; nil fields are left as they are.
@@ -85,6 +100,12 @@ type Patch struct {
 	ClearOpensAt   bool
 	Paused         *bool
 	Closed         *bool
+
+	ClientPlacesPerMinute *int
+	ClientPlacesHeld      *int
+	Toll                  *bool
+	TollSeconds           *float64
+	BindNetwork           *bool
 }
 
 // Status is one visitor's view of a room.
@@ -112,6 +133,25 @@ type Status struct {
 	// Reshuffles is the room's reshuffle count (Figures.Reshuffles) when
 	// this was read: the numbering Ticket belongs to.
 	Reshuffles int64
+	// Reason says why a new place was refused (StateLimited): "rate" (the
+	// client took places too fast) or "held" (the client holds too many).
+	Reason string
+	// RetryAt is, for StateLimited, when the client may try again.
+	RetryAt time.Time
+	// TollSeconds is, for StateToll, the difficulty of the toll to pay.
+	TollSeconds float64
+}
+
+// Arrival is what the gateway knows of a visitor who asks for a place.
+type Arrival struct {
+	// Client is the network the visitor comes from (an IPv4 address, an
+	// IPv6 /64); the room's per-client limits count by it. "" counts
+	// nothing.
+	Client string
+	// Toll is the challenge of a toll solution the gateway verified, or "".
+	// It is spent by the join that uses it (once, ever, until TollUntil).
+	Toll      string
+	TollUntil time.Time
 }
 
 // Figures are a room's shared numbers, cheap to read every tick.
@@ -145,6 +185,10 @@ type Figures struct {
 	// Reshuffles counts the random-mode reshuffles of the room's line. When
 	// it changes, every cached Ticket of the room is stale: read Status.
 	Reshuffles int64
+	// RefusedTotal counts the new places refused by the per-client limits,
+	// TollsTotal the tolls paid (solutions spent), since the room was
+	// created or its counters reset.
+	RefusedTotal, TollsTotal int64
 }
 
 // Admission is what one admission step did.
@@ -219,22 +263,52 @@ func New(rdb Client, cfg Config) *Queue {
 // or closed room still gives places (State paused or closed); before
 // OpensAt the visitor joins the pre-queue (State prequeue, no position).
 func (q *Queue) Join(ctx context.Context, room Room, visitor string) (Status, error) {
-	return q.join(ctx, room, visitor, time.Time{})
+	return q.arrive(ctx, room, visitor, Arrival{}, time.Time{})
+}
+
+// Arrive is Join with what the gateway knows of the visitor's arrival:
+// the client it comes from (counted against the room's per-client limits:
+// a refusal is StateLimited and takes nothing) and a verified toll solution
+// (in a room with a toll, a new place needs one, spent once: without it the
+// answer is StateToll). A visitor already waiting or admitted is neither
+// counted nor asked again.
+func (q *Queue) Arrive(ctx context.Context, room Room, visitor string, a Arrival) (Status, error) {
+	return q.arrive(ctx, room, visitor, a, time.Time{})
 }
 
 func (q *Queue) join(ctx context.Context, room Room, visitor string, at time.Time) (Status, error) {
+	return q.arrive(ctx, room, visitor, Arrival{}, at)
+}
+
+func (q *Queue) arrive(ctx context.Context, room Room, visitor string, a Arrival, at time.Time) (Status, error) {
 	if !ValidName(room.Name) {
 		return Status{}, ErrBadRoom
 	}
 	if err := checkVisitor(visitor); err != nil {
 		return Status{}, err
 	}
-	args := append(q.roomArgs(room, at), visitor, randomScore())
-	res, err := joinScript.Run(ctx, q.rdb, q.keys(room.Name), args...).Slice()
+	if len(a.Client) > MaxVisitorLen || len(a.Toll) > MaxVisitorLen {
+		return Status{}, fmt.Errorf("queue: join %s: client or toll longer than %d bytes", room.Name, MaxVisitorLen)
+	}
+	keys, args := q.joinArgs(room, visitor, a, at)
+	res, err := joinScript.Run(ctx, q.rdb, keys, args...).Slice()
 	if err != nil {
 		return Status{}, fmt.Errorf("queue: join %s: %w", room.Name, err)
 	}
 	return parseStatus(room.Name, res)
+}
+
+// joinArgs are join.lua's KEYS and ARGV.
+func (q *Queue) joinArgs(room Room, visitor string, a Arrival, at time.Time) ([]string, []any) {
+	keys := append(append(make([]string, 0, 12), q.keys(room.Name)...), q.tollKey(room.Name, a.Toll))
+	paid, keep := "0", int64(1000)
+	if a.Toll != "" {
+		paid = "1"
+		if d := time.Until(a.TollUntil); d > time.Second {
+			keep = d.Milliseconds()
+		}
+	}
+	return keys, append(q.roomArgs(room, at), visitor, randomScore(), a.Client, paid, keep)
 }
 
 // Status returns the visitor's status and records a heartbeat.
@@ -490,7 +564,7 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 		if err != nil {
 			return nil, fmt.Errorf("queue: figures %s: %w", rooms[i].Name, err)
 		}
-		if len(res) < 18 {
+		if len(res) < 25 {
 			return nil, fmt.Errorf("queue: figures %s: short reply", rooms[i].Name)
 		}
 		r := rooms[i]
@@ -503,6 +577,11 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 		cfg.OpensAt = fromMillis(toInt(res[12]))
 		cfg.Paused = toInt(res[13]) == 1
 		cfg.Closed = toInt(res[14]) == 1
+		cfg.ClientPlacesPerMinute = int(toInt(res[18]))
+		cfg.ClientPlacesHeld = int(toInt(res[19]))
+		cfg.Toll = toInt(res[20]) == 1
+		cfg.TollSeconds = float64(toInt(res[21])) / 1000
+		cfg.BindNetwork = toInt(res[22]) == 1
 		out[i] = Figures{
 			Room:              r.Name,
 			State:             State(toString(res[0])),
@@ -519,6 +598,8 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 			Unnumbered:        toInt(res[15]),
 			Reshuffles:        toInt(res[16]),
 			ETAPerMinute:      float64(toInt(res[17])) / 1000,
+			RefusedTotal:      toInt(res[23]),
+			TollsTotal:        toInt(res[24]),
 		}
 	}
 	return out, nil

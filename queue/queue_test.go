@@ -844,3 +844,99 @@ func TestOneSessionPerAdmission(t *testing.T) {
 		}
 	})
 }
+
+// A client (one network) may take only so many new places per minute and
+// hold only so many at once; a refusal takes nothing, says when to try
+// again and is counted; a visitor already in line is never refused;
+// another client is not affected; the place comes back when its visitor
+// leaves the line at the front.
+func TestClientLimits(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
+		clk := newClock(t, rdb)
+		room := Room{Name: "limits", AdmitPerMinute: 0, MaxActive: 100, AbandonAfter: time.Hour,
+			ClientPlacesPerMinute: 6, ClientPlacesHeld: 5}
+		bot, human := Arrival{Client: "203.0.113.7"}, Arrival{Client: "198.51.100.1"}
+		join := func(v string, a Arrival) Status {
+			t.Helper()
+			s, err := q.arrive(ctx, room, v, a, clk.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		for i := range 3 { // the burst: half a minute's worth
+			if s := join(fmt.Sprintf("b%d", i), bot); s.State != StateQueued {
+				t.Fatalf("place %d within the burst: %+v", i+1, s)
+			}
+		}
+		s := join("b3", bot)
+		if s.State != StateLimited || s.Reason != "rate" || s.RetryAt.Sub(clk.now) < 9*time.Second || s.RetryAt.Sub(clk.now) > 11*time.Second {
+			t.Fatalf("fourth place at once: %+v, want limited (rate) with a retry in about 10 s", s)
+		}
+		if f := figures(t, q, room, clk.now); f.Waiting != 3 || f.RefusedTotal != 1 {
+			t.Fatalf("after a refusal: waiting %d refused %d, want 3 and 1", f.Waiting, f.RefusedTotal)
+		}
+		if s := join("b0", bot); s.State != StateQueued || s.Position != 1 {
+			t.Fatalf("a visitor already in line asks again: %+v, want their place", s)
+		}
+		if s := join("h0", human); s.State != StateQueued {
+			t.Fatalf("another client: %+v", s)
+		}
+		clk.add(10 * time.Second)
+		if s := join("b3", bot); s.State != StateQueued {
+			t.Fatalf("after the retry time: %+v", s)
+		}
+		clk.add(10 * time.Second)
+		join("b4", bot) // five held now
+		clk.add(time.Minute)
+		if s := join("b5", bot); s.State != StateLimited || s.Reason != "held" {
+			t.Fatalf("a sixth place held at once: %+v, want limited (held)", s)
+		}
+		// Two of the bot's visitors leave the line at the front.
+		if _, err := q.AdmitNext(ctx, room, 2); err != nil {
+			t.Fatal(err)
+		}
+		if s := join("b5", bot); s.State != StateQueued {
+			t.Fatalf("after two of its places came back: %+v", s)
+		}
+		// A live change applies at once.
+		if err := q.Update(ctx, room.Name, Patch{ClientPlacesHeld: ptr(0), ClientPlacesPerMinute: ptr(0)}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			if s := join(fmt.Sprintf("x%d", i), bot); s.State != StateQueued {
+				t.Fatalf("limits lifted: place %d %+v", i, s)
+			}
+		}
+	})
+}
+
+// In a room with a toll a new place needs a solution, each solution buys
+// one place once; a visitor already in line is never asked again; nothing
+// is taken without one.
+func TestToll(t *testing.T) {
+	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
+		room := Room{Name: "toll", AdmitPerMinute: 0, MaxActive: 100, AbandonAfter: time.Hour, Toll: true, TollSeconds: 1.5}
+		paid := Arrival{Toll: "c0ffee", TollUntil: time.Now().Add(time.Minute)}
+		s, err := q.Arrive(ctx, room, "ann", Arrival{})
+		if err != nil || s.State != StateToll || s.TollSeconds != 1.5 {
+			t.Fatalf("no toll: %+v %v, want the toll asked (1.5 s)", s, err)
+		}
+		if s, _ := q.Arrive(ctx, room, "ann", paid); s.State != StateQueued || s.Position != 1 {
+			t.Fatalf("with a toll: %+v", s)
+		}
+		if s, _ := q.Arrive(ctx, room, "bob", paid); s.State != StateToll {
+			t.Fatalf("the same solution again: %+v, want the toll asked", s)
+		}
+		if s, _ := q.Arrive(ctx, room, "ann", Arrival{}); s.State != StateQueued {
+			t.Fatalf("in line, asked again: %+v", s)
+		}
+		f := figures(t, q, room, time.Time{})
+		if f.Waiting != 1 || f.TollsTotal != 1 || !f.Config.Toll {
+			t.Fatalf("figures %+v, want one waiting and one toll paid", f)
+		}
+		if ttl := rdb.PTTL(ctx, q.tollKey(room.Name, "c0ffee")).Val(); ttl <= 0 || ttl > time.Minute {
+			t.Fatalf("spent solution kept %s, want until the challenge expires", ttl)
+		}
+	})
+}

@@ -1,5 +1,5 @@
--- revoke: ARGV[12] visitor, ARGV[13] session id, ARGV[14] exp (ms) of the
--- pass that asked, ARGV[15] the verifiers' leeway (ms); KEYS[9] the
+-- revoke: ARGV[OP] visitor, ARGV[OP + 1] session id, ARGV[OP + 2] exp (ms) of the
+-- pass that asked, ARGV[OP + 3] the verifiers' leeway (ms); KEYS[12] the
 -- session's revocation record.
 -- Ends the session: when it is still the visitor's, its slot is freed
 -- (once: a second revoke of the same session frees nothing) and its id
@@ -8,8 +8,8 @@
 -- plus the leeway), so every instance refuses all of its passes.
 -- Reply: 1 when a live slot was freed, else 0.
 local now = clock()
-local v, sid = ARGV[12], ARGV[13]
-local last = tonumber(ARGV[14])
+local v, sid = ARGV[OP], ARGV[OP + 1]
+local last = tonumber(ARGV[OP + 2])
 local freed = 0
 if redis.call("HGET", K_SES, v) == sid then
   local e = redis.call("ZSCORE", K_ACTIVE, v)
@@ -21,7 +21,7 @@ if redis.call("HGET", K_SES, v) == sid then
   end
   redis.call("HDEL", K_SES, v)
 end
-local ttl = last + tonumber(ARGV[15]) - now
+local ttl = last + tonumber(ARGV[OP + 3]) - now
 if ttl < 1000 then ttl = 1000 end
-redis.call("SET", KEYS[9], "1", "PX", I(ttl))
+redis.call("SET", KEYS[12], "1", "PX", I(ttl))
 return freed

@@ -33,6 +33,12 @@ type roomEntry struct {
 	AbandonAfter   string   `yaml:"abandon_after"`
 	Mode           string   `yaml:"mode"`
 	OpensAt        string   `yaml:"opens_at"`
+
+	ClientPlacesPerMinute *int     `yaml:"client_places_per_minute"`
+	ClientPlacesHeld      *int     `yaml:"client_places_held"`
+	Toll                  *bool    `yaml:"toll"`
+	TollSeconds           *float64 `yaml:"toll_seconds"`
+	BindPassToNetwork     *bool    `yaml:"bind_pass_to_network"`
 }
 
 // RoomsError lists every problem of a rooms file, each naming the room and
@@ -116,6 +122,12 @@ func (c *roomsCheck) room(i int, e roomEntry, def Room) Room {
 		SessionTTL:     def.SessionTTL,
 		AbandonAfter:   def.AbandonAfter,
 		Mode:           def.Mode,
+
+		ClientPlacesPerMinute: def.ClientPlacesPerMinute,
+		ClientPlacesHeld:      def.ClientPlacesHeld,
+		Toll:                  def.Toll,
+		TollSeconds:           def.TollSeconds,
+		BindNetwork:           def.BindNetwork,
 	}
 	c.claimName(i, e.Name, bad)
 	switch Match(e.Match) {
@@ -169,6 +181,31 @@ func (c *roomsCheck) claimPaths(r Room, bad func(field, format string, a ...any)
 	}
 }
 
+// fairness reads the entry's per-client limits, toll and pass binding.
+func (e roomEntry) fairness(r *Room, check func(field string, err error)) {
+	if e.ClientPlacesPerMinute != nil {
+		r.ClientPlacesPerMinute = *e.ClientPlacesPerMinute
+		check("client_places_per_minute", CheckClientPlacesPerMinute(r.ClientPlacesPerMinute))
+	}
+	if e.ClientPlacesHeld != nil {
+		r.ClientPlacesHeld = *e.ClientPlacesHeld
+		check("client_places_held", CheckClientPlacesHeld(r.ClientPlacesHeld))
+	}
+	if e.Toll != nil {
+		r.Toll = *e.Toll
+	}
+	if e.TollSeconds != nil {
+		r.TollSeconds = *e.TollSeconds
+		check("toll_seconds", CheckTollSeconds(r.TollSeconds))
+	}
+	if r.Toll {
+		check("toll_seconds", CheckTollSeconds(r.TollSeconds))
+	}
+	if e.BindPassToNetwork != nil {
+		r.BindNetwork = *e.BindPassToNetwork
+	}
+}
+
 // settings reads the entry's rate, limits, durations, mode and opening
 // into r, reporting each value the limits refuse.
 func (e roomEntry) settings(r *Room, bad func(field, format string, a ...any)) {
@@ -185,6 +222,7 @@ func (e roomEntry) settings(r *Room, bad func(field, format string, a ...any)) {
 		r.MaxActive = *e.MaxActive
 		check("max_active", CheckMaxActive(r.MaxActive))
 	}
+	e.fairness(r, check)
 	for _, d := range []struct {
 		field, value string
 		into         *time.Duration

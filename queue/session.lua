@@ -1,8 +1,8 @@
--- session: ARGV[12] visitor, ARGV[13] session id to create when the visitor
--- has none yet, ARGV[14] the session id the caller holds ("" = any: Enter).
+-- session: ARGV[OP] visitor, ARGV[OP + 1] session id to create when the visitor
+-- has none yet, ARGV[OP + 2] the session id the caller holds ("" = any: Enter).
 -- Enter and renew: a visitor holding a live admission or session gets
 -- SessionTTL from now. One admission is one session: the first Enter after
--- an admission records ARGV[13] as its id beside the active entry, and every
+-- an admission records ARGV[OP + 1] as its id beside the active entry, and every
 -- later Enter (another tab, another gateway instance, a visitor who lost the
 -- pass cookie) gets that same id back, never a second one. A renewal names
 -- the session it holds and fails when that session is no longer the
@@ -10,7 +10,7 @@
 -- Reply: {end ms, session id}; {0, ""} when the visitor holds nothing live.
 local now = clock()
 local c = config()
-local v, fresh, held = ARGV[12], ARGV[13], ARGV[14]
+local v, fresh, held = ARGV[OP], ARGV[OP + 1], ARGV[OP + 2]
 local e = redis.call("ZSCORE", K_ACTIVE, v)
 if not e or tonumber(e) <= now then
   if e then

@@ -1,7 +1,7 @@
--- status: ARGV[12] visitor. Records a heartbeat for a waiting visitor.
+-- status: ARGV[OP] visitor. Records a heartbeat for a waiting visitor.
 local now = clock()
 local c = config()
-local v = ARGV[12]
+local v = ARGV[OP]
 local h = redis.call("HGET", K_VIS, v)
 if h then
   local t = parse(h)

@@ -36,6 +36,10 @@ type Claims struct {
 	// each renewal, a re-entry on any gateway instance) carries the same
 	// sid. An origin that sells once per admission keys its orders on it.
 	Session string
+	// Network, when set (the net claim), is the client network the pass
+	// was issued to (an IPv4 /24 or IPv6 /48, in CIDR form): the gateway
+	// honours it only from there. Empty: any network.
+	Network string
 	// ID is the pass's unique id (jti): 128 random bits, base64url.
 	ID string
 	// IssuedAt (iat), NotBefore (nbf) and ExpiresAt (exp) have one-second
@@ -52,6 +56,7 @@ type passClaims struct {
 	Nbf *jwt.NumericDate `json:"nbf,omitempty"`
 	Exp *jwt.NumericDate `json:"exp"`
 	Sid string           `json:"sid"`
+	Net string           `json:"net,omitempty"`
 	Jti string           `json:"jti"`
 }
 
@@ -88,6 +93,8 @@ func (c *passClaims) check() error {
 		return refuse(ErrMalformed, "no sid")
 	case len(c.Sid) > MaxSessionBytes:
 		return refuse(ErrMalformed, "sid of %d bytes, limit %d", len(c.Sid), MaxSessionBytes)
+	case len(c.Net) > 64:
+		return refuse(ErrMalformed, "net of %d bytes", len(c.Net))
 	case c.Jti == "":
 		return refuse(ErrMalformed, "no jti")
 	case c.Exp == nil:
@@ -108,7 +115,7 @@ func (c *passClaims) check() error {
 // whatever jwt.TimePrecision says.
 func (c *passClaims) claims() Claims {
 	return Claims{
-		Visitor: c.Sub, Room: string(c.Aud), Session: c.Sid, ID: c.Jti,
+		Visitor: c.Sub, Room: string(c.Aud), Session: c.Sid, Network: c.Net, ID: c.Jti,
 		IssuedAt: seconds(c.Iat), NotBefore: seconds(c.Nbf), ExpiresAt: seconds(c.Exp),
 	}
 }

@@ -77,6 +77,14 @@ func (s *Signer) Algorithm() string { return s.method.Alg() }
 // travel). Each call makes a new jti; the session stays what the caller
 // gives, so every pass of one admission carries the same sid.
 func (s *Signer) Sign(now time.Time, visitor, room, session string, ttl time.Duration) (string, Claims, error) {
+	return s.SignClaims(now, Claims{Visitor: visitor, Room: room, Session: session, ExpiresAt: now.Add(ttl)})
+}
+
+// SignClaims is Sign with the claims given as Claims: Visitor, Room,
+// Session, ExpiresAt and, optionally, Network (a pass bound to the client
+// network it was issued to). IssuedAt and NotBefore are now; ID is made.
+func (s *Signer) SignClaims(now time.Time, c Claims) (string, Claims, error) {
+	visitor, room, session, ttl := c.Visitor, c.Room, c.Session, c.ExpiresAt.Sub(now)
 	switch {
 	case visitor == "":
 		return "", Claims{}, errors.New("token: empty visitor")
@@ -95,7 +103,7 @@ func (s *Signer) Sign(now time.Time, visitor, room, session string, ttl time.Dur
 	pc := &passClaims{
 		Iss: Issuer, Sub: visitor, Aud: audience(room),
 		Iat: iat, Nbf: iat, Exp: &jwt.NumericDate{Time: time.Unix(now.Add(ttl).Unix(), 0)},
-		Sid: session, Jti: b64.EncodeToString(id[:]),
+		Sid: session, Net: c.Network, Jti: b64.EncodeToString(id[:]),
 	}
 	t := jwt.NewWithClaims(s.method, pc)
 	if s.kid != "" {
