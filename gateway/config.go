@@ -40,6 +40,12 @@ type Config struct {
 	SessionTTL     time.Duration `env:"WAITROOM_SESSION_TTL" envDefault:"10m" desc:"default room: how long a pass lives, renewed while the visitor stays active"`
 	AbandonAfter   time.Duration `env:"WAITROOM_ABANDON_AFTER" envDefault:"60s" desc:"default room: a queued visitor with no socket and no poll this long is skipped at the front"`
 
+	ClientPlacesPerMinute int     `env:"WAITROOM_CLIENT_PLACES_PER_MINUTE" envDefault:"600" desc:"every room unless its file says otherwise: new places one network (an IPv4 address, an IPv6 /64) may take per minute, half a minute's worth at once; 0 = no limit"`
+	ClientPlacesHeld      int     `env:"WAITROOM_CLIENT_PLACES_HELD" envDefault:"5000" desc:"every room unless its file says otherwise: places one network's visitors may hold in line at once; 0 = no limit"`
+	Toll                  bool    `env:"WAITROOM_TOLL" envDefault:"false" desc:"every room unless its file says otherwise: a new place costs a proof-of-work toll solved by the visitor's browser"`
+	TollSeconds           float64 `env:"WAITROOM_TOLL_SECONDS" envDefault:"2" desc:"the toll's difficulty: expected solve time, in seconds, on a mid-range phone"`
+	BindPassToNetwork     bool    `env:"WAITROOM_BIND_PASS_TO_NETWORK" envDefault:"false" desc:"every room unless its file says otherwise: a pass works only from the network it was issued to (IPv4 /24, IPv6 /48)"`
+
 	PassKeyFile  KeyFiles `env:"WAITROOM_PASS_KEY_FILE" desc:"Ed25519 private keys (PEM, PKCS#8) signing passes with EdDSA, oldest first: the last signs, all verify"`
 	PassSecret   string   `env:"WAITROOM_PASS_SECRET" desc:"shared secret (>= 32 bytes) signing passes with HS256, used when no key file is given"`
 	CookieSecret string   `env:"WAITROOM_COOKIE_SECRET" desc:"HMAC key (>= 32 bytes) of the visitor cookie; the same on every instance; empty: random per start"`
@@ -150,6 +156,9 @@ func (c Config) roomProblems() []httpx.Problem {
 	check("WAITROOM_MAX_ACTIVE", queue.CheckMaxActive(c.MaxActive))
 	check("WAITROOM_SESSION_TTL", queue.CheckSessionTTL(c.SessionTTL))
 	check("WAITROOM_ABANDON_AFTER", queue.CheckAbandonAfter(c.AbandonAfter))
+	check("WAITROOM_CLIENT_PLACES_PER_MINUTE", queue.CheckClientPlacesPerMinute(c.ClientPlacesPerMinute))
+	check("WAITROOM_CLIENT_PLACES_HELD", queue.CheckClientPlacesHeld(c.ClientPlacesHeld))
+	check("WAITROOM_TOLL_SECONDS", queue.CheckTollSeconds(c.TollSeconds))
 	for _, r := range c.Rooms {
 		if !queue.ValidName(r.Name) {
 			p.add("rooms", "invalid room name %q", r.Name)

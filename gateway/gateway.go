@@ -21,6 +21,7 @@ import (
 	"github.com/waitroom/waitroom/gateway/origin"
 	"github.com/waitroom/waitroom/gateway/pass"
 	"github.com/waitroom/waitroom/gateway/route"
+	"github.com/waitroom/waitroom/gateway/toll"
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/token"
 	"github.com/waitroom/waitroom/web"
@@ -41,6 +42,7 @@ type Gateway struct {
 	health  *crowd.Health
 	crowd   visitorShortcuts
 	cookies visitorCookies
+	booth   *toll.Booth
 	proxy   *origin.Proxy
 	pages   *web.Pages
 	metrics *metrics
@@ -95,6 +97,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 		return nil, err
 	}
 	g.cookies = newVisitorCookies([]byte(cfg.CookieSecret), cfg.TrustedProxies, log)
+	g.booth = newBooth(g.cookies.key)
 	g.health = crowd.NewHealth(func(ctx context.Context) error { return g.store.control.Ping(ctx).Err() }, cfg.FailMode, log)
 	g.crowd = visitorShortcuts{
 		gate:    crowd.NewGate(g.store.crowdPool()),
@@ -134,6 +137,12 @@ func loadRooms(cfg Config) ([]queue.Room, error) {
 		SessionTTL:     cfg.SessionTTL,
 		AbandonAfter:   cfg.AbandonAfter,
 		Mode:           queue.FIFO,
+
+		ClientPlacesPerMinute: cfg.ClientPlacesPerMinute,
+		ClientPlacesHeld:      cfg.ClientPlacesHeld,
+		Toll:                  cfg.Toll,
+		TollSeconds:           cfg.TollSeconds,
+		BindNetwork:           cfg.BindPassToNetwork,
 	}
 	switch {
 	case cfg.Rooms != nil:

@@ -32,6 +32,8 @@ type metrics struct {
 	// admissionsHeard counts visitors another instance admitted, as this
 	// one heard on the admitted channel.
 	admissionsHeard *prometheus.CounterVec
+	// tollsAsked counts the toll challenges this instance handed out.
+	tollsAsked *prometheus.CounterVec
 }
 
 func newMetrics(b *board.Board, h *hub.Hub, health *crowd.Health) *metrics {
@@ -56,6 +58,9 @@ func newMetrics(b *board.Board, h *hub.Hub, health *crowd.Health) *metrics {
 		revokes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "waitroom_revokes_total", Help: "Sessions ended by the origin's Waitroom-Command: revoke.",
 		}),
+		tollsAsked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waitroom_toll_challenges_total", Help: "Toll challenges this instance handed to visitors asking for a new place.",
+		}, []string{"room"}),
 		admissionsHeard: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "waitroom_admissions_heard_total", Help: "Visitors admitted by another instance's admission step, as this instance heard on the admitted channel (their sockets here are told at once).",
 		}, []string{"room"}),
@@ -70,7 +75,7 @@ func newMetrics(b *board.Board, h *hub.Hub, health *crowd.Health) *metrics {
 		Name: "waitroom_busy_total", Help: "Visitors answered at once without a Redis lookup because the crowd gate was full or Redis slow: kind=join (a protected request, queue page or 429 without a position) or kind=status (a status poll, 429 busy).",
 	}, []string{"kind"})
 	m.busyJoin, m.busyStatus = busy.WithLabelValues("join"), busy.WithLabelValues("status")
-	m.reg.MustRegister(responses, busy, m.joins, m.proxyDuration, m.originErrors, m.passRejections, m.failClosed, m.revokes, m.admissionsHeard,
+	m.reg.MustRegister(responses, busy, m.joins, m.proxyDuration, m.originErrors, m.passRejections, m.failClosed, m.revokes, m.admissionsHeard, m.tollsAsked,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "waitroom_websockets", Help: "Open visitor WebSockets on this instance."},
 			func() float64 { return float64(h.Count()) }),
@@ -103,6 +108,8 @@ var (
 	descAdmitted  = prometheus.NewDesc("waitroom_admitted_total", "Visitors admitted since the room was created or reset.", []string{"room"}, nil)
 	descAbandoned = prometheus.NewDesc("waitroom_abandoned_total", "Queued visitors skipped as abandoned.", []string{"room"}, nil)
 	descRate      = prometheus.NewDesc("waitroom_admit_per_minute", "The room's configured admission rate.", []string{"room"}, nil)
+	descRefused   = prometheus.NewDesc("waitroom_joins_refused_total", "New places refused by the room's per-client limits (every instance).", []string{"room"}, nil)
+	descTolls     = prometheus.NewDesc("waitroom_tolls_paid_total", "Toll solutions spent on new places (every instance).", []string{"room"}, nil)
 )
 
 // roomCollector reports the room figures of the board's last read.
@@ -114,6 +121,8 @@ func (c roomCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descAdmitted
 	ch <- descAbandoned
 	ch <- descRate
+	ch <- descRefused
+	ch <- descTolls
 }
 
 func (c roomCollector) Collect(ch chan<- prometheus.Metric) {
@@ -127,5 +136,7 @@ func (c roomCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAdmitted, prometheus.CounterValue, float64(f.AdmittedTotal), name)
 		ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(f.AbandonedTotal), name)
 		ch <- prometheus.MustNewConstMetric(descRate, prometheus.GaugeValue, float64(f.AdmitPerMinute), name)
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(f.RefusedTotal), name)
+		ch <- prometheus.MustNewConstMetric(descTolls, prometheus.CounterValue, float64(f.TollsTotal), name)
 	}
 }

@@ -74,6 +74,9 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 	ctx := r.Context()
 	if c, err := r.Cookie(token.CookieName(room.Name)); err == nil && c.Value != "" {
 		p, renewed, reason := g.desk.Present(ctx, room, c.Value, visitorCookie(r), now)
+		if reason == "" && p.Claims.Network != "" && p.Claims.Network != passNetwork(r, g.cookies) {
+			reason = "wrong_network" // a pass bound to its network, shown from another
+		}
 		if reason == "" {
 			if renewed {
 				g.setPass(w, r, p, now)
@@ -102,7 +105,7 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 		g.busy(w, r, room, visitor, known)
 		return
 	}
-	st, p, err := g.join(ctx, w, r, room, visitor)
+	st, p, err := g.join(ctx, w, r, room, visitor, g.arrival(r, room, visitor, now))
 	g.crowd.gate.Release()
 	switch {
 	case err != nil:
@@ -117,6 +120,9 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 		g.busy(w, r, room, visitor, known)
 	case p.Token != "":
 		g.serveProxy(w, origin.WithPass(r, p))
+	case refusedJoin(st):
+		sj := g.refused(room, visitor, st, now)
+		g.queued(w, r, sj, retryAfter(sj))
 	default:
 		sj := g.crowd.tickets.Tell(room.Name, visitor, board.Of(st), now)
 		g.queued(w, r, sj, retryAfter(sj))
@@ -126,10 +132,10 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 // join puts the visitor in the room's line (idempotent) and, when the room
 // admits them at once, enters them: the pass is then returned and its
 // cookie set. The caller holds a crowd slot.
-func (g *Gateway) join(ctx context.Context, w http.ResponseWriter, r *http.Request, room queue.Room, visitor string) (queue.Status, pass.Pass, error) {
+func (g *Gateway) join(ctx context.Context, w http.ResponseWriter, r *http.Request, room queue.Room, visitor string, a queue.Arrival) (queue.Status, pass.Pass, error) {
 	ctx, cancel := context.WithTimeout(ctx, visitorOpTimeout)
 	defer cancel()
-	st, err := g.store.crowdQ.Join(ctx, room, visitor)
+	st, err := g.store.crowdQ.Arrive(ctx, room, visitor, a)
 	if err != nil {
 		return st, pass.Pass{}, err
 	}
@@ -146,7 +152,7 @@ func (g *Gateway) join(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return st, pass.Pass{}, err
 	}
 	// The admission lapsed between Join and Enter: join again.
-	st, err = g.store.crowdQ.Join(ctx, room, visitor)
+	st, err = g.store.crowdQ.Arrive(ctx, room, visitor, a)
 	return st, pass.Pass{}, err
 }
 
@@ -157,7 +163,11 @@ const visitorOpTimeout = 3 * time.Second
 // session of this admission) and sets the cookie of a pass of it.
 func (g *Gateway) enter(ctx context.Context, w http.ResponseWriter, r *http.Request, room queue.Room, visitor string) (pass.Pass, error) {
 	now := time.Now()
-	p, err := g.desk.Issue(ctx, room, visitor, now)
+	network := ""
+	if f, ok := g.board.Room(room.Name); ok && f.Config.BindNetwork {
+		network = passNetwork(r, g.cookies)
+	}
+	p, err := g.desk.Issue(ctx, room, visitor, network, now)
 	if err != nil {
 		return pass.Pass{}, err
 	}
@@ -225,9 +235,14 @@ func (g *Gateway) queued(w http.ResponseWriter, r *http.Request, sj web.Status, 
 }
 
 // retryAfter tells a polling client when to ask again: soon when close to
-// the front, at most every 30 s otherwise.
+// the front, at most every 30 s otherwise; a refused join when it may try
+// again (a toll: as soon as it is paid).
 func retryAfter(s web.Status) int {
 	switch {
+	case s.RetryAfter > 0:
+		return int(s.RetryAfter)
+	case s.Challenge != nil:
+		return 1
 	case s.ETA < 0:
 		return 5
 	case s.ETA < 2:

@@ -44,7 +44,7 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 		g.busyAPI(w, room.Name, visitor, known)
 		return
 	}
-	st, err := g.lookup(ctx, r, room, visitor)
+	st, err := g.lookup(ctx, r, room, visitor, g.arrival(r, room, visitor, time.Now()))
 	g.crowd.gate.Release()
 	if err != nil {
 		g.health.Failed(err)
@@ -56,27 +56,36 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
+	w.Header().Set("Waitroom-State", string(st.State))
+	if refusedJoin(st) {
+		// The status of a visitor the room gives no place yet is what any
+		// other client is told: 429, Retry-After, the reason or the toll.
+		sj := g.refused(room, visitor, st, now)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(sj)))
+		writeJSON(w, http.StatusTooManyRequests, sj)
+		return
+	}
 	if st.State == queue.StateAdmitted {
 		g.crowd.hints.Add(room.Name, visitor, st.Until, now)
 	}
-	w.Header().Set("Waitroom-State", string(st.State))
 	writeJSON(w, http.StatusOK, g.crowd.tickets.Tell(room.Name, visitor, board.Of(st), now))
 }
 
 // lookup is the visitor's status, joining them when they are not in the
 // line (and hold no pass). The caller holds a crowd slot.
-func (g *Gateway) lookup(ctx context.Context, r *http.Request, room queue.Room, visitor string) (queue.Status, error) {
+func (g *Gateway) lookup(ctx context.Context, r *http.Request, room queue.Room, visitor string, a queue.Arrival) (queue.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, visitorOpTimeout)
 	defer cancel()
 	st, err := g.store.crowdQ.Status(ctx, room, visitor)
 	if err == nil && st.State == queue.StateNone {
 		if c, cerr := r.Cookie(token.CookieName(room.Name)); cerr == nil {
-			if _, reason := g.desk.Check(ctx, room.Name, c.Value, visitorCookie(r), time.Now()); reason == "" {
+			if p, reason := g.desk.Check(ctx, room.Name, c.Value, visitorCookie(r), time.Now()); reason == "" &&
+				(p.Claims.Network == "" || p.Claims.Network == passNetwork(r, g.cookies)) {
 				st.State = queue.StateAdmitted
 			}
 		}
 		if st.State == queue.StateNone {
-			st, err = g.store.crowdQ.Join(ctx, room, visitor)
+			st, err = g.store.crowdQ.Arrive(ctx, room, visitor, a)
 		}
 	}
 	if err == nil {

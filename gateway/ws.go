@@ -42,7 +42,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	looked := false
 	if g.crowd.gate.Acquire(r.Context()) {
 		var err error
-		st, err = g.lookup(r.Context(), r, room, visitor)
+		st, err = g.lookup(r.Context(), r, room, visitor, g.arrival(r, room, visitor, time.Now()))
 		g.crowd.gate.Release()
 		switch {
 		case err == nil:

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/waitroom/waitroom/gateway/toll"
 )
 
 //go:embed files
@@ -85,6 +87,14 @@ type Status struct {
 	AdmitPerMinute int        `json:"admit_per_minute"`
 	OpensAt        *time.Time `json:"opens_at"` // the room's opening, null when none
 	Ticket         int64      `json:"ticket"`   // the visitor's queue number; 0 when none
+
+	// A join the room did not grant: state "toll" carries the challenge to
+	// solve (gateway/toll); state "limited" the reason ("rate": too many
+	// new places from the visitor's network lately, "held": too many held
+	// at once) and when to try again.
+	Challenge  *toll.Challenge `json:"challenge,omitempty"`
+	Reason     string          `json:"reason,omitempty"`
+	RetryAfter int64           `json:"retry_after,omitempty"` // seconds
 }
 
 // QueueData is what the queue page shows.

@@ -239,6 +239,18 @@ type RoomJSON struct {
 	OpensAt             *time.Time `json:"opens_at"`
 	Paused              bool       `json:"paused"`
 	Closed              bool       `json:"closed"`
+	// Match is how the room's paths match: "insensitive" or "exact".
+	Match string `json:"match"`
+
+	// Fairness: the per-client limits (0: none), the toll and the pass
+	// binding, and what they did (every instance's refusals and tolls).
+	ClientPlacesPerMinute int     `json:"client_places_per_minute"`
+	ClientPlacesHeld      int     `json:"client_places_held"`
+	Toll                  bool    `json:"toll"`
+	TollSeconds           float64 `json:"toll_seconds"`
+	BindPassToNetwork     bool    `json:"bind_pass_to_network"`
+	RefusedTotal          int64   `json:"refused_total"`
+	TollsPaidTotal        int64   `json:"tolls_paid_total"`
 }
 
 func roomJSON(f queue.Figures) RoomJSON {
@@ -250,6 +262,14 @@ func roomJSON(f queue.Figures) RoomJSON {
 		SessionTTLSeconds:   int64(c.SessionTTL / time.Second),
 		AbandonAfterSeconds: int64(c.AbandonAfter / time.Second),
 		Mode:                string(c.Mode), Paused: c.Paused, Closed: c.Closed,
+		Match: string(queue.MatchInsensitive),
+
+		ClientPlacesPerMinute: c.ClientPlacesPerMinute, ClientPlacesHeld: c.ClientPlacesHeld,
+		Toll: c.Toll, TollSeconds: c.TollSeconds, BindPassToNetwork: c.BindNetwork,
+		RefusedTotal: f.RefusedTotal, TollsPaidTotal: f.TollsTotal,
+	}
+	if c.Match == queue.MatchExact {
+		out.Match = string(queue.MatchExact)
 	}
 	if out.Paths == nil {
 		out.Paths = []string{}
@@ -314,6 +334,12 @@ type roomPatch struct {
 	Closed              *bool           `json:"closed"`
 	Mode                *string         `json:"mode"`
 	OpensAt             json.RawMessage `json:"opens_at"`
+
+	ClientPlacesPerMinute *int     `json:"client_places_per_minute"`
+	ClientPlacesHeld      *int     `json:"client_places_held"`
+	Toll                  *bool    `json:"toll"`
+	TollSeconds           *float64 `json:"toll_seconds"`
+	BindPassToNetwork     *bool    `json:"bind_pass_to_network"`
 }
 
 // adminBodyLimit bounds an admin request body (a room patch is ~200 bytes).
@@ -382,6 +408,17 @@ func (p roomPatch) toPatch() (queue.Patch, error) {
 		out.Mode = &m
 	}
 	out.Paused, out.Closed = p.Paused, p.Closed
+	if p.ClientPlacesPerMinute != nil {
+		check("client_places_per_minute", queue.CheckClientPlacesPerMinute(*p.ClientPlacesPerMinute))
+	}
+	if p.ClientPlacesHeld != nil {
+		check("client_places_held", queue.CheckClientPlacesHeld(*p.ClientPlacesHeld))
+	}
+	if p.TollSeconds != nil {
+		check("toll_seconds", queue.CheckTollSeconds(*p.TollSeconds))
+	}
+	out.ClientPlacesPerMinute, out.ClientPlacesHeld = p.ClientPlacesPerMinute, p.ClientPlacesHeld
+	out.Toll, out.TollSeconds, out.BindNetwork = p.Toll, p.TollSeconds, p.BindPassToNetwork
 	if len(p.OpensAt) > 0 {
 		if bytes.Equal(bytes.TrimSpace(p.OpensAt), []byte("null")) {
 			out.ClearOpensAt = true

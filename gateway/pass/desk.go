@@ -111,21 +111,24 @@ func (d *Desk) Verifier() *token.Verifier { return d.verify }
 func (d *Desk) JWKS() http.Handler { return d.cfg.Signer.JWKS() }
 
 // Issue enters the visitor's admission (or finds the live session of it:
-// one admission is one session) and signs a pass of that session.
-// queue.ErrNotAdmitted when the visitor holds no live admission.
-func (d *Desk) Issue(ctx context.Context, room queue.Room, visitor string, now time.Time) (Pass, error) {
+// one admission is one session) and signs a pass of that session; network,
+// when not "", binds the pass to the client network it is issued to (the
+// caller honours it only from there). queue.ErrNotAdmitted when the visitor
+// holds no live admission.
+func (d *Desk) Issue(ctx context.Context, room queue.Room, visitor, network string, now time.Time) (Pass, error) {
 	s, err := d.cfg.Sessions.Enter(ctx, room, visitor)
 	if err != nil {
 		return Pass{}, err
 	}
-	return d.sign(room.Name, visitor, s, now)
+	return d.sign(room.Name, visitor, network, s, now)
 }
 
 // sign makes a pass of session s that lives until the session ends, and
 // keeps it as verified.
-func (d *Desk) sign(room, visitor string, s queue.Session, now time.Time) (Pass, error) {
+func (d *Desk) sign(room, visitor, network string, s queue.Session, now time.Time) (Pass, error) {
 	ttl := max(s.Until.Sub(now), time.Second)
-	tok, claims, err := d.cfg.Signer.Sign(now, visitor, room, s.ID, ttl)
+	tok, claims, err := d.cfg.Signer.SignClaims(now, token.Claims{
+		Visitor: visitor, Room: room, Session: s.ID, Network: network, ExpiresAt: now.Add(ttl)})
 	if err != nil {
 		return Pass{}, err
 	}
@@ -279,7 +282,7 @@ func (d *Desk) renew(ctx context.Context, room queue.Room, e *entry, now time.Ti
 		}
 		return Pass{}, false
 	}
-	p, err := d.sign(room.Name, c.Visitor, s, now)
+	p, err := d.sign(room.Name, c.Visitor, c.Network, s, now)
 	return p, err == nil
 }
 

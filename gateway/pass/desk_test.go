@@ -96,12 +96,12 @@ func TestIssueKeepsTheSession(t *testing.T) {
 		t.Fatalf("join: %+v %v", s, err)
 	}
 	now := time.Now()
-	first, err := d.Issue(ctx, room, "ann", now)
+	first, err := d.Issue(ctx, room, "ann", "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
-		p, err := d.Issue(ctx, room, "ann", now)
+		p, err := d.Issue(ctx, room, "ann", "", now)
 		if err != nil || p.Claims.Session != first.Claims.Session || p.Token == first.Token {
 			t.Fatalf("re-issue: session %q (first %q), err %v", p.Claims.Session, first.Claims.Session, err)
 		}
@@ -157,7 +157,7 @@ func TestRevocationRefusesTheWholeSession(t *testing.T) {
 	if _, err := q.Join(ctx, room, "zed"); err != nil {
 		t.Fatal(err)
 	}
-	p, err := d.Issue(ctx, room, "zed", now)
+	p, err := d.Issue(ctx, room, "zed", "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
