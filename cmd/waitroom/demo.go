@@ -77,7 +77,14 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer) int {
 
 	go crowd(ctx, g, demoCrowd)
 
-	err = serve(ctx, g, 5*time.Second, log.With().Str("svc", "gateway").Logger(), func() {
+	pub, adm := g.PublicServer(), g.AdminServer()
+	pubLn, admLn, err := listen(pub, adm)
+	if err != nil {
+		fmt.Fprintln(stderr, "waitroom demo:", err)
+		_ = g.Shutdown(context.Background())
+		return 1
+	}
+	err = serve(ctx, g, pub, adm, pubLn, admLn, 5*time.Second, log.With().Str("svc", "gateway").Logger(), func() {
 		host := "localhost" + cfg.Listen
 		if h, p, err := net.SplitHostPort(cfg.Listen); err == nil && h != "" {
 			host = net.JoinHostPort(h, p)
