@@ -29,7 +29,10 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, `Usage: waitroom [demo]
 
   waitroom        run the gateway (configured by the environment below)
-  waitroom demo   run gateway + ticketd + embedded Redis on embedded defaults
+  waitroom demo   run gateway + ticketd + embedded Redis on embedded defaults,
+                  with a simulated crowd that keeps a line; it follows only
+                  WAITROOM_LISTEN, WAITROOM_ADMIN_LISTEN, TICKETD_LISTEN
+                  (default 127.0.0.1:8081) and WAITROOM_LOG_LEVEL (default warn)
 
 Environment (default in the second column):
 %s`, gateway.Usage())
@@ -51,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch fs.Arg(0) {
 	case "":
 	case "demo":
-		return runDemo(ctx, stdout, stderr)
+		return runDemo(ctx, demoConfigFromEnv(os.Getenv), stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "waitroom: unknown command %q (try -h)\n", fs.Arg(0))
 		return 2
