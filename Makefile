@@ -27,8 +27,11 @@ lint: ## gofmt + go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	$(GO) vet ./...
 
-demo: ## run gateway + ticketd + embedded Redis on embedded defaults (http://localhost:8080/)
-	$(GO) run ./cmd/waitroom demo
+# The demo runs as a built binary, not `go run`: go run exits 1 when Ctrl-C
+# stops its child, which make reports as an error; the binary exits 0.
+demo: ## run gateway + ticketd + embedded Redis with a live simulated crowd (http://localhost:8080/); Ctrl-C stops
+	$(GO) build -o $(BIN)/waitroom ./cmd/waitroom
+	@exec $(BIN)/waitroom demo
 
 build: ## build the three binaries into bin/
 	$(GO) build -o $(BIN)/ ./cmd/waitroom ./cmd/ticketd ./cmd/surge

@@ -30,7 +30,10 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, `Usage: waitroom [demo]
 
   waitroom        run the gateway (configured by the environment below)
-  waitroom demo   run gateway + ticketd + embedded Redis on embedded defaults
+  waitroom demo   run gateway + ticketd + embedded Redis on embedded defaults,
+                  with a simulated crowd that keeps a line; it follows only
+                  WAITROOM_LISTEN, WAITROOM_ADMIN_LISTEN, TICKETD_LISTEN
+                  (default 127.0.0.1:8081) and WAITROOM_LOG_LEVEL (default warn)
 
 Environment (default in the second column):
 %s`, gateway.Usage())
@@ -52,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch fs.Arg(0) {
 	case "":
 	case "demo":
-		return runDemo(ctx, stdout, stderr)
+		return runDemo(ctx, demoConfigFromEnv(os.Getenv), stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "waitroom: unknown command %q (try -h)\n", fs.Arg(0))
 		return 2
@@ -70,16 +73,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "waitroom:", err)
 		return 2
 	}
-	if err := serve(ctx, g, cfg.ShutdownTimeout, log, nil); err != nil {
+	pub, adm := g.PublicServer(), g.AdminServer()
+	pubLn, admLn, err := listen(pub, adm)
+	if err == nil {
+		err = serve(ctx, g, pub, adm, pubLn, admLn, cfg.ShutdownTimeout, log, nil)
+	} else {
+		_ = g.Shutdown(context.Background())
+	}
+	if err != nil {
 		log.Error().Err(err).Msg("stopped")
 		return 1
 	}
 	return 0
 }
 
+// newLogger writes JSON, or with format console lines for humans, in
+// colour only when out is a terminal (a file or a pipe gets plain text).
 func newLogger(format, level string, out io.Writer) zerolog.Logger {
 	if format == "console" {
-		out = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly}
+		out = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly, NoColor: !isTerminal(out)}
 	}
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil {
@@ -88,22 +100,36 @@ func newLogger(format, level string, out io.Writer) zerolog.Logger {
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
 }
 
-// serve runs the gateway's two listeners until ctx ends, then shuts down
-// in the documented order: stop accepting and drain the requests in flight
-// (up to drain), while admission, the probe and the sockets' pushes go on;
-// then close the WebSockets with 1001 and stop the background work
-// (g.Shutdown). ready, when not nil, is called once both listeners accept.
-func serve(ctx context.Context, g *gateway.Gateway, drain time.Duration, log zerolog.Logger, ready func()) error {
-	pub, adm := g.PublicServer(), g.AdminServer()
-	pubLn, err := net.Listen("tcp", pub.Addr)
-	if err != nil {
-		return fmt.Errorf("WAITROOM_LISTEN: %w", err)
+// isTerminal reports whether w is a character device (a terminal), the
+// only place where colour escapes are wanted.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
 	}
-	admLn, err := net.Listen("tcp", adm.Addr)
-	if err != nil {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// listen opens the gateway's two listeners, on the servers' addresses.
+func listen(pub, adm *http.Server) (pubLn, admLn net.Listener, err error) {
+	if pubLn, err = net.Listen("tcp", pub.Addr); err != nil {
+		return nil, nil, fmt.Errorf("WAITROOM_LISTEN: %w", err)
+	}
+	if admLn, err = net.Listen("tcp", adm.Addr); err != nil {
 		_ = pubLn.Close()
-		return fmt.Errorf("WAITROOM_ADMIN_LISTEN: %w", err)
+		return nil, nil, fmt.Errorf("WAITROOM_ADMIN_LISTEN: %w", err)
 	}
+	return pubLn, admLn, nil
+}
+
+// serve runs the gateway's two servers on their listeners until ctx ends,
+// then shuts down in the documented order: stop accepting and drain the
+// requests in flight (up to drain), while admission, the probe and the
+// sockets' pushes go on; then close the WebSockets with 1001 and stop the
+// background work (g.Shutdown). ready, when not nil, is called once both
+// listeners accept.
+func serve(ctx context.Context, g *gateway.Gateway, pub, adm *http.Server, pubLn, admLn net.Listener, drain time.Duration, log zerolog.Logger, ready func()) error {
 	g.Start(ctx) // ctx bounds only the first read; the work runs until g.Shutdown
 	errc := make(chan error, 2)
 	go func() { errc <- pub.Serve(pubLn) }()

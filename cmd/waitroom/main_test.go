@@ -2,9 +2,15 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
+
+var ansiEscape = regexp.MustCompile("\x1b\\[")
 
 // -h lists every variable; a bad configuration is one line on stderr and
 // exit code 2.
@@ -35,5 +41,32 @@ func TestUsageAndConfigErrors(t *testing.T) {
 	}
 	if code := run([]string{"bogus"}, &out, &errb); code != 2 {
 		t.Fatalf("unknown command exit %d", code)
+	}
+}
+
+// Logs on a terminal keep their colours; anywhere else (a file, a pipe, a
+// buffer) they are plain text.
+func TestLogColourOnlyOnATerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	for _, w := range []io.Writer{f, &buf} {
+		log := newLogger("console", "info", w)
+		log.Warn().Msg("hello")
+	}
+	got, _ := os.ReadFile(f.Name())
+	for name, s := range map[string]string{"file": string(got), "buffer": buf.String()} {
+		if ansiEscape.MatchString(s) || !strings.Contains(s, "WRN hello") {
+			t.Errorf("%s: %q, want a plain WRN line", name, s)
+		}
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		if !isTerminal(tty) {
+			t.Error("/dev/tty is not taken for a terminal")
+		}
 	}
 }
