@@ -53,17 +53,17 @@ Flags:
 
 // environment holds what may come from the environment.
 type environment struct {
-	Target            string `env:"SURGE_TARGET"`
-	Direct            string `env:"SURGE_DIRECT"`
-	Origin            string `env:"SURGE_ORIGIN"`
-	GatewayAdmin      string `env:"SURGE_GATEWAY_ADMIN"`
-	Event             string `env:"SURGE_EVENT"`
-	SourceAddrs       string `env:"SURGE_SOURCE_ADDRS"`
-	GatewayAdminToken string `env:"SURGE_GATEWAY_ADMIN_TOKEN"`
-	OriginAdminToken  string `env:"SURGE_ORIGIN_ADMIN_TOKEN"`
-	PassSecret        string `env:"SURGE_PASS_SECRET"`
-	PassKeyFile       string `env:"SURGE_PASS_KEY_FILE"`
-	LogFormat         string `env:"SURGE_LOG_FORMAT" envDefault:"json"`
+	Target            string `env:"SURGE_TARGET" desc:"default of --target"`
+	Direct            string `env:"SURGE_DIRECT" desc:"default of --direct"`
+	Origin            string `env:"SURGE_ORIGIN" desc:"default of --origin"`
+	GatewayAdmin      string `env:"SURGE_GATEWAY_ADMIN" desc:"default of --gateway-admin"`
+	Event             string `env:"SURGE_EVENT" desc:"default of --event"`
+	SourceAddrs       string `env:"SURGE_SOURCE_ADDRS" desc:"default of --source-addrs"`
+	GatewayAdminToken string `env:"SURGE_GATEWAY_ADMIN_TOKEN" desc:"bearer token of the gateway's admin API"`
+	OriginAdminToken  string `env:"SURGE_ORIGIN_ADMIN_TOKEN" desc:"bearer token of ticketd's /admin/events (compare --stock)"`
+	PassSecret        string `env:"SURGE_PASS_SECRET" desc:"HS256 secret (>= 32 bytes) to sign passes for direct orders"`
+	PassKeyFile       string `env:"SURGE_PASS_KEY_FILE" desc:"or an Ed25519 private key (PEM, PKCS#8) to sign EdDSA passes for direct orders"`
+	LogFormat         string `env:"SURGE_LOG_FORMAT" envDefault:"json" desc:"json: progress and errors on stderr as JSON lines; console: a progress line for people"`
 }
 
 func main() {
