@@ -66,8 +66,10 @@ func (rec *recorder) headers(path string) http.Header {
 	return rec.got[path]
 }
 
-// liveGateway is one gateway with two rooms: "held" (paused: everyone
-// waits) on /held/*, and "default" (idle: everyone goes through) on /*.
+// liveGateway is one gateway with four rooms: "held" (paused: everyone
+// waits) on /held/*, "toll" (a new place costs the toll) on /toll/*,
+// "limited" (one place per client, paused) on /limited/*, and "default"
+// (idle: everyone goes through) on /*.
 type liveGateway struct {
 	pub, adm *httptest.Server
 	origin   *recorder
@@ -83,7 +85,10 @@ func startGateway(t *testing.T, trusted bool) *liveGateway {
 		return queue.Room{Name: name, Paths: paths, AdmitPerMinute: 6000, MaxActive: 1000,
 			SessionTTL: 10 * time.Minute, AbandonAfter: time.Minute, Mode: queue.FIFO, Paused: paused}
 	}
-	cfg.Rooms = []queue.Room{room("held", true, "/held/*"), room("default", false, "/*")}
+	tolled, limited := room("toll", true, "/toll/*"), room("limited", true, "/limited/*")
+	tolled.Toll, tolled.TollSeconds = true, 0.01
+	limited.ClientPlacesHeld = 1
+	cfg.Rooms = []queue.Room{room("held", true, "/held/*"), tolled, limited, room("default", false, "/*")}
 	cfg.CookieSecret = "reference-cookie-secret-0123456789abcdef"
 	cfg.AdminToken = adminToken
 	cfg.AdmitInterval = 50 * time.Millisecond
@@ -340,14 +345,20 @@ func TestReferenceGateway(t *testing.T) {
 			}
 			return a.body
 		}
-		statusFields := firstTicks(t, checked(t, "json status"))
+		statusFields, only := stateFields(t, checked(t, "json status"))
 		sameSet(t, "status API answer", statusFields, keys(t, "status API", body("public GET /_waitroom/api/status?room=NAME")))
 		sameSet(t, "WebSocket message", statusFields, keys(t, "WebSocket", body("public GET /_waitroom/ws?room=NAME")))
-		queued := v.do(t, http.MethodGet, lg.pub.URL+"/held/x", "", http.Header{"Accept": {"application/json"}})
+		api := http.Header{"Accept": {"application/json"}}
+		queued := v.do(t, http.MethodGet, lg.pub.URL+"/held/x", "", api)
 		if queued.code != http.StatusTooManyRequests {
 			t.Fatalf("a request to a paused room answered %d, want 429", queued.code)
 		}
 		sameSet(t, "429 queue answer", statusFields, keys(t, "429", queued.body))
+		tolled := v.do(t, http.MethodGet, lg.pub.URL+"/toll/x", "", api)
+		sameSet(t, "429 toll answer", append(statusFields, only["toll"]...), keys(t, "429 toll", tolled.body))
+		(&visitor{}).do(t, http.MethodGet, lg.pub.URL+"/limited/x", "", api) // the one place of 127.0.0.1
+		limited := (&visitor{}).do(t, http.MethodGet, lg.pub.URL+"/limited/x", "", api)
+		sameSet(t, "429 limited answer", append(statusFields, only["limited"]...), keys(t, "429 limited", limited.body))
 
 		roomFields := firstTicks(t, checked(t, "json room"))
 		sameSet(t, "GET /admin/rooms/{name}", roomFields, keys(t, "room", body("admin GET /admin/rooms/{name}")))
@@ -769,4 +780,25 @@ func TestReferenceTicketd(t *testing.T) {
 	if err := json.Unmarshal(bad.body, &pe); err != nil || pe.Error != "pass_invalid" || !slices.Contains(firstTicks(t, checked(t, "pass reasons")), pe.Reason) {
 		t.Errorf("a bad pass answered %s; want pass_invalid with a documented reason", bytes.TrimSpace(bad.body))
 	}
+}
+
+// stateFields splits the status document's fields into those of every
+// answer and those documented as one state's only ("state `toll` only: …").
+func stateFields(t *testing.T, rows []row) (always []string, only map[string][]string) {
+	t.Helper()
+	only = map[string][]string{}
+	for _, r := range rows {
+		name := firstTicks(t, []row{r})
+		if len(name) == 0 || len(r) < 2 {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(r[1], "state `"); ok {
+			if state, tail, ok := strings.Cut(rest, "`"); ok && strings.HasPrefix(tail, " only") {
+				only[state] = append(only[state], name[0])
+				continue
+			}
+		}
+		always = append(always, name[0])
+	}
+	return always, only
 }

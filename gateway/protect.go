@@ -108,6 +108,14 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 	st, p, err := g.join(ctx, w, r, room, visitor, g.arrival(r, room, visitor, now))
 	g.crowd.gate.Release()
 	switch {
+	case errors.Is(err, pass.ErrWrongNetwork):
+		// The visitor's admission was taken up from another network, in a
+		// room that binds passes to theirs: these cookies came from there.
+		g.metrics.passRejections.WithLabelValues("wrong_network").Inc()
+		writeJSON(w, http.StatusForbidden, map[string]string{
+			"error":   "wrong_network",
+			"message": "this admission is bound to the network it was first used from; it works only from there",
+		})
 	case err != nil:
 		g.health.Failed(err)
 		if ctx.Err() == nil {
@@ -214,7 +222,13 @@ func (g *Gateway) queued(w http.ResponseWriter, r *http.Request, sj web.Status, 
 	h.Set("Waitroom-State", sj.State)
 	if wantsHTML(r) {
 		h.Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(http.StatusOK)
+		code := http.StatusOK
+		if sj.State == string(queue.StateLimited) {
+			// The page explains the limit; the status says it too.
+			code = http.StatusTooManyRequests
+			h.Set("Retry-After", strconv.Itoa(retry))
+		}
+		w.WriteHeader(code)
 		q := "?room=" + sj.Room
 		err := g.pages.RenderQueue(w, web.QueueData{
 			Lang:      langOf(r),

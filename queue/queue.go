@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -444,7 +445,30 @@ type Session struct {
 // visitor's pass is issued. ErrNotAdmitted if the visitor holds no live
 // admission or session.
 func (q *Queue) Enter(ctx context.Context, room Room, visitor string) (Session, error) {
-	return q.session(ctx, room, visitor, "", time.Time{})
+	return q.EnterBound(ctx, room, visitor, "")
+}
+
+// EnterBound is Enter for a session bound to something the caller names
+// with tag (the gateway: the visitor's network, for a room whose passes
+// are bound to it). A new session's ID ends in "~" + tag, and Bound reads
+// it back: an existing session keeps the tag it was made with, so the
+// caller can tell a session made elsewhere. tag is at most 32 characters
+// of [A-Za-z0-9_-]; "" binds nothing.
+func (q *Queue) EnterBound(ctx context.Context, room Room, visitor, tag string) (Session, error) {
+	if len(tag) > 32 || strings.IndexFunc(tag, func(r rune) bool { return !isTagRune(r) }) >= 0 {
+		return Session{}, fmt.Errorf("queue: session tag %q: want at most 32 of [A-Za-z0-9_-]", tag)
+	}
+	return q.session(ctx, room, visitor, "", tag, time.Time{})
+}
+
+// Bound is the tag a session was made with (EnterBound), or "".
+func (s Session) Bound() string {
+	_, tag, _ := strings.Cut(s.ID, "~")
+	return tag
+}
+
+func isTagRune(r rune) bool {
+	return r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
 }
 
 // Renew extends the visitor's session, the one whose id is session, to
@@ -454,17 +478,21 @@ func (q *Queue) Renew(ctx context.Context, room Room, visitor, session string) (
 	if err := checkSession(session); err != nil {
 		return Session{}, err
 	}
-	return q.session(ctx, room, visitor, session, time.Time{})
+	return q.session(ctx, room, visitor, session, "", time.Time{})
 }
 
-func (q *Queue) session(ctx context.Context, room Room, visitor, held string, at time.Time) (Session, error) {
+func (q *Queue) session(ctx context.Context, room Room, visitor, held, tag string, at time.Time) (Session, error) {
 	if !ValidName(room.Name) {
 		return Session{}, ErrBadRoom
 	}
 	if err := checkVisitor(visitor); err != nil {
 		return Session{}, err
 	}
-	args := append(q.roomArgs(room, at), visitor, newSessionID(), held)
+	fresh := newSessionID()
+	if tag != "" {
+		fresh += "~" + tag
+	}
+	args := append(q.roomArgs(room, at), visitor, fresh, held)
 	res, err := sessionScript.Run(ctx, q.rdb, q.keys(room.Name), args...).Slice()
 	if err != nil {
 		return Session{}, fmt.Errorf("queue: session %s: %w", room.Name, err)

@@ -304,7 +304,7 @@ func TestMaxActive(t *testing.T) {
 		// four enter, one never comes
 		sessions := map[string]Session{}
 		for _, v := range admitted[:4] {
-			s, err := q.session(ctx, room, v, "", clk.now)
+			s, err := q.session(ctx, room, v, "", "", clk.now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -318,7 +318,7 @@ func TestMaxActive(t *testing.T) {
 		if len(a.Admitted) != 1 {
 			t.Fatalf("after revoke admitted %v, want one", a.Admitted)
 		}
-		if _, err := q.session(ctx, room, admitted[0], "", clk.now); !errors.Is(err, ErrNotAdmitted) {
+		if _, err := q.session(ctx, room, admitted[0], "", "", clk.now); !errors.Is(err, ErrNotAdmitted) {
 			t.Fatalf("enter after revoke: %v", err)
 		}
 		// the no-show's admission window (30s) runs out: slot comes back
@@ -329,11 +329,11 @@ func TestMaxActive(t *testing.T) {
 		if s, _ := q.status(ctx, room, admitted[4], clk.now); s.State != StateNone {
 			t.Fatalf("no-show status %+v, want none", s)
 		}
-		if _, err := q.session(ctx, room, admitted[4], "", clk.now); !errors.Is(err, ErrNotAdmitted) {
+		if _, err := q.session(ctx, room, admitted[4], "", "", clk.now); !errors.Is(err, ErrNotAdmitted) {
 			t.Fatalf("late enter: %v", err)
 		}
 		// a renewed session outlives the TTL it started with
-		s, err := q.session(ctx, room, admitted[1], sessions[admitted[1]].ID, clk.add(20*time.Second))
+		s, err := q.session(ctx, room, admitted[1], sessions[admitted[1]].ID, "", clk.add(20*time.Second))
 		if err != nil || !s.Until.Equal(clk.now.Add(time.Minute)) || s.ID != sessions[admitted[1]].ID {
 			t.Fatalf("renew: %+v %v", s, err)
 		}
@@ -780,7 +780,7 @@ func TestOneSessionPerAdmission(t *testing.T) {
 		if s, err := q.join(ctx, room, "ann", clk.now); err != nil || s.State != StateAdmitted {
 			t.Fatalf("join: %+v %v", s, err)
 		}
-		first, err := q.session(ctx, room, "ann", "", clk.now)
+		first, err := q.session(ctx, room, "ann", "", "", clk.now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -788,7 +788,7 @@ func TestOneSessionPerAdmission(t *testing.T) {
 			t.Fatalf("session id %q is not 128 random bits", first.ID)
 		}
 		for i := range 20 {
-			again, err := q.session(ctx, room, "ann", "", clk.add(time.Second))
+			again, err := q.session(ctx, room, "ann", "", "", clk.add(time.Second))
 			if err != nil || again.ID != first.ID {
 				t.Fatalf("enter #%d: %+v %v, want session %s", i+2, again, err, first.ID)
 			}
@@ -796,10 +796,10 @@ func TestOneSessionPerAdmission(t *testing.T) {
 		if f := figures(t, q, room, clk.now); f.Active != 1 {
 			t.Fatalf("active %d after 21 entries of one admission, want 1", f.Active)
 		}
-		if _, err := q.session(ctx, room, "ann", "someone-elses", clk.now); !errors.Is(err, ErrNotAdmitted) {
+		if _, err := q.session(ctx, room, "ann", "someone-elses", "", clk.now); !errors.Is(err, ErrNotAdmitted) {
 			t.Fatalf("renew with a foreign session id: %v", err)
 		}
-		if r, err := q.session(ctx, room, "ann", first.ID, clk.add(time.Second)); err != nil || r.ID != first.ID {
+		if r, err := q.session(ctx, room, "ann", first.ID, "", clk.add(time.Second)); err != nil || r.ID != first.ID {
 			t.Fatalf("renew: %+v %v", r, err)
 		}
 		if ok, _ := q.Revoked(ctx, room.Name, first.ID); ok {
@@ -818,21 +818,21 @@ func TestOneSessionPerAdmission(t *testing.T) {
 		if ttl := rdb.PTTL(ctx, q.revokedKey(room.Name, first.ID)).Val(); ttl < 30*time.Second {
 			t.Fatalf("revocation kept %s, want at least until the pass expires", ttl)
 		}
-		if _, err := q.session(ctx, room, "ann", "", clk.now); !errors.Is(err, ErrNotAdmitted) {
+		if _, err := q.session(ctx, room, "ann", "", "", clk.now); !errors.Is(err, ErrNotAdmitted) {
 			t.Fatalf("enter after revoke: %v", err)
 		}
 		// Back in line and admitted again: a new admission, a new session.
 		if s, err := q.join(ctx, room, "ann", clk.add(time.Second)); err != nil || s.State != StateAdmitted {
 			t.Fatalf("second join: %+v %v", s, err)
 		}
-		second, err := q.session(ctx, room, "ann", "", clk.now)
+		second, err := q.session(ctx, room, "ann", "", "", clk.now)
 		if err != nil || second.ID == first.ID {
 			t.Fatalf("second admission: %+v %v, want a new session", second, err)
 		}
 		if freed, _ := q.revoke(ctx, room.Name, "ann", first.ID, clk.now, time.Second, clk.now); freed {
 			t.Fatal("a late revoke of the old session freed the new one")
 		}
-		if r, err := q.session(ctx, room, "ann", second.ID, clk.now); err != nil || r.ID != second.ID {
+		if r, err := q.session(ctx, room, "ann", second.ID, "", clk.now); err != nil || r.ID != second.ID {
 			t.Fatalf("the new session after a late revoke of the old: %+v %v", r, err)
 		}
 		// A session that ends by itself leaves no id behind.

@@ -56,6 +56,9 @@ const (
 
 var pageNames = []string{queuePage, unavailablePage, badGatewayPage, dashboardPage}
 
+// tollWorker is the queue page's toll solver, run as a Web Worker.
+const tollWorker = "toll-worker.js"
+
 // fileName is what a file in the page directory may be called: one flat
 // namespace, no paths, no hidden files.
 var fileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
@@ -76,7 +79,7 @@ type Pages struct {
 // renders it.
 type Status struct {
 	Room  string `json:"room"`
-	State string `json:"state"` // prequeue, queued, admitted, paused or closed
+	State string `json:"state"` // prequeue, queued, admitted, paused, closed; toll or limited for a join not granted
 	// Position is 1 for the next visitor to be admitted; 0 when there is
 	// none (pre-queue, admitted, not in line).
 	Position int64 `json:"position"`
@@ -222,13 +225,14 @@ func (p *Pages) tryRender(name string) error {
 		var err error
 		switch name {
 		case queuePage:
-			for _, state := range []string{"prequeue", "queued", "paused", "closed", "admitted"} {
+			for _, state := range []string{"prequeue", "queued", "paused", "closed", "admitted", "toll", "limited"} {
 				opens := time.Date(2026, 12, 1, 10, 0, 0, 0, time.FixedZone("KST", 9*3600))
 				err = errors.Join(err, p.RenderQueue(io.Discard, QueueData{
 					Lang: lang, Room: "sample", State: state,
 					Status: Status{
 						Room: "sample", State: state, Position: 42, Waiting: 1234, ETA: 95,
 						AdmitPerMinute: 600, OpensAt: &opens, Ticket: 1042,
+						Challenge: &toll.Challenge{Algorithm: "SHA-256", MaxNumber: 100}, Reason: "rate", RetryAfter: 30,
 					},
 					StatusURL: "/_waitroom/api/status?room=sample", WSURL: "/_waitroom/ws?room=sample", ReturnURL: "/sample",
 				}))
@@ -252,13 +256,14 @@ func (p *Pages) tryRender(name string) error {
 // pageConfig is what queue.js reads from the page (JSON in a
 // <script type="application/json"> element).
 type pageConfig struct {
-	Lang      string          `json:"lang"`
-	Room      string          `json:"room"`
-	Status    Status          `json:"status"`
-	StatusURL string          `json:"status_url"`
-	WSURL     string          `json:"ws_url"`
-	ReturnURL string          `json:"return_url"`
-	Text      json.RawMessage `json:"text"`
+	Lang          string          `json:"lang"`
+	Room          string          `json:"room"`
+	Status        Status          `json:"status"`
+	StatusURL     string          `json:"status_url"`
+	WSURL         string          `json:"ws_url"`
+	ReturnURL     string          `json:"return_url"`
+	TollWorkerURL string          `json:"toll_worker_url"`
+	Text          json.RawMessage `json:"text"`
 }
 
 // queueView is the queue template's data: what an operator's queue.html
@@ -267,7 +272,7 @@ type pageConfig struct {
 type queueView struct {
 	Lang  string            // "en" or "ko"
 	Room  string            // the room's name
-	State string            // prequeue, queued, paused, closed or admitted
+	State string            // prequeue, queued, paused, closed, admitted, toll or limited
 	T     map[string]string // every string in Lang, by key
 
 	Heading, Lead, StateLabel, StateIcon string // the state in words (and a symbol)
@@ -276,6 +281,11 @@ type queueView struct {
 	ShowCountdown bool // pre-queue: show the countdown to OpensAt
 	Admitted      bool
 	HasTicket     bool // the visitor has a queue number
+	ShowToll      bool // toll: the browser check's progress
+	ShowRetry     bool // limited: when the page tries again
+
+	TollText  string // "Checking… 0%"
+	RetryText string // "Trying again in 30 s"
 
 	Position                         int64  // 1 = next; 0 when none
 	PositionText, AheadText, ETAText string // formatted; "–" when not in line
@@ -295,7 +305,7 @@ type queueView struct {
 }
 
 var stateIcons = map[string]string{
-	"prequeue": "◷", "queued": "▶", "paused": "❚❚", "closed": "■", "admitted": "✓",
+	"prequeue": "◷", "queued": "▶", "paused": "❚❚", "closed": "■", "admitted": "✓", "toll": "◔", "limited": "⧖",
 }
 
 // RenderQueue writes the queue page. Hostile values (a room name, a return
@@ -323,7 +333,7 @@ func newQueueView(d QueueData) queueView {
 	v := queueView{
 		Lang: lang, Room: cmp.Or(d.Room, s.Room), State: state, T: t,
 		Heading:    t["heading_"+state],
-		Lead:       t["lead_"+state],
+		Lead:       cmp.Or(t["lead_"+state+"_"+s.Reason], t["lead_"+state]),
 		StateLabel: t["state_"+state],
 		StateIcon:  stateIcons[state],
 		Admitted:   state == "admitted",
@@ -338,6 +348,17 @@ func newQueueView(d QueueData) queueView {
 	}
 	v.ShowLine = s.Position > 0 && (state == "queued" || state == "paused" || state == "closed")
 	v.ShowCountdown = state == "prequeue"
+	v.ShowToll, v.ShowRetry = state == "toll", state == "limited"
+	v.TollText = fill(t["toll_progress"], "n", "0")
+	if v.ShowToll {
+		v.NoScript = t["noscript_toll"]
+	}
+	if v.ShowRetry {
+		// Without JavaScript the page reloads when the limit allows.
+		v.Refresh = int(min(max(s.RetryAfter, 1), 3600))
+		v.RetryText = fill(t["retry_in"], "n", number(int64(v.Refresh)))
+		v.NoScript = fill(t["noscript"], "n", strconv.Itoa(v.Refresh))
+	}
 	v.PositionText, v.AheadText = "–", "–"
 	if v.ShowLine {
 		v.PositionText = number(s.Position)
@@ -377,9 +398,13 @@ func progress(t map[string]string, v queueView) (int, string) {
 // json.Marshal escapes <, >, & and U+2028/9, so the JSON cannot end its
 // <script> element early, whatever the room or status holds.
 func (p *Pages) pageConfig(v queueView, s Status) (template.JS, error) {
+	worker, err := p.assetURL(tollWorker)
+	if err != nil {
+		return "", err
+	}
 	cfg, err := json.Marshal(pageConfig{
 		Lang: v.Lang, Room: v.Room, Status: s,
-		StatusURL: v.StatusURL, WSURL: v.WSURL, ReturnURL: v.ReturnURL,
+		StatusURL: v.StatusURL, WSURL: v.WSURL, ReturnURL: v.ReturnURL, TollWorkerURL: worker,
 	})
 	if err != nil {
 		return "", fmt.Errorf("web: queue page config: %w", err)

@@ -2,7 +2,9 @@ package pass
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"sync"
@@ -18,7 +20,7 @@ import (
 
 // Sessions is what the desk needs of the queue engine.
 type Sessions interface {
-	Enter(ctx context.Context, room queue.Room, visitor string) (queue.Session, error)
+	EnterBound(ctx context.Context, room queue.Room, visitor, tag string) (queue.Session, error)
 	Renew(ctx context.Context, room queue.Room, visitor, session string) (queue.Session, error)
 	Revoke(ctx context.Context, room, visitor, session string, passExp time.Time, leeway time.Duration) (bool, error)
 	Revoked(ctx context.Context, room, session string) (bool, error)
@@ -110,17 +112,37 @@ func (d *Desk) Verifier() *token.Verifier { return d.verify }
 // JWKS serves the public keys of the desk's EdDSA passes.
 func (d *Desk) JWKS() http.Handler { return d.cfg.Signer.JWKS() }
 
+// ErrWrongNetwork: the visitor's session is bound to another network than
+// the one a pass is asked for from (a room that binds passes to the
+// network, and cookies carried elsewhere).
+var ErrWrongNetwork = errors.New("pass: session bound to another network")
+
 // Issue enters the visitor's admission (or finds the live session of it:
 // one admission is one session) and signs a pass of that session; network,
 // when not "", binds the pass to the client network it is issued to (the
-// caller honours it only from there). queue.ErrNotAdmitted when the visitor
-// holds no live admission.
+// caller honours it only from there), and the session with it: a later
+// pass of the session, from another network, is ErrWrongNetwork, so
+// cookies carried to another network do not get a fresh pass there.
+// queue.ErrNotAdmitted when the visitor holds no live admission.
 func (d *Desk) Issue(ctx context.Context, room queue.Room, visitor, network string, now time.Time) (Pass, error) {
-	s, err := d.cfg.Sessions.Enter(ctx, room, visitor)
+	tag := networkTag(network)
+	s, err := d.cfg.Sessions.EnterBound(ctx, room, visitor, tag)
 	if err != nil {
 		return Pass{}, err
 	}
+	if b := s.Bound(); network != "" && b != "" && b != tag {
+		return Pass{}, ErrWrongNetwork
+	}
 	return d.sign(room.Name, visitor, network, s, now)
+}
+
+// networkTag names a network in a session id: 64 bits of its SHA-256.
+func networkTag(network string) string {
+	if network == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(network))
+	return base64.RawURLEncoding.EncodeToString(sum[:8])
 }
 
 // sign makes a pass of session s that lives until the session ends, and

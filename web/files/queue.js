@@ -18,14 +18,16 @@
   var BACKOFF_BASE_MS = 500, BACKOFF_MAX_MS = 30000;
   var SILENT_SOCKET_MS = 10000; // the server pushes every second; this much silence means a dead socket
   var ANNOUNCE_EVERY_MS = 30000; // screen readers hear a new position at most this often
-  var STATES = ['prequeue', 'queued', 'paused', 'closed', 'admitted'];
-  var ICONS = { prequeue: '\u25F7', queued: '\u25B6', paused: '\u275A\u275A', closed: '\u25A0', admitted: '\u2713' };
+  var STATES = ['prequeue', 'queued', 'paused', 'closed', 'admitted', 'toll', 'limited'];
+  var ICONS = { prequeue: '\u25F7', queued: '\u25B6', paused: '\u275A\u275A', closed: '\u25A0', admitted: '\u2713', toll: '\u25D4', limited: '\u29D6' };
+  var TOLL_TRIES = 3; // challenges solved in a row without getting a place before pausing
 
   var page = document.getElementById('wr-page');
   var socket = null, failures = 0;
   var retryTimer = 0, pollTimer = 0, silenceTimer = 0, countdownTimer = 0;
   var polling = false;
   var leaving = false;
+  var worker = null, tollSolution = '', tollTries = 0, askTimer = 0;
   var firstPosition = loadFirstPosition();
   var announced = { state: page.getAttribute('data-state'), at: Date.now() };
 
@@ -34,6 +36,13 @@
   function setText(id, value) {
     var el = $(id);
     if (el && el.textContent !== value) el.textContent = value;
+  }
+
+  // show shows or hides an element a page may not have (an operator's own
+  // queue.html from before the toll).
+  function show(id, on) {
+    var el = $(id);
+    if (el) el.hidden = !on;
   }
 
   function fill(s, values) {
@@ -137,7 +146,9 @@
     setText('wr-badge-icon', ICONS[state]);
     setText('wr-badge-text', text['state_' + state]);
     setText('wr-heading', text['heading_' + state]);
-    setText('wr-lead', text['lead_' + state]);
+    setText('wr-lead', text['lead_' + state + '_' + s.reason] || text['lead_' + state]);
+    show('wr-toll', state === 'toll');
+    show('wr-retry', state === 'limited');
     document.title = text['heading_' + state] + ' \u00B7 ' + text.title;
 
     $('wr-line').hidden = !inLine;
@@ -173,19 +184,35 @@
     if (leaving) return;
     leaving = true;
     try { sessionStorage.removeItem(storageKey()); } catch (e) { /* private mode */ }
+    stopLive();
+    stopWorker();
+    clearTimeout(askTimer);
+    clearInterval(countdownTimer);
+    location.replace(returnTarget());
+  }
+
+  // stopLive stops following the status (socket, polling, reconnects).
+  function stopLive() {
     clearTimeout(retryTimer);
     stopPolling();
     clearTimeout(silenceTimer);
-    clearInterval(countdownTimer);
     if (socket) { socket.onclose = null; socket.close(1000); socket = null; }
-    location.replace(returnTarget());
   }
+
+  function refusedState(state) { return state === 'toll' || state === 'limited'; }
 
   function apply(s) {
     if (leaving || !s || typeof s !== 'object' || typeof s.state !== 'string') return;
     if (s.state === 'admitted') {
       render(s);
       leave();
+      return;
+    }
+    if (refusedState(s.state)) {
+      // No place (any more, e.g. an admission that lapsed): stop following
+      // and ask for one.
+      stopLive();
+      refused(s);
       return;
     }
     if (STATES.indexOf(s.state) < 0) {
@@ -306,6 +333,132 @@
       });
   }
 
+  // A join the room did not grant: pay the toll, or wait out the limit,
+  // then ask again (askPlace); the answer decides what comes next.
+  function refused(s) {
+    render(s);
+    clearTimeout(askTimer);
+    if (s.state === 'limited') {
+      waitOut(Math.max(1, int(s.retry_after) || 5)); // a solved toll is kept for then
+      return;
+    }
+    tollSolution = '';
+    if (tollTries >= TOLL_TRIES) {
+      // Paid and still asked to pay: let a slow clock or a busy gateway
+      // settle before the next round.
+      tollTries = 0;
+      tollState(0, text.toll_failed);
+      askTimer = setTimeout(askPlace, 10000 + Math.random() * 5000);
+      return;
+    }
+    tollTries++;
+    pay(s.challenge);
+  }
+
+  // pay solves the challenge in a Web Worker (toll-worker.js), showing its
+  // progress, then asks for the place with the solution.
+  function pay(c) {
+    stopWorker();
+    if (!c || typeof c !== 'object') {
+      // A pushed "toll" carries no challenge: the status API has one.
+      askTimer = setTimeout(askPlace, 500);
+      return;
+    }
+    var w;
+    try {
+      w = new Worker(cfg.toll_worker_url);
+    } catch (e) {
+      tollFailed();
+      return;
+    }
+    worker = w;
+    tollState(0);
+    w.onmessage = function (ev) {
+      if (worker !== w) return;
+      var m = ev.data || {};
+      if (typeof m.number === 'number') {
+        stopWorker();
+        tollSolution = btoa(JSON.stringify({
+          algorithm: c.algorithm, challenge: c.challenge, number: m.number, salt: c.salt, signature: c.signature
+        }));
+        tollState(100, text.toll_done);
+        askPlace();
+      } else if (typeof m.progress === 'number') {
+        tollState(100 * m.progress);
+      } else {
+        stopWorker();
+        tollFailed();
+      }
+    };
+    w.onerror = function () {
+      if (worker !== w) return;
+      stopWorker();
+      tollFailed();
+    };
+    w.postMessage(c);
+  }
+
+  function stopWorker() {
+    if (worker) { worker.terminate(); worker = null; }
+  }
+
+  function tollFailed() {
+    tollState(0, text.toll_failed);
+    askTimer = setTimeout(askPlace, 10000 + Math.random() * 5000);
+  }
+
+  function tollState(percent, label) {
+    percent = Math.max(0, Math.min(100, Math.floor(percent)));
+    var words = label || fill(text.toll_progress, { n: percent });
+    var bar = $('wr-toll-progress'), barFill = $('wr-toll-fill');
+    if (bar) {
+      bar.setAttribute('aria-valuenow', String(percent));
+      bar.setAttribute('aria-valuetext', words);
+    }
+    if (barFill) barFill.style.width = percent + '%';
+    setText('wr-toll-text', words);
+  }
+
+  // waitOut counts down a per-network limit's Retry-After, then asks again.
+  function waitOut(seconds) {
+    var until = Date.now() + seconds * 1000;
+    (function tick() {
+      var left = Math.ceil((until - Date.now()) / 1000);
+      if (left <= 0) {
+        askPlace();
+        return;
+      }
+      setText('wr-retry', fill(text.retry_in, { n: fmt(left) }));
+      askTimer = setTimeout(tick, Math.min(1000, until - Date.now()));
+    })();
+  }
+
+  // askPlace asks for a place with one status call, carrying the solved
+  // toll if there is one: 200 is a place (or admission), 429 a refusal.
+  function askPlace() {
+    clearTimeout(askTimer);
+    if (leaving) return;
+    var headers = { Accept: 'application/json' };
+    if (tollSolution) headers['Waitroom-Toll'] = tollSolution;
+    fetch(cfg.status_url, { credentials: 'same-origin', cache: 'no-store', headers: headers })
+      .then(function (r) { return r.json(); })
+      .then(function (s) {
+        if (!s || typeof s.state !== 'string') throw new Error('no status');
+        if (refusedState(s.state)) {
+          refused(s);
+          return;
+        }
+        tollSolution = '';
+        tollTries = 0;
+        apply(s);
+        if (!leaving) start();
+      })
+      .catch(function () {
+        setConnection('retry');
+        askTimer = setTimeout(askPlace, 3000 + Math.random() * 2000);
+      });
+  }
+
   function start() {
     if ('WebSocket' in window && cfg.ws_url) {
       setConnection('connecting');
@@ -318,16 +471,21 @@
   // Leaving the page closes the socket cleanly; coming back to it from the
   // browser's back/forward cache opens a new one.
   window.addEventListener('pagehide', function () {
-    clearTimeout(retryTimer);
-    stopPolling();
-    if (socket) { socket.onclose = null; socket.close(1000); socket = null; }
+    stopLive();
+    stopWorker();
+    clearTimeout(askTimer);
   });
   window.addEventListener('pageshow', function (ev) {
-    if (ev.persisted && !leaving) start();
+    if (!ev.persisted || leaving) return;
+    if (refusedState(page.getAttribute('data-state'))) askPlace(); else start();
   });
 
   // The server's state wins over the one inside the inlined status.
   var first = Object.assign({}, cfg.status || {}, { state: page.getAttribute('data-state') });
+  if (refusedState(first.state)) {
+    refused(first);
+    return;
+  }
   render(first);
   if (first.state === 'admitted') leave(); else start();
 })();
