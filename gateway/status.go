@@ -87,6 +87,9 @@ func (g *Gateway) lookup(ctx context.Context, r *http.Request, room queue.Room, 
 		if st.State == queue.StateNone {
 			st, err = g.store.crowdQ.Arrive(ctx, room, visitor, a)
 		}
+	} else if err == nil && st.State == queue.StateToll && a.Toll != "" {
+		// Paying for the place kept meanwhile.
+		st, err = g.store.crowdQ.Arrive(ctx, room, visitor, a)
 	}
 	if err == nil {
 		g.crowd.tickets.Put(room.Name, visitor, st, time.Now())

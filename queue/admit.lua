@@ -110,25 +110,38 @@ local out = {0, numbered}
 local admitted, skipped, last = 0, 0, nil
 local until_ = I(now + tonumber(ARGV[10]))
 local abandon_s = c.abandon / 1000
-while admitted < limit and skipped < batch do
+-- Places still within their toll's time stay at the head, in order, and
+-- the next paid places go first; a place whose time ran out is dropped.
+local tolls = redis.call("HLEN", K_DUE) > 0
+local kept = {}
+while admitted < limit and skipped + #kept < batch do
   local v = redis.call("LPOP", K_LINE)
   if not v then break end
   local h = redis.call("HGET", K_VIS, v)
-  redis.call("HDEL", K_VIS, v)
-  client_left(v)
+  local due = tolls and redis.call("HGET", K_DUE, v)
   local t, s = 0, 0
   if h then t, s = parse(h) end
   if t > 0 then last = t end
-  if not h or sec - s > abandon_s then
-    skipped = skipped + 1
+  if h and due and c.toll and tonumber(due) >= now then
+    kept[#kept + 1] = v
   else
-    admit_visitor(v, until_)
-    admitted = admitted + 1
-    out[#out + 1] = v
+    redis.call("HDEL", K_VIS, v)
+    if due then redis.call("HDEL", K_DUE, v) end
+    client_left(v)
+    if not h or sec - s > abandon_s or (due and c.toll) then
+      skipped = skipped + 1
+    else
+      admit_visitor(v, until_)
+      admitted = admitted + 1
+      out[#out + 1] = v
+    end
   end
 end
+for i = #kept, 1, -1 do redis.call("LPUSH", K_LINE, kept[i]) end
 out[1] = skipped
-if last then redis.call("HSET", K_ST, "front", I(last + 1)) end
+-- (kept places, popped and pushed back, can be behind the front: it
+-- never moves back for them)
+if last and last + 1 > front() then redis.call("HSET", K_ST, "front", I(last + 1)) end
 if admitted > 0 then
   redis.call("HINCRBY", K_ST, "adm", admitted)
   count_admissions(now, admitted)

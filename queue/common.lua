@@ -11,6 +11,9 @@
 --       9 held (HASH client -> places its visitors hold in the line)
 --       10 ctat (HASH client -> theoretical arrival time of its next place, ms)
 --       11 vc (HASH visitor -> client, for visitors counted in held)
+--       12 due (HASH visitor -> ms by which the toll of their place must be paid)
+--       13 the operation's own key, when it has one (join: the spent toll
+--          solution; revoke: the revoked session)
 -- ARGV: 1 now in ms ("" = Redis TIME)
 --       2..9 the file's values: apm, max, ttl ms, abandon ms, mode, opens ms (0 = none), paused, closed
 --       10 admit window ms, 11 key TTL ms
@@ -20,7 +23,7 @@
 --       OP.. the operation's own arguments
 local K_LINE, K_VIS, K_PRE, K_ACTIVE, K_ST, K_CFG, K_RATE, K_SES =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local K_HELD, K_CTAT, K_VC = KEYS[9], KEYS[10], KEYS[11]
+local K_HELD, K_CTAT, K_VC, K_DUE = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local OP = 17
 
 -- Numbers are handed to Redis as strings formatted here, so large
@@ -238,8 +241,30 @@ local function eta_rate(c, now)
   return conf
 end
 
+-- waiting counts the places that count: a place whose toll is still being
+-- paid (or was not, and waits to be dropped at the front) does not.
 local function waiting()
-  return redis.call("LLEN", K_LINE) + redis.call("ZCARD", K_PRE)
+  local n = redis.call("LLEN", K_LINE) + redis.call("ZCARD", K_PRE) - redis.call("HLEN", K_DUE)
+  if n < 0 then n = 0 end
+  return n
+end
+
+-- The toll keeps a new visitor's place while they pay it: the place is
+-- taken at arrival, in arrival order, and counts once paid. toll_grace is
+-- how long that may take (ms): three times the expected time on a
+-- mid-range phone (the number is uniform, so twice covers the worst case
+-- there, and the rest a slower phone) plus two seconds of round trips.
+-- A place not paid by then is dropped at the front.
+local function toll_grace(c)
+  return 3 * c.tolld + 2000
+end
+
+-- toll_due is when v's toll must be paid by, or nil when v's place counts
+-- (paid, or the room no longer asks a toll).
+local function toll_due(c, v)
+  if not c.toll then return nil end
+  local d = redis.call("HGET", K_DUE, v)
+  return d and tonumber(d)
 end
 
 -- touch gives the room's keys (all of them, or those listed) a TTL, so a
@@ -261,6 +286,7 @@ local function visitor_status(c, now, v)
   local h = redis.call("HGET", K_VIS, v)
   if h then
     local t = parse(h)
+    local due = toll_due(c, v)
     local pos
     if t > 0 and redis.call("HGET", K_ST, "shuf") == "1" then
       -- The line is being reshuffled (random mode switched on, or a
@@ -275,6 +301,13 @@ local function visitor_status(c, now, v)
       pos = redis.call("LLEN", K_LINE) + (r or 0) + 1
     else
       pos = 0
+    end
+    if due then
+      -- A place kept for its toll: the visitor sees it, and pays to keep
+      -- it (a place past its time is gone: "none" makes the caller join).
+      if due < now then return {"none", 0, 0, w, c.apm, c.opens, 0, 0, gen} end
+      if t > 0 and pos < 1 then pos = 1 end -- kept at the front while paying
+      return {"toll", t, pos, w, c.apm, c.opens, due, eta_rate(c, now), gen, "", c.tolld}
     end
     return {room_state(c, now), t, pos, w, c.apm, c.opens, 0, eta_rate(c, now), gen}
   end

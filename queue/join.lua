@@ -1,21 +1,46 @@
 -- join: ARGV[OP] visitor, ARGV[OP + 1] random pre-queue score in [0, 2^52),
 -- ARGV[OP + 2] the visitor's client (network; "" = not counted),
 -- ARGV[OP + 3] "1" when the visitor brings a verified toll solution, whose
--- spent-record is KEYS[12], kept ARGV[OP + 4] ms.
+-- spent-record is KEYS[13], kept ARGV[OP + 4] ms.
 -- Idempotent: a visitor already waiting keeps their place (the call is a
--- heartbeat); one already admitted stays admitted. Neither is ever asked
--- for a toll or counted against a limit again: only a new place is.
+-- heartbeat); one already admitted stays admitted. Only a new place is
+-- counted against the client's limits and, in a room with a toll, costs
+-- one: the place is taken now, in arrival order, and counts once the toll
+-- is paid, by toll_grace from now; a visitor whose place counts is never
+-- asked again.
 local now = clock()
 local c = config()
 local v = ARGV[OP]
 local client = ARGV[OP + 2] or ""
 local sec = math.floor(now / 1000)
 
+-- spend records the verified solution as spent; false when there is none,
+-- or it was spent before.
+local function spend()
+  if ARGV[OP + 3] ~= "1" or not redis.call("SET", KEYS[13], "1", "NX", "PX", ARGV[OP + 4]) then
+    return false
+  end
+  redis.call("HINCRBY", K_ST, "tolls", 1)
+  return true
+end
+
 local h = redis.call("HGET", K_VIS, v)
 if h then
   local t = parse(h)
-  redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(sec))
-  return visitor_status(c, now, v)
+  local due = toll_due(c, v)
+  if due and due < now then
+    -- The toll was not paid in time: that place is gone, and the visitor
+    -- asks for a new one, at the back (below).
+    if t > 0 then redis.call("LREM", K_LINE, 1, v) else redis.call("ZREM", K_PRE, v) end
+    redis.call("HDEL", K_VIS, v)
+    redis.call("HDEL", K_DUE, v)
+    client_left(v)
+  else
+    if due and spend() then redis.call("HDEL", K_DUE, v) end
+    if not c.toll then redis.call("HDEL", K_DUE, v) end -- the toll was lifted: the place counts
+    redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(sec))
+    return visitor_status(c, now, v)
+  end
 end
 local e = redis.call("ZSCORE", K_ACTIVE, v)
 if e and tonumber(e) > now then
@@ -30,19 +55,14 @@ if reason then
   touch(c, now, {K_ST})
   return {"limited", 0, 0, waiting(), c.apm, c.opens, now + wait, 0, stnum("gen"), reason, 0}
 end
-if c.toll then
-  -- The toll: a solution, verified by the gateway, spent once.
-  if ARGV[OP + 3] ~= "1" or not redis.call("SET", KEYS[12], "1", "NX", "PX", ARGV[OP + 4]) then
-    return {"toll", 0, 0, waiting(), c.apm, c.opens, 0, 0, stnum("gen"), "", c.tolld}
-  end
-  redis.call("HINCRBY", K_ST, "tolls", 1)
-end
+local paid = not c.toll or spend()
 
 local open = is_open(c, now)
 local pending = redis.call("ZCARD", K_PRE) > 0 or redis.call("HGET", K_ST, "shuf") == "1"
 
--- Nobody waiting, room open and below max_active, rate allows one: in now.
-if open and not pending and not c.paused and not c.closed and redis.call("LLEN", K_LINE) == 0 then
+-- Paid up, nobody waiting, room open and below max_active, rate allows
+-- one: in now.
+if paid and open and not pending and not c.paused and not c.closed and redis.call("LLEN", K_LINE) == 0 then
   local n, tat, T = tokens(c, now)
   if n >= 1 and active_count(now) < c.max then
     local until_ = now + tonumber(ARGV[10])
@@ -71,5 +91,11 @@ else
   redis.call("RPUSH", K_LINE, v)
   redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(sec))
 end
-touch(c, now, {K_LINE, K_VIS, K_PRE, K_ST, K_HELD, K_CTAT, K_VC})
+if not paid then
+  -- In the pre-queue the toll is due by the opening (plus the grace).
+  local from = now
+  if c.opens > now then from = c.opens end
+  redis.call("HSET", K_DUE, v, I(from + toll_grace(c)))
+end
+touch(c, now, {K_LINE, K_VIS, K_PRE, K_ST, K_HELD, K_CTAT, K_VC, K_DUE})
 return visitor_status(c, now, v)

@@ -77,7 +77,7 @@ func (q *Queue) keys(room string) []string {
 	k := []string{
 		q.key(room, "line"), q.key(room, "vis"), q.key(room, "pre"), q.key(room, "act"),
 		q.key(room, "st"), q.key(room, "cfg"), q.key(room, "rate"), q.key(room, "ses"),
-		q.key(room, "held"), q.key(room, "ctat"), q.key(room, "vc"),
+		q.key(room, "held"), q.key(room, "ctat"), q.key(room, "vc"), q.key(room, "due"),
 	}
 	q.roomKeys.Store(room, k)
 	return k
@@ -204,13 +204,16 @@ func parseStatus(room string, res []any) (Status, error) {
 		s.Reason = toString(res[9])
 		s.TollSeconds = float64(toInt(res[10])) / 1000
 	}
-	if s.State == StateLimited {
+	switch s.State {
+	case StateLimited:
 		s.RetryAt, s.Until = s.Until, time.Time{}
+	case StateToll:
+		s.PayBy, s.Until = s.Until, time.Time{}
 	}
 	if s.State != StateQueued {
 		s.Position = positionKept(s)
 	}
-	if s.State == StateQueued && s.Position > 0 {
+	if (s.State == StateQueued || s.State == StateToll) && s.Position > 0 {
 		if rate := float64(toInt(res[7])) / 1000; rate > 0 {
 			s.ETA = time.Duration(float64(s.Position) / rate * float64(time.Minute)).Round(time.Second)
 		}
@@ -218,10 +221,11 @@ func parseStatus(room string, res []any) (Status, error) {
 	return s, nil
 }
 
-// positionKept: paused and closed rooms keep places, so those visitors
-// still see their position; everyone else has none.
+// positionKept: paused and closed rooms keep places, and so does the toll
+// while it is paid, so those visitors still see their position; everyone
+// else has none.
 func positionKept(s Status) int64 {
-	if s.State == StatePaused || s.State == StateClosed {
+	if s.State == StatePaused || s.State == StateClosed || s.State == StateToll {
 		return s.Position
 	}
 	return 0

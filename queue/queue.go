@@ -58,7 +58,8 @@ const (
 	// taken.
 	StateLimited State = "limited"
 	// StateToll: a new place in this room costs a solved toll challenge,
-	// and none (or a spent one) came with the join. Nothing is taken.
+	// and none (or a spent one) came with the join. The place is kept, in
+	// arrival order, until Status.PayBy: paid by then, it counts.
 	StateToll State = "toll"
 )
 
@@ -121,7 +122,7 @@ type Status struct {
 	// paused or closed, and 0 in the pre-queue before the opening, when
 	// admitted and when not waiting (StateNone).
 	Position int64
-	Waiting  int64 // visitors waiting in the room (queued and pre-queued)
+	Waiting  int64 // visitors waiting in the room (queued and pre-queued; places whose toll is unpaid do not count)
 	// ETA is the expected wait from the admission rate actually achieved
 	// recently (the configured rate when nothing was admitted yet); -1 when
 	// unknown (paused, closed, prequeue, or a rate of zero).
@@ -139,8 +140,11 @@ type Status struct {
 	Reason string
 	// RetryAt is, for StateLimited, when the client may try again.
 	RetryAt time.Time
-	// TollSeconds is, for StateToll, the difficulty of the toll to pay.
+	// TollSeconds is, for StateToll, the difficulty of the toll to pay,
+	// and PayBy when it must be paid for the place (Ticket, Position) kept
+	// meanwhile; a place not paid for by then is lost.
 	TollSeconds float64
+	PayBy       time.Time
 }
 
 // Arrival is what the gateway knows of a visitor who asks for a place.
@@ -271,8 +275,9 @@ func (q *Queue) Join(ctx context.Context, room Room, visitor string) (Status, er
 // the client it comes from (counted against the room's per-client limits:
 // a refusal is StateLimited and takes nothing) and a verified toll solution
 // (in a room with a toll, a new place needs one, spent once: without it the
-// answer is StateToll). A visitor already waiting or admitted is neither
-// counted nor asked again.
+// answer is StateToll, with the place kept until PayBy while it is paid).
+// A visitor whose place counts, or who is admitted, is neither counted nor
+// asked again.
 func (q *Queue) Arrive(ctx context.Context, room Room, visitor string, a Arrival) (Status, error) {
 	return q.arrive(ctx, room, visitor, a, time.Time{})
 }

@@ -916,27 +916,99 @@ func TestClientLimits(t *testing.T) {
 // is taken without one.
 func TestToll(t *testing.T) {
 	eachBackend(t, func(t *testing.T, q *Queue, rdb redis.UniversalClient) {
+		clk := newClock(t, rdb)
 		room := Room{Name: "toll", AdmitPerMinute: 0, MaxActive: 100, AbandonAfter: time.Hour, Toll: true, TollSeconds: 1.5}
-		paid := Arrival{Toll: "c0ffee", TollUntil: time.Now().Add(time.Minute)}
-		s, err := q.Arrive(ctx, room, "ann", Arrival{})
-		if err != nil || s.State != StateToll || s.TollSeconds != 1.5 {
-			t.Fatalf("no toll: %+v %v, want the toll asked (1.5 s)", s, err)
+		grace := time.Duration(3*1.5*float64(time.Second)) + 2*time.Second
+		paid := func(id string) Arrival { return Arrival{Toll: id, TollUntil: clk.now.Add(time.Minute)} }
+		arrive := func(v string, a Arrival) Status {
+			t.Helper()
+			s, err := q.arrive(ctx, room, v, a, clk.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
 		}
-		if s, _ := q.Arrive(ctx, room, "ann", paid); s.State != StateQueued || s.Position != 1 {
-			t.Fatalf("with a toll: %+v", s)
+		// Arrival takes the place; it counts once paid.
+		s := arrive("ann", Arrival{})
+		if s.State != StateToll || s.TollSeconds != 1.5 || s.Position != 1 || s.Ticket != 1 || !s.PayBy.Equal(clk.now.Add(grace)) {
+			t.Fatalf("ann arrives: %+v, want the toll (1.5 s) with place 1 kept for %s", s, grace)
 		}
-		if s, _ := q.Arrive(ctx, room, "bob", paid); s.State != StateToll {
+		if s := arrive("bob", Arrival{}); s.State != StateToll || s.Position != 2 {
+			t.Fatalf("bob arrives: %+v", s)
+		}
+		if f := figures(t, q, room, clk.now); f.Waiting != 0 {
+			t.Fatalf("waiting %d before anyone paid, want 0", f.Waiting)
+		}
+		// Bob pays first; ann still comes first.
+		if s := arrive("bob", paid("c1")); s.State != StateQueued || s.Position != 2 {
+			t.Fatalf("bob pays: %+v, want queued at 2", s)
+		}
+		if s := arrive("cat", paid("c1")); s.State != StateToll {
 			t.Fatalf("the same solution again: %+v, want the toll asked", s)
 		}
-		if s, _ := q.Arrive(ctx, room, "ann", Arrival{}); s.State != StateQueued {
+		if s := arrive("ann", paid("c2")); s.State != StateQueued || s.Position != 1 {
+			t.Fatalf("ann pays: %+v, want queued at 1", s)
+		}
+		if s := arrive("ann", Arrival{}); s.State != StateQueued {
 			t.Fatalf("in line, asked again: %+v", s)
 		}
-		f := figures(t, q, room, time.Time{})
-		if f.Waiting != 1 || f.TollsTotal != 1 || !f.Config.Toll {
-			t.Fatalf("figures %+v, want one waiting and one toll paid", f)
+		if s, _ := q.status(ctx, room, "ann", clk.now); s.State != StateQueued {
+			t.Fatalf("status read in line: %+v", s)
 		}
-		if ttl := rdb.PTTL(ctx, q.tollKey(room.Name, "c0ffee")).Val(); ttl <= 0 || ttl > time.Minute {
+		f := figures(t, q, room, clk.now)
+		if f.Waiting != 2 || f.TollsTotal != 2 || !f.Config.Toll {
+			t.Fatalf("figures %+v, want two waiting and two tolls paid", f)
+		}
+		if ttl := rdb.PTTL(ctx, q.tollKey(room.Name, "c1")).Val(); ttl <= 0 || ttl > time.Minute {
 			t.Fatalf("spent solution kept %s, want until the challenge expires", ttl)
+		}
+
+		// Dan arrives and pays nothing; eve arrives behind him and pays.
+		// At the front, dan's place is kept while his time runs: eve goes
+		// in first, dan when he pays.
+		arrive("dan", Arrival{})
+		arrive("eve", Arrival{})
+		arrive("eve", paid("c3"))
+		adm, err := q.admit(ctx, room, 3, clk.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(adm.Admitted, ","); got != "ann,bob,eve" || adm.Skipped != 0 {
+			t.Fatalf("admitted %s (skipped %d), want ann,bob,eve with dan kept", got, adm.Skipped)
+		}
+		if s := arrive("dan", Arrival{}); s.State != StateToll || s.Position != 1 {
+			t.Fatalf("dan, unpaid at the front: %+v, want his place kept at 1", s)
+		}
+		arrive("dan", paid("c4"))
+		if adm, _ := q.admit(ctx, room, 1, clk.now); len(adm.Admitted) != 1 || adm.Admitted[0] != "dan" {
+			t.Fatalf("dan paid: %+v", adm)
+		}
+
+		// Fay never pays: past her time the place is dropped at the front
+		// (counted as abandoned), and if she comes back she starts again
+		// at the back.
+		arrive("fay", Arrival{})
+		arrive("gus", paid("c5"))
+		clk.add(grace + time.Second)
+		if s, _ := q.status(ctx, room, "fay", clk.now); s.State != StateNone {
+			t.Fatalf("fay past her time: %+v, want no place", s)
+		}
+		if s := arrive("fay", Arrival{}); s.State != StateToll || s.Position != 3 || s.Ticket != 8 {
+			t.Fatalf("fay back: %+v, want a new place behind cat (unpaid, kept) and gus", s)
+		}
+		clk.add(grace + time.Second)
+		adm, _ = q.admit(ctx, room, 5, clk.now)
+		if len(adm.Admitted) != 1 || adm.Admitted[0] != "gus" || adm.Skipped != 2 {
+			t.Fatalf("admission after fay's time: %+v, want gus in, cat and fay dropped", adm)
+		}
+
+		// Lifting the toll makes a kept place count.
+		arrive("hal", Arrival{})
+		if err := q.Update(ctx, room.Name, Patch{Toll: ptr(false)}); err != nil {
+			t.Fatal(err)
+		}
+		if s := arrive("hal", Arrival{}); s.State != StateQueued {
+			t.Fatalf("toll lifted: %+v, want hal's place counted", s)
 		}
 	})
 }

@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 }
 
 // browser returns the shared browser, starting it on first use.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	path := testenv.Chromium(t)
 	shared.once.Do(func() {

@@ -346,7 +346,7 @@ func newQueueView(d QueueData) queueView {
 		StatusURL:  sameSiteURL(d.StatusURL),
 		WSURL:      sameSiteURL(d.WSURL),
 	}
-	v.ShowLine = s.Position > 0 && (state == "queued" || state == "paused" || state == "closed")
+	v.ShowLine = s.Position > 0 && (state == "queued" || state == "paused" || state == "closed" || state == "toll")
 	v.ShowCountdown = state == "prequeue"
 	v.ShowToll, v.ShowRetry = state == "toll", state == "limited"
 	v.TollText = fill(t["toll_progress"], "n", "0")

@@ -39,10 +39,12 @@ import (
 )
 
 // PhoneHashesPerSecond is how many salted SHA-256 hashes the queue page's
-// solver does per second on a mid-range phone (measured: Chromium with its
-// CPU throttled 4×, docs/operating.md "The toll"). It turns a room's
-// toll_seconds into a challenge's maxnumber.
-const PhoneHashesPerSecond = 50_000
+// solver does per second on a mid-range phone: its Web Worker in Chromium
+// on a server core (1.6 M/s) slowed 4×, as Lighthouse's "mid-tier mobile"
+// is; the same solver on Chromium's main thread throttled 4× does 0.43 M/s
+// (BenchmarkTollSolverInChromium in package web; docs/operating.md, "The
+// toll"). It turns a room's toll_seconds into a challenge's maxnumber.
+const PhoneHashesPerSecond = 400_000
 
 // Lifetime is how long a challenge may be solved and used.
 const Lifetime = 10 * time.Minute

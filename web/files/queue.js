@@ -140,7 +140,7 @@
   function render(s) {
     var state = STATES.indexOf(s.state) >= 0 ? s.state : 'queued';
     var position = int(s.position);
-    var inLine = position > 0 && (state === 'queued' || state === 'paused' || state === 'closed');
+    var inLine = position > 0 && (state === 'queued' || state === 'paused' || state === 'closed' || state === 'toll');
 
     page.setAttribute('data-state', state);
     setText('wr-badge-icon', ICONS[state]);
