@@ -137,7 +137,14 @@ func tollKey(cookieKey []byte) []byte {
 	return m.Sum(nil)
 }
 
-// newBooth is the gateway's toll booth.
+// TollBooth is the toll booth of the gateways whose WAITROOM_COOKIE_SECRET
+// is cookieSecret: what a simulator standing in for visitors' own devices
+// pays tolls with (toll.Booth.Paid; surge's swarm scenario). Whoever holds
+// the cookie secret can mint visitors anyway.
+func TollBooth(cookieSecret string) *toll.Booth { return newBooth([]byte(cookieSecret)) }
+
+// newBooth is the toll booth of the cookie key (the random one of a
+// gateway without a cookie secret included).
 func newBooth(cookieKey []byte) *toll.Booth {
 	b, err := toll.NewBooth(tollKey(cookieKey))
 	if err != nil {

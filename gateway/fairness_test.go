@@ -328,3 +328,27 @@ func TestPassBoundToNetwork(t *testing.T) {
 		t.Fatalf("back on its own network: %d, %d origin requests", res.StatusCode, len(r.origin.requests()))
 	}
 }
+
+// A simulator standing in for visitors' devices (surge swarm) pays with
+// the booth of the gateways' cookie secret; a gateway with another secret
+// refuses the same payment.
+func TestSimulatedTollPayment(t *testing.T) {
+	r := newRig(t, rigOpts{rooms: tollRooms()})
+	ann := newBrowser(t)
+	askToll(t, r, ann, "toll-a")
+	id, _, _ := strings.Cut(ann.cookie(r.pub.URL, gateway.CookieVisitor), ".")
+	other, _, err := gateway.TollBooth("another secret entirely, 32+ bytes").Paid("toll-a", id, 0.01, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, s := join(t, r, ann, "toll-a", gateway.HeaderToll, other.Encode()); s.State != "toll" {
+		t.Fatalf("paid with another secret's booth: %+v", s)
+	}
+	paid, hashes, err := gateway.TollBooth(r.cfg.CookieSecret).Paid("toll-a", id, 0.01, time.Now())
+	if err != nil || hashes < 1 {
+		t.Fatal(err, hashes)
+	}
+	if res, s := join(t, r, ann, "toll-a", gateway.HeaderToll, paid.Encode()); res.StatusCode != http.StatusOK || s.State != "queued" {
+		t.Fatalf("paid by the simulator: %d %+v", res.StatusCode, s)
+	}
+}

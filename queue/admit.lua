@@ -126,7 +126,7 @@ while admitted < limit and skipped + #kept < batch do
     kept[#kept + 1] = v
   else
     redis.call("HDEL", K_VIS, v)
-    if due then redis.call("HDEL", K_DUE, v) end
+    if due then clear_due(v) end
     client_left(v)
     if not h or sec - s > abandon_s or (due and c.toll) then
       skipped = skipped + 1

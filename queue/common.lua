@@ -8,7 +8,8 @@
 --       6 cfg (HASH of live overrides: apm max ttl abandon mode opens paused closed)
 --       7 rate (HASH ring: sec%60 -> "sec:count", admissions per second)
 --       8 ses (HASH visitor -> session id of a visitor who entered; beside act)
---       9 held (HASH client -> places its visitors hold in the line)
+--       9 held (HASH client -> places its visitors hold in the line, and
+--         "~" .. client -> of those, places kept for their toll)
 --       10 ctat (HASH client -> theoretical arrival time of its next place, ms)
 --       11 vc (HASH visitor -> client, for visitors counted in held)
 --       12 due (HASH visitor -> ms by which the toll of their place must be paid)
@@ -257,6 +258,36 @@ end
 -- A place not paid by then is dropped at the front.
 local function toll_grace(c)
   return 3 * c.tolld + 2000
+end
+
+-- A client may have TOLL_KEPT places kept for their toll at once: beyond
+-- that its new visitors pay first and take their place when they have
+-- paid. A crowd behind one address (a venue's Wi-Fi) still gets in, a
+-- little later than in arrival order; a script reserving early places by
+-- the hundred from a few addresses does not.
+local TOLL_KEPT = 4
+
+local function kept_for_toll(client)
+  if client == "" then return 0 end
+  return tonumber(redis.call("HGET", K_HELD, "~" .. client) or "0")
+end
+
+-- keep_for_toll keeps v's new place until its toll is due.
+local function keep_for_toll(c, v, client, now)
+  local from = now
+  if c.opens > now then from = c.opens end -- in the pre-queue: due by the opening
+  redis.call("HSET", K_DUE, v, I(from + toll_grace(c)))
+  if client ~= "" then redis.call("HINCRBY", K_HELD, "~" .. client, 1) end
+end
+
+-- clear_due ends the wait for v's toll (paid, lifted, or the place gone);
+-- before client_left, which forgets v's client.
+local function clear_due(v)
+  if redis.call("HDEL", K_DUE, v) == 0 then return end
+  local client = redis.call("HGET", K_VC, v)
+  if client and redis.call("HINCRBY", K_HELD, "~" .. client, -1) <= 0 then
+    redis.call("HDEL", K_HELD, "~" .. client)
+  end
 end
 
 -- toll_due is when v's toll must be paid by, or nil when v's place counts

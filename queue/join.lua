@@ -6,8 +6,9 @@
 -- heartbeat); one already admitted stays admitted. Only a new place is
 -- counted against the client's limits and, in a room with a toll, costs
 -- one: the place is taken now, in arrival order, and counts once the toll
--- is paid, by toll_grace from now; a visitor whose place counts is never
--- asked again.
+-- is paid, by toll_grace from now (when the client has TOLL_KEPT places
+-- kept already, the visitor pays first and is placed then); a visitor
+-- whose place counts is never asked again.
 local now = clock()
 local c = config()
 local v = ARGV[OP]
@@ -33,11 +34,10 @@ if h then
     -- asks for a new one, at the back (below).
     if t > 0 then redis.call("LREM", K_LINE, 1, v) else redis.call("ZREM", K_PRE, v) end
     redis.call("HDEL", K_VIS, v)
-    redis.call("HDEL", K_DUE, v)
+    clear_due(v)
     client_left(v)
   else
-    if due and spend() then redis.call("HDEL", K_DUE, v) end
-    if not c.toll then redis.call("HDEL", K_DUE, v) end -- the toll was lifted: the place counts
+    if (due and spend()) or not c.toll then clear_due(v) end -- paid, or the toll was lifted
     redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(sec))
     return visitor_status(c, now, v)
   end
@@ -56,6 +56,11 @@ if reason then
   return {"limited", 0, 0, waiting(), c.apm, c.opens, now + wait, 0, stnum("gen"), reason, 0}
 end
 local paid = not c.toll or spend()
+if not paid and kept_for_toll(client) >= TOLL_KEPT then
+  -- Places are kept for this client's tolls already: this visitor pays
+  -- first and takes their place then. Nothing is taken.
+  return {"toll", 0, 0, waiting(), c.apm, c.opens, 0, 0, stnum("gen"), "", c.tolld}
+end
 
 local open = is_open(c, now)
 local pending = redis.call("ZCARD", K_PRE) > 0 or redis.call("HGET", K_ST, "shuf") == "1"
@@ -91,11 +96,6 @@ else
   redis.call("RPUSH", K_LINE, v)
   redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(sec))
 end
-if not paid then
-  -- In the pre-queue the toll is due by the opening (plus the grace).
-  local from = now
-  if c.opens > now then from = c.opens end
-  redis.call("HSET", K_DUE, v, I(from + toll_grace(c)))
-end
+if not paid then keep_for_toll(c, v, client, now) end
 touch(c, now, {K_LINE, K_VIS, K_PRE, K_ST, K_HELD, K_CTAT, K_VC, K_DUE})
 return visitor_status(c, now, v)

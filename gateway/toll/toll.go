@@ -88,9 +88,28 @@ func MaxNumber(seconds float64) int64 {
 // Issue makes a challenge for visitor in room, of the difficulty seconds,
 // valid until now + Lifetime.
 func (b *Booth) Issue(room, visitor string, seconds float64, now time.Time) (Challenge, error) {
+	c, _, err := b.issue(room, visitor, seconds, now)
+	return c, err
+}
+
+// Paid stands in for a visitor's own device in a simulation (surge swarm):
+// a challenge of the difficulty seconds for visitor in room, and its
+// solution, found without the search that the issuer does not need;
+// hashes is how many a solver trying 0, 1, 2, … would have done (the
+// time that takes a phone is hashes / PhoneHashesPerSecond). The gateway
+// accepts the solution as any other: the booth's key signed it.
+func (b *Booth) Paid(room, visitor string, seconds float64, now time.Time) (s Solution, hashes int64, err error) {
+	c, n, err := b.issue(room, visitor, seconds, now)
+	if err != nil {
+		return Solution{}, 0, err
+	}
+	return Solution{Algorithm: c.Algorithm, Challenge: c.Challenge, Number: n, Salt: c.Salt, Signature: c.Signature}, n + 1, nil
+}
+
+func (b *Booth) issue(room, visitor string, seconds float64, now time.Time) (Challenge, int64, error) {
 	var nonce [12]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
-		return Challenge{}, err
+		return Challenge{}, 0, err
 	}
 	q := url.Values{}
 	q.Set("r", room)
@@ -100,11 +119,11 @@ func (b *Booth) Issue(room, visitor string, seconds float64, now time.Time) (Cha
 	maxNumber := MaxNumber(seconds)
 	n, err := rand.Int(rand.Reader, big.NewInt(maxNumber+1))
 	if err != nil {
-		return Challenge{}, err
+		return Challenge{}, 0, err
 	}
 	sum := sha256.Sum256([]byte(salt + strconv.FormatInt(n.Int64(), 10)))
 	c := hex.EncodeToString(sum[:])
-	return Challenge{Algorithm: "SHA-256", Challenge: c, MaxNumber: maxNumber, Salt: salt, Signature: b.sign(c)}, nil
+	return Challenge{Algorithm: "SHA-256", Challenge: c, MaxNumber: maxNumber, Salt: salt, Signature: b.sign(c)}, n.Int64(), nil
 }
 
 // Errors of Verify.

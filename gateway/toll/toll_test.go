@@ -102,3 +102,27 @@ func BenchmarkSolve(b *testing.B) {
 	b.ResetTimer()
 	_, _ = Solve(c)
 }
+
+// A simulator's paid toll is a solution the booth accepts like any other,
+// for its visitor and room, with the hashes a solver would have tried.
+func TestPaid(t *testing.T) {
+	b := booth(t)
+	now := time.Now()
+	s, hashes, err := b.Paid("concert-42", "ann", 0.01, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hashes != s.Number+1 || hashes < 1 || hashes > MaxNumber(0.01)+1 {
+		t.Fatalf("hashes %d for number %d", hashes, s.Number)
+	}
+	if _, _, err := b.Verify(s.Encode(), "concert-42", "ann", now); err != nil {
+		t.Fatalf("a paid toll refused: %v", err)
+	}
+	if _, _, err := b.Verify(s.Encode(), "concert-42", "bob", now); err == nil {
+		t.Fatal("a paid toll accepted for another visitor")
+	}
+	solved, err := Solve(Challenge{Algorithm: s.Algorithm, Challenge: s.Challenge, MaxNumber: MaxNumber(0.01), Salt: s.Salt, Signature: s.Signature})
+	if err != nil || solved.Number != s.Number {
+		t.Fatalf("a solver finds %d (%v), the simulator said %d", solved.Number, err, s.Number)
+	}
+}
