@@ -272,12 +272,14 @@ local function kept_for_toll(client)
   return tonumber(redis.call("HGET", K_HELD, "~" .. client) or "0")
 end
 
--- keep_for_toll keeps v's new place until its toll is due.
+-- keep_for_toll keeps v's new place until its toll is due, and returns when.
 local function keep_for_toll(c, v, client, now)
   local from = now
   if c.opens > now then from = c.opens end -- in the pre-queue: due by the opening
-  redis.call("HSET", K_DUE, v, I(from + toll_grace(c)))
+  local due = from + toll_grace(c)
+  redis.call("HSET", K_DUE, v, I(due))
   if client ~= "" then redis.call("HINCRBY", K_HELD, "~" .. client, 1) end
+  return due
 end
 
 -- clear_due ends the wait for v's toll (paid, lifted, or the place gone);

@@ -82,20 +82,38 @@ if paid and open and not pending and not c.paused and not c.closed and redis.cal
 end
 
 client_took(c, client, v, now, true)
-if not open then
-  -- pre-queue: order by a random score, shuffled once at opening
-  redis.call("ZADD", K_PRE, ARGV[OP + 1], v)
-  redis.call("HSET", K_VIS, v, "0:" .. I(sec))
-elseif pending then
-  -- the opening shuffle is still being numbered: FIFO behind it
-  local seq = redis.call("HINCRBY", K_ST, "pseq", 1)
-  redis.call("ZADD", K_PRE, I(4503599627370496 + seq), v)
-  redis.call("HSET", K_VIS, v, "0:" .. I(sec))
-else
-  local t = redis.call("HINCRBY", K_ST, "next", 1)
-  redis.call("RPUSH", K_LINE, v)
-  redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(sec))
+local written, due = {K_VIS, K_ST}, 0
+if client ~= "" then
+  written[#written + 1] = K_HELD
+  written[#written + 1] = K_CTAT
+  written[#written + 1] = K_VC
 end
-if not paid then keep_for_toll(c, v, client, now) end
-touch(c, now, {K_LINE, K_VIS, K_PRE, K_ST, K_HELD, K_CTAT, K_VC, K_DUE})
-return visitor_status(c, now, v)
+if not paid then
+  due = keep_for_toll(c, v, client, now)
+  written[#written + 1] = K_DUE
+end
+if not open or pending then
+  if not open then
+    -- pre-queue: order by a random score, shuffled once at opening
+    redis.call("ZADD", K_PRE, ARGV[OP + 1], v)
+  else
+    -- the opening shuffle is still being numbered: FIFO behind it
+    local seq = redis.call("HINCRBY", K_ST, "pseq", 1)
+    redis.call("ZADD", K_PRE, I(4503599627370496 + seq), v)
+  end
+  redis.call("HSET", K_VIS, v, "0:" .. I(sec))
+  written[#written + 1] = K_PRE
+  touch(c, now, written)
+  return visitor_status(c, now, v)
+end
+-- numbered at the back of the line: its status is known without asking
+local t = redis.call("HINCRBY", K_ST, "next", 1)
+redis.call("RPUSH", K_LINE, v)
+redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(sec))
+written[#written + 1] = K_LINE
+touch(c, now, written)
+local pos = t - front() + 1
+if not paid then
+  return {"toll", t, pos, waiting(), c.apm, c.opens, due, eta_rate(c, now), stnum("gen"), "", c.tolld}
+end
+return {room_state(c, now), t, pos, waiting(), c.apm, c.opens, 0, eta_rate(c, now), stnum("gen")}
