@@ -87,6 +87,9 @@
         el('td', { class: 'num', 'data-label': t('col_max_active'), text: fmt(r.max_active) }),
         el('td', { class: 'num', 'data-label': t('col_admitted'), text: fmt(r.admitted_total) }),
         el('td', { class: 'num', 'data-label': t('col_abandoned'), text: fmt(r.abandoned_total) }),
+        el('td', { class: 'num', 'data-label': t('col_refused'), title: t('refused_title'), text: fmt(r.refused_total) }),
+        el('td', { class: 'num', 'data-label': t('col_tolls'), title: t('tolls_title'),
+          text: r.toll ? t('toll_on', { n: fmt(r.tolls_paid_total), s: r.toll_seconds }) : t('toll_off', { n: fmt(r.tolls_paid_total) }) }),
         el('td', { class: 'num', 'data-label': t('col_rate_set'), text: fmt(r.admit_per_minute) }),
         el('td', { class: 'num', 'data-label': t('col_rate_now'), text: fmt(rate) }),
         el('td', { 'data-label': t('col_mode'), text: r.mode || 'fifo' })
