@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/waitroom/waitroom/gateway/board"
@@ -97,7 +98,7 @@ func (g *Gateway) arrival(r *http.Request, room queue.Room, visitor string, now 
 		s = r.URL.Query().Get("toll")
 	}
 	if s != "" {
-		id, until, err := g.booth.Verify(s, room.Name, visitor, now)
+		id, until, err := g.fair.booth.Verify(s, room.Name, visitor, now)
 		if err == nil {
 			a.Toll, a.TollUntil = id, until
 		}
@@ -105,22 +106,47 @@ func (g *Gateway) arrival(r *http.Request, room queue.Room, visitor string, now 
 	return a
 }
 
+// fairness is the gateway's part in keeping scripts from grabbing places.
+type fairness struct {
+	booth     *toll.Booth
+	proxyHint sync.Once // the log line about a proxy counted as one client
+}
+
 // refused is the status document of a join the room did not grant: the
 // toll to pay (with a fresh challenge for this visitor) or the per-client
 // limit and when to try again.
-func (g *Gateway) refused(room queue.Room, visitor string, st queue.Status, now time.Time) web.Status {
+func (g *Gateway) refused(r *http.Request, room queue.Room, visitor string, st queue.Status, now time.Time) web.Status {
 	sj := board.Of(st)
 	switch st.State {
 	case queue.StateToll:
-		if c, err := g.booth.Issue(room.Name, visitor, st.TollSeconds, now); err == nil {
+		if c, err := g.fair.booth.Issue(room.Name, visitor, st.TollSeconds, now); err == nil {
 			sj.Challenge = &c
 		}
 		g.metrics.tollsAsked.WithLabelValues(room.Name).Inc()
 	case queue.StateLimited:
 		sj.Reason = st.Reason
 		sj.RetryAfter = max(int64(st.RetryAt.Sub(now)/time.Second)+1, 1)
+		g.hintProxy(r, room)
 	}
 	return sj
+}
+
+// hintProxy says once, in the log, when the per-client limits refuse a
+// private or loopback address and no proxy is trusted: most likely a
+// proxy in front that every visitor seems to come from, so the limits
+// count the whole crowd as one client.
+func (g *Gateway) hintProxy(r *http.Request, room queue.Room) {
+	if len(g.cfg.TrustedProxies) > 0 {
+		return
+	}
+	a, ok := peerAddr(r)
+	if !ok || !(a.IsLoopback() || a.IsPrivate()) {
+		return
+	}
+	g.fair.proxyHint.Do(func() {
+		g.log.Warn().Str("room", room.Name).Str("client", a.String()).
+			Msg("per-client limits refused a private address; if a proxy sits in front, set WAITROOM_TRUSTED_PROXIES to it, or every visitor counts as this one client")
+	})
 }
 
 // refusedJoin reports whether st is a join the room did not grant.

@@ -21,7 +21,6 @@ import (
 	"github.com/waitroom/waitroom/gateway/origin"
 	"github.com/waitroom/waitroom/gateway/pass"
 	"github.com/waitroom/waitroom/gateway/route"
-	"github.com/waitroom/waitroom/gateway/toll"
 	"github.com/waitroom/waitroom/queue"
 	"github.com/waitroom/waitroom/token"
 	"github.com/waitroom/waitroom/web"
@@ -42,7 +41,7 @@ type Gateway struct {
 	health  *crowd.Health
 	crowd   visitorShortcuts
 	cookies visitorCookies
-	booth   *toll.Booth
+	fair    fairness
 	proxy   *origin.Proxy
 	pages   *web.Pages
 	metrics *metrics
@@ -97,7 +96,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 		return nil, err
 	}
 	g.cookies = newVisitorCookies([]byte(cfg.CookieSecret), cfg.TrustedProxies, log)
-	g.booth = newBooth(g.cookies.key)
+	g.fair.booth = newBooth(g.cookies.key)
 	g.health = crowd.NewHealth(func(ctx context.Context) error { return g.store.control.Ping(ctx).Err() }, cfg.FailMode, log)
 	g.crowd = visitorShortcuts{
 		gate:    crowd.NewGate(g.store.crowdPool()),

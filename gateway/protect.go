@@ -129,7 +129,7 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 	case p.Token != "":
 		g.serveProxy(w, origin.WithPass(r, p))
 	case refusedJoin(st):
-		sj := g.refused(room, visitor, st, now)
+		sj := g.refused(r, room, visitor, st, now)
 		g.queued(w, r, sj, retryAfter(sj))
 	default:
 		sj := g.crowd.tickets.Tell(room.Name, visitor, board.Of(st), now)

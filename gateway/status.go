@@ -60,7 +60,7 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 	if refusedJoin(st) {
 		// The status of a visitor the room gives no place yet is what any
 		// other client is told: 429, Retry-After, the reason or the toll.
-		sj := g.refused(room, visitor, st, now)
+		sj := g.refused(r, room, visitor, st, now)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(sj)))
 		writeJSON(w, http.StatusTooManyRequests, sj)
 		return

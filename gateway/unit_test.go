@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/waitroom/waitroom/internal/testenv"
+	"github.com/waitroom/waitroom/queue"
 )
 
 // The visitor cookie accepts only values this gateway signed.
@@ -185,4 +186,37 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Behind a proxy that is not trusted every visitor seems to come from the
+// proxy, and the per-client limits would count the whole crowd as one
+// client: the first such refusal of a private address says so in the log,
+// once; with trusted proxies set it says nothing.
+func TestUntrustedProxyHint(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		rdb, prefix := testenv.Redis(t)
+		cfg := DefaultConfig("http://127.0.0.1:1")
+		cfg.Redis, cfg.RedisPrefix = rdb, prefix
+		cfg.CookieSecret, cfg.PassSecret = strings.Repeat("c", 32), strings.Repeat("p", 32)
+		cfg.Rooms = []queue.Room{{Name: "r", Paths: []string{"/*"}, MaxActive: 10, ClientPlacesPerMinute: 2}}
+		if trusted {
+			_ = cfg.TrustedProxies.UnmarshalText([]byte("192.0.2.1"))
+		}
+		var buf syncBuffer
+		g, err := New(context.Background(), cfg, zerolog.New(&buf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 4 { // one place, then three refusals, each a new visitor
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("GET", "/_waitroom/api/status?room=r", nil)
+			req.RemoteAddr = "10.1.2.3:5555"
+			g.Public().ServeHTTP(rec, req)
+		}
+		_ = g.Shutdown(context.Background())
+		hints := strings.Count(buf.String(), "WAITROOM_TRUSTED_PROXIES")
+		if want := map[bool]int{false: 1, true: 0}[trusted]; hints != want {
+			t.Fatalf("trusted proxies %v: %d hints, want %d:\n%s", trusted, hints, want, buf.String())
+		}
+	}
 }
