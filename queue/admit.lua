@@ -35,12 +35,12 @@ if redis.call("HGET", K_ST, "shuf") == "1" then
     local zadd, hset, last = {}, {}, nil
     for k, v in ipairs(ids) do
       if hs[k] then
-        local t, s = parse(hs[k])
+        local t, s, client = parse(hs[k])
         last = t
         zadd[#zadd + 1] = I(draw() * 2097152 + math.floor(draw() / 1024))
         zadd[#zadd + 1] = v
         hset[#hset + 1] = v
-        hset[#hset + 1] = "0:" .. I(s)
+        hset[#hset + 1] = vis(0, s, client)
       end
     end
     if #zadd > 0 then
@@ -77,11 +77,11 @@ if redis.call("ZCARD", K_PRE) > 0 then
       local line, hset = {}, {}
       for k, v in ipairs(ids) do
         if hs[k] then
-          local _, s = parse(hs[k])
+          local _, s, client = parse(hs[k])
           t = t + 1
           line[#line + 1] = v
           hset[#hset + 1] = v
-          hset[#hset + 1] = I(t) .. ":" .. I(s)
+          hset[#hset + 1] = vis(t, s, client)
         end
       end
       redis.call("RPUSH", K_LINE, unpack(line))
@@ -119,15 +119,14 @@ while admitted < limit and skipped + #kept < batch do
   if not v then break end
   local h = redis.call("HGET", K_VIS, v)
   local due = tolls and redis.call("HGET", K_DUE, v)
-  local t, s = 0, 0
-  if h then t, s = parse(h) end
+  local t, s, client = 0, 0, ""
+  if h then t, s, client = parse(h) end
   if t > 0 then last = t end
   if h and due and c.toll and tonumber(due) >= now then
     kept[#kept + 1] = v
   else
     redis.call("HDEL", K_VIS, v)
-    if due then clear_due(v) end
-    client_left(v)
+    client_left(v, client, now)
     if not h or sec - s > abandon_s or (due and c.toll) then
       skipped = skipped + 1
     else

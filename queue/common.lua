@@ -1,19 +1,18 @@
 -- Shared prelude, prepended to every room script.
 --
 -- KEYS: 1 line (LIST of visitor ids in ticket order)
---       2 vis (HASH visitor -> "ticket:lastseen_s"; ticket 0 = not numbered yet)
+--       2 vis (HASH visitor -> "ticket:lastseen_s" or "ticket:lastseen_s:client";
+--         ticket 0 = not numbered yet; client: the visitor's place counts
+--         against that client's record in cli)
 --       3 pre (ZSET visitor -> order score; pre-queue and pending shuffles)
 --       4 active (ZSET visitor -> end of admission or session, ms)
 --       5 st (HASH next (last ticket), front, tat, adm, abd, pseq, shuf, reop)
 --       6 cfg (HASH of live overrides: apm max ttl abandon mode opens paused closed)
 --       7 rate (HASH ring: sec%60 -> "sec:count", admissions per second)
 --       8 ses (HASH visitor -> session id of a visitor who entered; beside act)
---       9 held (HASH client -> places its visitors hold in the line, and
---         "~" .. client -> of those, places kept for their toll)
---       10 ctat (HASH client -> theoretical arrival time of its next place, ms)
---       11 vc (HASH visitor -> client, for visitors counted in held)
---       12 due (HASH visitor -> ms by which the toll of their place must be paid)
---       13 the operation's own key, when it has one (join: the spent toll
+--       9 cli (HASH client -> "held:tat:kept", see client_get)
+--       10 due (HASH visitor -> ms by which the toll of their place must be paid)
+--       11 the operation's own key, when it has one (join: the spent toll
 --          solution; revoke: the revoked session)
 -- ARGV: 1 now in ms ("" = Redis TIME)
 --       2..9 the file's values: apm, max, ttl ms, abandon ms, mode, opens ms (0 = none), paused, closed
@@ -24,7 +23,7 @@
 --       OP.. the operation's own arguments
 local K_LINE, K_VIS, K_PRE, K_ACTIVE, K_ST, K_CFG, K_RATE, K_SES =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local K_HELD, K_CTAT, K_VC, K_DUE = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local K_CLI, K_DUE = KEYS[9], KEYS[10]
 local OP = 17
 
 -- Numbers are handed to Redis as strings formatted here, so large
@@ -66,10 +65,17 @@ local function room_state(c, now)
   return "queued"
 end
 
--- parse splits a vis value into ticket and last-seen second.
+-- parse splits a vis value into ticket, last-seen second and client ("":
+-- none counted).
 local function parse(h)
-  local t, s = string.match(h, "^(%d+):(%d+)$")
-  return tonumber(t), tonumber(s)
+  local t, s, client = string.match(h, "^(%d+):(%d+):?(.*)$")
+  return tonumber(t), tonumber(s), client or ""
+end
+
+-- vis is the vis value of ticket t, last seen at second s, of client.
+local function vis(t, s, client)
+  if client == "" then return I(t) .. ":" .. I(s) end
+  return I(t) .. ":" .. I(s) .. ":" .. client
 end
 
 local function stnum(field)
@@ -104,62 +110,92 @@ local function admit_visitor(v, until_)
 end
 
 -- Per-client limits. A client is the network a visitor comes from (an
--- IPv4 address, an IPv6 /64), as the gateway names it. held counts the
--- places a client's visitors hold in the line (given back when they leave
--- it at the front: admitted or skipped); ctat paces the new places a client
--- takes (a generic cell rate algorithm, like the room's own admission
--- rate), with a burst of half a minute's worth, so a venue's Wi-Fi or a
--- carrier's NAT whose users all press "Buy" at 10:00 are let in together.
+-- IPv4 address, an IPv6 /64), as the gateway names it. Its record in cli
+-- is "held:tat:kept": the places its visitors hold in the line (given back
+-- when they leave it at the front: admitted or skipped), the theoretical
+-- arrival time (ms) of its next new place — a generic cell rate algorithm,
+-- like the room's own admission rate, with a burst of half a minute's
+-- worth, so a venue's Wi-Fi or a carrier's NAT whose users all press "Buy"
+-- at 10:00 are let in together — and how many of its places are kept for
+-- their toll. One field, so a join reads and writes it once.
+
+local function client_get(client)
+  local r = redis.call("HGET", K_CLI, client)
+  if r then
+    local h, tat, k = string.match(r, "^(%d+):([%d%.]+):(%d+)$")
+    if h then return {held = tonumber(h), tat = tonumber(tat), kept = tonumber(k)} end
+  end
+  return {held = 0, tat = 0, kept = 0}
+end
+
+local function client_put(client, r, now)
+  if r.held <= 0 and r.kept <= 0 and r.tat <= now then
+    redis.call("HDEL", K_CLI, client)
+    return
+  end
+  redis.call("HSET", K_CLI, client,
+    I(math.max(r.held, 0)) .. ":" .. I(r.tat) .. ":" .. I(math.max(r.kept, 0)))
+end
 
 -- client_refusal says why client may not take a new place now ("rate" or
 -- "held") and when to try again (ms from now), or nil; it changes nothing.
+-- It returns the client's record for client_took.
 local function client_refusal(c, client, now)
-  if client == "" then return nil end
-  if c.chd > 0 and tonumber(redis.call("HGET", K_HELD, client) or "0") >= c.chd then
-    return "held", 5000
-  end
+  if client == "" then return nil, 0, nil end
+  local r = client_get(client)
+  if c.chd > 0 and r.held >= c.chd then return "held", 5000, r end
   if c.cpm > 0 then
     local T = 60000 / c.cpm
     local burst = math.max(math.ceil(c.cpm / 2), 1)
-    local tat = tonumber(redis.call("HGET", K_CTAT, client) or "0")
-    if tat < now then tat = now end
-    local wait = tat - (now + (burst - 1) * T)
-    if wait > 0 then return "rate", math.ceil(wait) end
+    local wait = math.max(r.tat, now) - (now + (burst - 1) * T)
+    if wait > 0 then return "rate", math.ceil(wait), r end
   end
-  return nil
+  return nil, 0, r
 end
 
--- client_took counts a new place taken by client's visitor v.
-local function client_took(c, client, v, now, held)
+-- client_took counts a new place taken by one of client's visitors: in the
+-- line (held: the visitor's vis value names the client), and kept for its
+-- toll (kept). r is client_refusal's record.
+local function client_took(c, client, r, now, held, kept)
   if client == "" then return end
-  if c.cpm > 0 then
-    local T = 60000 / c.cpm
-    local tat = tonumber(redis.call("HGET", K_CTAT, client) or "0")
-    if tat < now then tat = now end
-    redis.call("HSET", K_CTAT, client, string.format("%.3f", tat + T))
-  end
-  if held then
-    redis.call("HINCRBY", K_HELD, client, 1)
-    redis.call("HSET", K_VC, v, client)
-  end
+  if c.cpm > 0 then r.tat = math.max(r.tat, now) + 60000 / c.cpm end
+  if held then r.held = r.held + 1 end
+  if kept then r.kept = r.kept + 1 end
+  client_put(client, r, now)
 end
 
--- client_left gives back the place v held (admitted or skipped at the front).
-local function client_left(v)
-  local client = redis.call("HGET", K_VC, v)
-  if not client then return end
-  redis.call("HDEL", K_VC, v)
-  if redis.call("HINCRBY", K_HELD, client, -1) <= 0 then redis.call("HDEL", K_HELD, client) end
+-- client_left gives back the place v held (admitted, skipped, or lost) to
+-- its client (from v's vis value), and stops waiting for its toll.
+local function client_left(v, client, now)
+  local kept = redis.call("HDEL", K_DUE, v) == 1
+  if client == "" then return end
+  local r = client_get(client)
+  r.held = r.held - 1
+  if kept then r.kept = r.kept - 1 end
+  client_put(client, r, now)
 end
 
--- prune_clients drops up to n pacing entries that are in the past (their
--- client may take a full burst again anyway), walking the hash a little
--- per call so a long sale's many clients do not pile up.
+-- toll_paid stops waiting for v's toll (paid, or the toll was lifted): the
+-- place counts from now.
+local function toll_paid(v, client, now)
+  if redis.call("HDEL", K_DUE, v) == 0 or client == "" then return end
+  local r = client_get(client)
+  r.kept = r.kept - 1
+  client_put(client, r, now)
+end
+
+-- prune_clients drops up to n records that hold nothing and whose pacing
+-- is in the past (their client may take a full burst again anyway),
+-- walking the hash a little per call so a long sale's many clients do not
+-- pile up.
 local function prune_clients(now, n)
   local cur = redis.call("HGET", K_ST, "ccur") or "0"
-  local res = redis.call("HSCAN", K_CTAT, cur, "COUNT", n)
+  local res = redis.call("HSCAN", K_CLI, cur, "COUNT", n)
   for i = 1, #res[2], 2 do
-    if tonumber(res[2][i + 1]) < now then redis.call("HDEL", K_CTAT, res[2][i]) end
+    local h, tat, k = string.match(res[2][i + 1], "^(%d+):([%d%.]+):(%d+)$")
+    if not h or (tonumber(h) <= 0 and tonumber(k) <= 0 and tonumber(tat) < now) then
+      redis.call("HDEL", K_CLI, res[2][i])
+    end
   end
   redis.call("HSET", K_ST, "ccur", res[1])
 end
@@ -232,14 +268,17 @@ end
 -- rate, the last minute's pace is no promise. The admission step caches
 -- the achieved rate in st (it runs a few times a second), so a status read
 -- stays O(1); a cache older than 5 s (nobody admitting) is ignored.
-local function eta_rate(c, now)
+local function eta_rate_of(c, now, ar, as, at)
   local conf = c.apm * 1000
-  local v = redis.call("HMGET", K_ST, "ar", "as", "at")
-  local at = tonumber(v[3] or "0")
-  if at > now - 5000 and tonumber(v[2] or "0") >= 30 and tonumber(v[1]) < conf then
-    return tonumber(v[1])
+  if tonumber(at or "0") > now - 5000 and tonumber(as or "0") >= 30 and tonumber(ar) < conf then
+    return tonumber(ar)
   end
   return conf
+end
+
+local function eta_rate(c, now)
+  local v = redis.call("HMGET", K_ST, "ar", "as", "at")
+  return eta_rate_of(c, now, v[1], v[2], v[3])
 end
 
 -- waiting counts the places that count: a place whose toll is still being
@@ -260,36 +299,20 @@ local function toll_grace(c)
   return 3 * c.tolld + 2000
 end
 
--- A client may have TOLL_KEPT places kept for their toll at once: beyond
--- that its new visitors pay first and take their place when they have
--- paid. A crowd behind one address (a venue's Wi-Fi) still gets in, a
--- little later than in arrival order; a script reserving early places by
--- the hundred from a few addresses does not.
+-- A client may have TOLL_KEPT places kept for their toll at once (its
+-- record's kept): beyond that its new visitors pay first and take their
+-- place when they have paid. A crowd behind one address (a venue's Wi-Fi)
+-- still gets in, a little later than in arrival order; a script reserving
+-- early places by the hundred from a few addresses does not.
 local TOLL_KEPT = 4
 
-local function kept_for_toll(client)
-  if client == "" then return 0 end
-  return tonumber(redis.call("HGET", K_HELD, "~" .. client) or "0")
-end
-
 -- keep_for_toll keeps v's new place until its toll is due, and returns when.
-local function keep_for_toll(c, v, client, now)
+local function keep_for_toll(c, v, now)
   local from = now
   if c.opens > now then from = c.opens end -- in the pre-queue: due by the opening
   local due = from + toll_grace(c)
   redis.call("HSET", K_DUE, v, I(due))
-  if client ~= "" then redis.call("HINCRBY", K_HELD, "~" .. client, 1) end
   return due
-end
-
--- clear_due ends the wait for v's toll (paid, lifted, or the place gone);
--- before client_left, which forgets v's client.
-local function clear_due(v)
-  if redis.call("HDEL", K_DUE, v) == 0 then return end
-  local client = redis.call("HGET", K_VC, v)
-  if client and redis.call("HINCRBY", K_HELD, "~" .. client, -1) <= 0 then
-    redis.call("HDEL", K_HELD, "~" .. client)
-  end
 end
 
 -- toll_due is when v's toll must be paid by, or nil when v's place counts
@@ -306,7 +329,8 @@ end
 local function touch(c, now, keys)
   local ttl = tonumber(ARGV[11])
   if c.opens > now then ttl = ttl + (c.opens - now) end
-  for _, k in ipairs(keys or KEYS) do redis.call("PEXPIRE", k, I(ttl)) end
+  ttl = I(ttl)
+  for _, k in ipairs(keys or KEYS) do redis.call("PEXPIRE", k, ttl) end
 end
 
 -- visitor_status is the reply of join and status:

@@ -1,7 +1,8 @@
 -- join: ARGV[OP] visitor, ARGV[OP + 1] random pre-queue score in [0, 2^52),
 -- ARGV[OP + 2] the visitor's client (network; "" = not counted),
--- ARGV[OP + 3] "1" when the visitor brings a verified toll solution, whose
--- spent-record is KEYS[13], kept ARGV[OP + 4] ms.
+-- ARGV[OP + 3] the challenge of the verified toll solution the visitor
+-- brings ("" = none), spent in the hash KEYS[11], which is kept ARGV[OP + 4]
+-- ms (past the challenge's expiry).
 -- Idempotent: a visitor already waiting keeps their place (the call is a
 -- heartbeat); one already admitted stays admitted. Only a new place is
 -- counted against the client's limits and, in a room with a toll, costs
@@ -18,27 +19,27 @@ local sec = math.floor(now / 1000)
 -- spend records the verified solution as spent; false when there is none,
 -- or it was spent before.
 local function spend()
-  if ARGV[OP + 3] ~= "1" or not redis.call("SET", KEYS[13], "1", "NX", "PX", ARGV[OP + 4]) then
+  if ARGV[OP + 3] == "" or redis.call("HSETNX", KEYS[11], ARGV[OP + 3], "1") == 0 then
     return false
   end
+  redis.call("PEXPIRE", KEYS[11], ARGV[OP + 4])
   redis.call("HINCRBY", K_ST, "tolls", 1)
   return true
 end
 
 local h = redis.call("HGET", K_VIS, v)
 if h then
-  local t = parse(h)
+  local t, _, cl = parse(h)
   local due = toll_due(c, v)
   if due and due < now then
     -- The toll was not paid in time: that place is gone, and the visitor
     -- asks for a new one, at the back (below).
     if t > 0 then redis.call("LREM", K_LINE, 1, v) else redis.call("ZREM", K_PRE, v) end
     redis.call("HDEL", K_VIS, v)
-    clear_due(v)
-    client_left(v)
+    client_left(v, cl, now)
   else
-    if (due and spend()) or not c.toll then clear_due(v) end -- paid, or the toll was lifted
-    redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(sec))
+    if (due and spend()) or not c.toll then toll_paid(v, cl, now) end -- paid, or the toll was lifted
+    redis.call("HSET", K_VIS, v, vis(t, sec, cl))
     return visitor_status(c, now, v)
   end
 end
@@ -49,21 +50,22 @@ end
 
 -- A new place (or an admission at once). The client's limits first: a
 -- refusal takes nothing and spends no toll.
-local reason, wait = client_refusal(c, client, now)
+local reason, wait, rec = client_refusal(c, client, now)
 if reason then
   redis.call("HINCRBY", K_ST, "refused", 1)
   touch(c, now, {K_ST})
   return {"limited", 0, 0, waiting(), c.apm, c.opens, now + wait, 0, stnum("gen"), reason, 0}
 end
 local paid = not c.toll or spend()
-if not paid and kept_for_toll(client) >= TOLL_KEPT then
+if not paid and rec and rec.kept >= TOLL_KEPT then
   -- Places are kept for this client's tolls already: this visitor pays
   -- first and takes their place then. Nothing is taken.
   return {"toll", 0, 0, waiting(), c.apm, c.opens, 0, 0, stnum("gen"), "", c.tolld}
 end
 
 local open = is_open(c, now)
-local pending = redis.call("ZCARD", K_PRE) > 0 or redis.call("HGET", K_ST, "shuf") == "1"
+local st = redis.call("HMGET", K_ST, "shuf", "front", "gen", "ar", "as", "at")
+local pending = st[1] == "1" or redis.call("ZCARD", K_PRE) > 0
 
 -- Paid up, nobody waiting, room open and below max_active, rate allows
 -- one: in now.
@@ -72,24 +74,20 @@ if paid and open and not pending and not c.paused and not c.closed and redis.cal
   if n >= 1 and active_count(now) < c.max then
     local until_ = now + tonumber(ARGV[10])
     admit_visitor(v, I(until_))
-    client_took(c, client, v, now, false)
+    client_took(c, client, rec, now, false, false)
     redis.call("HSET", K_ST, "tat", string.format("%.3f", tat + T))
     redis.call("HINCRBY", K_ST, "adm", 1)
     count_admissions(now, 1)
-    touch(c, now, {K_ACTIVE, K_ST, K_RATE, K_SES, K_CTAT})
-    return {"admitted", 0, 0, 0, c.apm, c.opens, until_, 0, stnum("gen")}
+    touch(c, now, {K_ACTIVE, K_ST, K_RATE, K_SES, K_CLI})
+    return {"admitted", 0, 0, 0, c.apm, c.opens, until_, 0, tonumber(st[3] or "0")}
   end
 end
 
-client_took(c, client, v, now, true)
+client_took(c, client, rec, now, true, not paid)
 local written, due = {K_VIS, K_ST}, 0
-if client ~= "" then
-  written[#written + 1] = K_HELD
-  written[#written + 1] = K_CTAT
-  written[#written + 1] = K_VC
-end
+if client ~= "" then written[#written + 1] = K_CLI end
 if not paid then
-  due = keep_for_toll(c, v, client, now)
+  due = keep_for_toll(c, v, now)
   written[#written + 1] = K_DUE
 end
 if not open or pending then
@@ -101,19 +99,22 @@ if not open or pending then
     local seq = redis.call("HINCRBY", K_ST, "pseq", 1)
     redis.call("ZADD", K_PRE, I(4503599627370496 + seq), v)
   end
-  redis.call("HSET", K_VIS, v, "0:" .. I(sec))
+  redis.call("HSET", K_VIS, v, vis(0, sec, client))
   written[#written + 1] = K_PRE
   touch(c, now, written)
   return visitor_status(c, now, v)
 end
--- numbered at the back of the line: its status is known without asking
+-- Numbered at the back of the line: the status is known without asking
+-- again (nobody in the pre-queue, nothing being shuffled).
 local t = redis.call("HINCRBY", K_ST, "next", 1)
-redis.call("RPUSH", K_LINE, v)
-redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(sec))
+local w = redis.call("RPUSH", K_LINE, v) - redis.call("HLEN", K_DUE)
+redis.call("HSET", K_VIS, v, vis(t, sec, client))
 written[#written + 1] = K_LINE
 touch(c, now, written)
-local pos = t - front() + 1
+local pos = t - tonumber(st[2] or "1") + 1
+local rate = eta_rate_of(c, now, st[4], st[5], st[6])
+if w < 0 then w = 0 end
 if not paid then
-  return {"toll", t, pos, waiting(), c.apm, c.opens, due, eta_rate(c, now), stnum("gen"), "", c.tolld}
+  return {"toll", t, pos, w, c.apm, c.opens, due, rate, tonumber(st[3] or "0"), "", c.tolld}
 end
-return {room_state(c, now), t, pos, waiting(), c.apm, c.opens, 0, eta_rate(c, now), stnum("gen")}
+return {room_state(c, now), t, pos, w, c.apm, c.opens, 0, rate, tonumber(st[3] or "0")}

@@ -77,7 +77,7 @@ func (q *Queue) keys(room string) []string {
 	k := []string{
 		q.key(room, "line"), q.key(room, "vis"), q.key(room, "pre"), q.key(room, "act"),
 		q.key(room, "st"), q.key(room, "cfg"), q.key(room, "rate"), q.key(room, "ses"),
-		q.key(room, "held"), q.key(room, "ctat"), q.key(room, "vc"), q.key(room, "due"),
+		q.key(room, "cli"), q.key(room, "due"),
 	}
 	q.roomKeys.Store(room, k)
 	return k
@@ -123,9 +123,12 @@ func (q *Queue) roomArgs(r Room, at time.Time) []any {
 // tollMillis is a toll's difficulty as the room's keys hold it.
 func tollMillis(seconds float64) int64 { return int64(seconds*1000 + 0.5) }
 
-// tollKey records a spent toll solution (by its challenge).
-func (q *Queue) tollKey(room, challenge string) string {
-	return q.key(room, "toll:"+challenge)
+// spentKey records the toll solutions spent in a room whose challenges
+// expire in the same minute as until (a hash of challenges, dropped when
+// that minute is over): one small hash a minute rather than a key per
+// solution.
+func (q *Queue) spentKey(room string, until time.Time) string {
+	return q.key(room, "spent:"+strconv.FormatInt(until.Unix()/60, 10))
 }
 
 func clockArg(at time.Time) string {

@@ -306,15 +306,16 @@ func (q *Queue) arrive(ctx context.Context, room Room, visitor string, a Arrival
 
 // joinArgs are join.lua's KEYS and ARGV.
 func (q *Queue) joinArgs(room Room, visitor string, a Arrival, at time.Time) ([]string, []any) {
-	keys := append(append(make([]string, 0, 12), q.keys(room.Name)...), q.tollKey(room.Name, a.Toll))
-	paid, keep := "0", int64(1000)
+	keys := append(append(make([]string, 0, 12), q.keys(room.Name)...), q.spentKey(room.Name, a.TollUntil))
+	keep := int64(1000)
 	if a.Toll != "" {
-		paid = "1"
-		if d := time.Until(a.TollUntil); d > time.Second {
+		// until the end of the minute the challenge expires in
+		end := time.UnixMilli((a.TollUntil.Unix()/60 + 1) * 60_000)
+		if d := time.Until(end); d > time.Second {
 			keep = d.Milliseconds()
 		}
 	}
-	return keys, append(q.roomArgs(room, at), visitor, randomScore(), a.Client, paid, keep)
+	return keys, append(q.roomArgs(room, at), visitor, randomScore(), a.Client, a.Toll, keep)
 }
 
 // Status returns the visitor's status and records a heartbeat.

@@ -4,7 +4,7 @@ local c = config()
 local v = ARGV[OP]
 local h = redis.call("HGET", K_VIS, v)
 if h then
-  local t = parse(h)
-  redis.call("HSET", K_VIS, v, I(t) .. ":" .. I(math.floor(now / 1000)))
+  local t, _, client = parse(h)
+  redis.call("HSET", K_VIS, v, vis(t, math.floor(now / 1000), client))
 end
 return visitor_status(c, now, v)
