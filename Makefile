@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: help test test-short bench bench-gateway lint build demo services fuzz screenshots
+.PHONY: help test test-short bench bench-gateway bench-swarm lint build demo services fuzz screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ bench: ## Go benchmarks and the standard surge scenarios; writes docs/benchmarks
 
 bench-gateway: ## proxy vs nginx vs bare Go (wrk) and WebSockets held (wsload); writes docs/benchmarks-gateway-latest.md (needs nginx, wrk)
 	.ci/bench-gateway
+
+bench-swarm: ## 1,000 people and a 20-bot swarm at once, protections off and on; writes docs/benchmarks-swarm.md (needs redis-server, curl)
+	.ci/bench-swarm
 
 lint: ## gofmt + go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)

@@ -40,10 +40,11 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	var st queue.Status
 	looked := false
-	if g.crowd.gate.Acquire(r.Context()) {
+	a := g.arrival(r, room, visitor, time.Now())
+	if g.crowd.gate.Acquire(r.Context(), a.Client) {
 		var err error
-		st, err = g.lookup(r.Context(), r, room, visitor, g.arrival(r, room, visitor, time.Now()))
-		g.crowd.gate.Release()
+		st, err = g.lookup(r.Context(), r, room, visitor, a)
+		g.crowd.gate.Release(a.Client)
 		switch {
 		case err == nil:
 			looked = true

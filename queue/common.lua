@@ -304,7 +304,7 @@ end
 -- place when they have paid. A crowd behind one address (a venue's Wi-Fi)
 -- still gets in, a little later than in arrival order; a script reserving
 -- early places by the hundred from a few addresses does not.
-local TOLL_KEPT = 4
+local TOLL_KEPT = 2
 
 -- keep_for_toll keeps v's new place until its toll is due, and returns when.
 local function keep_for_toll(c, v, now)

@@ -1002,23 +1002,24 @@ func TestToll(t *testing.T) {
 			t.Fatalf("admission after fay's time: %+v, want gus in, cat and fay dropped", adm)
 		}
 
-		// One network gets four places kept for their tolls at once; its
-		// fifth new visitor pays first and is placed when paid.
+		// One network gets two places kept for their tolls at once (a
+		// household's two phones); its third new visitor pays first and is
+		// placed when paid.
 		venue := Arrival{Client: "203.0.113.9"}
-		for i := range 4 {
+		for i := range 2 {
 			if s := arrive(fmt.Sprintf("v%d", i), venue); s.State != StateToll || s.Position == 0 {
 				t.Fatalf("venue visitor %d: %+v, want a place kept", i, s)
 			}
 		}
 		if s := arrive("v4", venue); s.State != StateToll || s.Position != 0 || s.Ticket != 0 {
-			t.Fatalf("fifth at once from the venue: %+v, want the toll first, no place kept", s)
+			t.Fatalf("third at once from the venue: %+v, want the toll first, no place kept", s)
 		}
 		arrive("v0", Arrival{Client: venue.Client, Toll: "c6", TollUntil: clk.now.Add(time.Minute)})
 		if s := arrive("v5", venue); s.State != StateToll || s.Position == 0 {
 			t.Fatalf("after one paid: %+v, want a place kept again", s)
 		}
 		if s := arrive("v4", Arrival{Client: venue.Client, Toll: "c7", TollUntil: clk.now.Add(time.Minute)}); s.State != StateQueued || s.Position == 0 {
-			t.Fatalf("the fifth pays: %+v, want a place", s)
+			t.Fatalf("the third pays: %+v, want a place", s)
 		}
 
 		// Lifting the toll makes a kept place count.

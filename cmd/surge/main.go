@@ -26,11 +26,14 @@ const usage = `surge simulates a flash crowd of ticket buyers and reports what t
 Usage:
   surge run     --target URL | --direct URL  --event ID [flags]
   surge compare --target URL --direct URL    --event ID [flags]
+  surge swarm   --target URL --gateway-admin URL [flags]   (surge swarm -h)
 
   run      sends the crowd through the gateway (--target) or straight at the
            origin (--direct) and prints the report.
   compare  sends the same crowd through the gateway, then straight at the
            origin, and prints both side by side.
+  swarm    sends people and a bot swarm in the same second, once per room,
+           and reports who got the front of the line (see surge swarm -h).
 
 Every run is bounded by --visitors and --duration, stops cleanly on Ctrl-C
 (a second Ctrl-C exits at once) and sends traffic only to the URLs given.
@@ -39,6 +42,7 @@ Environment (flags win):
   SURGE_TARGET, SURGE_DIRECT, SURGE_ORIGIN, SURGE_GATEWAY_ADMIN, SURGE_EVENT,
   SURGE_SOURCE_ADDRS            defaults of the flags of the same name
   SURGE_GATEWAY_ADMIN_TOKEN     bearer token of the gateway's admin API
+  SURGE_COOKIE_SECRET           the gateway's WAITROOM_COOKIE_SECRET (swarm only)
   SURGE_ORIGIN_ADMIN_TOKEN      bearer token of ticketd's /admin/events (compare --stock)
   SURGE_PASS_SECRET             HS256 secret (>= 32 bytes) to sign passes for direct orders
   SURGE_PASS_KEY_FILE           or an Ed25519 private key (PEM, PKCS#8) for EdDSA passes
@@ -62,6 +66,7 @@ type environment struct {
 	GatewayAdminToken string `env:"SURGE_GATEWAY_ADMIN_TOKEN" desc:"bearer token of the gateway's admin API"`
 	OriginAdminToken  string `env:"SURGE_ORIGIN_ADMIN_TOKEN" desc:"bearer token of ticketd's /admin/events (compare --stock)"`
 	PassSecret        string `env:"SURGE_PASS_SECRET" desc:"HS256 secret (>= 32 bytes) to sign passes for direct orders"`
+	CookieSecret      string `env:"SURGE_COOKIE_SECRET" desc:"the gateway's WAITROOM_COOKIE_SECRET (swarm: stands in for humans' tolls)"`
 	PassKeyFile       string `env:"SURGE_PASS_KEY_FILE" desc:"or an Ed25519 private key (PEM, PKCS#8) to sign EdDSA passes for direct orders"`
 	LogFormat         string `env:"SURGE_LOG_FORMAT" envDefault:"json" desc:"json: progress and errors on stderr as JSON lines; console: a progress line for people"`
 }
@@ -101,12 +106,15 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		return 0
 	}
 	cmd := args[0]
-	if cmd != "run" && cmd != "compare" {
-		return bad(fmt.Errorf("unknown command %q (want run or compare; see surge -h)", cmd))
+	if cmd != "run" && cmd != "compare" && cmd != "swarm" {
+		return bad(fmt.Errorf("unknown command %q (want run, compare or swarm; see surge -h)", cmd))
 	}
 	e, o, err := fromEnvironment(environ)
 	if err != nil {
 		return bad(err)
+	}
+	if cmd == "swarm" {
+		return runSwarm(ctx, args[1:], e, stdout, stderr)
 	}
 	// Flags win over the environment: they are parsed over its values.
 	fs := newFlags(&o, io.Discard)

@@ -14,20 +14,29 @@ import (
 	"github.com/waitroom/waitroom/queue"
 )
 
-const passSecret = "0123456789abcdef0123456789abcdef-pass"
+const (
+	passSecret   = "0123456789abcdef0123456789abcdef-pass"
+	cookieSecret = "0123456789abcdef0123456789abcdef-cookie"
+)
 
 // realGateway starts the real gateway handlers on httptest servers, on the
 // test Redis, in front of origin; it returns the public and admin URLs.
 func realGateway(t *testing.T, origin string, apm, maxActive int) (pub, adm string) {
 	t.Helper()
+	return realGatewayRooms(t, origin, queue.Room{
+		Name: "default", Paths: []string{"/*"}, AdmitPerMinute: apm, MaxActive: maxActive,
+		SessionTTL: 10 * time.Minute, AbandonAfter: time.Minute, Mode: queue.FIFO,
+	})
+}
+
+// realGatewayRooms is realGateway with these rooms.
+func realGatewayRooms(t *testing.T, origin string, rooms ...queue.Room) (pub, adm string) {
+	t.Helper()
 	rdb, prefix := testenv.Redis(t)
 	cfg := gateway.DefaultConfig(origin)
 	cfg.Redis, cfg.RedisPrefix = rdb, prefix
-	cfg.Rooms = []queue.Room{{
-		Name: "default", Paths: []string{"/*"}, AdmitPerMinute: apm, MaxActive: maxActive,
-		SessionTTL: 10 * time.Minute, AbandonAfter: time.Minute, Mode: queue.FIFO,
-	}}
-	cfg.CookieSecret = "0123456789abcdef0123456789abcdef-cookie"
+	cfg.Rooms = rooms
+	cfg.CookieSecret = cookieSecret
 	cfg.PassSecret = passSecret
 	cfg.AdminToken = "admin-token"
 	cfg.AdmitInterval = 50 * time.Millisecond
