@@ -206,7 +206,8 @@ func Solve(c Challenge) (Solution, error) {
 	if err != nil || len(want) != sha256.Size {
 		return Solution{}, ErrMalformed
 	}
-	buf := []byte(c.Salt)
+	buf := make([]byte, len(c.Salt), len(c.Salt)+20) // room for any int64
+	copy(buf, c.Salt)
 	for n := int64(0); n <= c.MaxNumber; n++ {
 		sum := sha256.Sum256(strconv.AppendInt(buf[:len(c.Salt)], n, 10))
 		if string(sum[:]) == string(want) {
