@@ -79,12 +79,12 @@ func TestBusyAnswersCounted(t *testing.T) {
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	held := 0
-	for g.crowd.gate.Acquire(done, "") {
+	for g.crowd.gate.Acquire(done) {
 		held++
 	}
 	defer func() {
 		for range held {
-			g.crowd.gate.Release("")
+			g.crowd.gate.Release()
 		}
 	}()
 

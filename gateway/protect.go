@@ -101,13 +101,12 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 			return
 		}
 	}
-	a := g.arrival(r, room, visitor, now)
-	if !g.crowd.gate.Acquire(ctx, a.Client) {
+	if !g.crowd.gate.Acquire(ctx) {
 		g.busy(w, r, room, visitor, known)
 		return
 	}
-	st, p, err := g.join(ctx, w, r, room, visitor, a)
-	g.crowd.gate.Release(a.Client)
+	st, p, err := g.join(ctx, w, r, room, visitor, g.arrival(r, room, visitor, now))
+	g.crowd.gate.Release()
 	switch {
 	case errors.Is(err, pass.ErrWrongNetwork):
 		// The visitor's admission was taken up from another network, in a

@@ -40,13 +40,12 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ctx := r.Context()
-	a := g.arrival(r, room, visitor, time.Now())
-	if !g.crowd.gate.Acquire(ctx, a.Client) {
+	if !g.crowd.gate.Acquire(ctx) {
 		g.busyAPI(w, room.Name, visitor, known)
 		return
 	}
-	st, err := g.lookup(ctx, r, room, visitor, a)
-	g.crowd.gate.Release(a.Client)
+	st, err := g.lookup(ctx, r, room, visitor, g.arrival(r, room, visitor, time.Now()))
+	g.crowd.gate.Release()
 	if err != nil {
 		g.health.Failed(err)
 		if g.health.Up() {

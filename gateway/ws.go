@@ -40,11 +40,10 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	var st queue.Status
 	looked := false
-	a := g.arrival(r, room, visitor, time.Now())
-	if g.crowd.gate.Acquire(r.Context(), a.Client) {
+	if g.crowd.gate.Acquire(r.Context()) {
 		var err error
-		st, err = g.lookup(r.Context(), r, room, visitor, a)
-		g.crowd.gate.Release(a.Client)
+		st, err = g.lookup(r.Context(), r, room, visitor, g.arrival(r, room, visitor, time.Now()))
+		g.crowd.gate.Release()
 		switch {
 		case err == nil:
 			looked = true

@@ -359,11 +359,13 @@ local function visitor_status(c, now, v)
     else
       pos = 0
     end
+    -- A place kept at the front while its toll was paid keeps its number
+    -- after the front moved past it: it is at the head of the line.
+    if t > 0 and pos < 1 then pos = 1 end
     if due then
       -- A place kept for its toll: the visitor sees it, and pays to keep
       -- it (a place past its time is gone: "none" makes the caller join).
       if due < now then return {"none", 0, 0, w, c.apm, c.opens, 0, 0, gen} end
-      if t > 0 and pos < 1 then pos = 1 end -- kept at the front while paying
       return {"toll", t, pos, w, c.apm, c.opens, due, eta_rate(c, now), gen, "", c.tolld}
     end
     return {room_state(c, now), t, pos, w, c.apm, c.opens, 0, eta_rate(c, now), gen}

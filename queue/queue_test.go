@@ -979,7 +979,12 @@ func TestToll(t *testing.T) {
 		if s := arrive("dan", Arrival{}); s.State != StateToll || s.Position != 1 {
 			t.Fatalf("dan, unpaid at the front: %+v, want his place kept at 1", s)
 		}
-		arrive("dan", paid("c4"))
+		if s := arrive("dan", paid("c4")); s.State != StateQueued || s.Position != 1 {
+			t.Fatalf("dan pays at the front: %+v, want queued at 1 (the front passed his number while he paid)", s)
+		}
+		if s, _ := q.status(ctx, room, "dan", clk.now); s.State != StateQueued || s.Position != 1 {
+			t.Fatalf("dan's status once paid: %+v, want queued at 1", s)
+		}
 		if adm, _ := q.admit(ctx, room, 1, clk.now); len(adm.Admitted) != 1 || adm.Admitted[0] != "dan" {
 			t.Fatalf("dan paid: %+v", adm)
 		}

@@ -42,7 +42,9 @@ Environment (flags win):
   SURGE_TARGET, SURGE_DIRECT, SURGE_ORIGIN, SURGE_GATEWAY_ADMIN, SURGE_EVENT,
   SURGE_SOURCE_ADDRS            defaults of the flags of the same name
   SURGE_GATEWAY_ADMIN_TOKEN     bearer token of the gateway's admin API
-  SURGE_COOKIE_SECRET           the gateway's WAITROOM_COOKIE_SECRET (swarm only)
+  SURGE_COOKIE_SECRET           the gateway's WAITROOM_COOKIE_SECRET: in a toll room,
+                                visitors' phones are stood in for (else tolls are
+                                solved on this machine's CPU); needed by swarm
   SURGE_ORIGIN_ADMIN_TOKEN      bearer token of ticketd's /admin/events (compare --stock)
   SURGE_PASS_SECRET             HS256 secret (>= 32 bytes) to sign passes for direct orders
   SURGE_PASS_KEY_FILE           or an Ed25519 private key (PEM, PKCS#8) for EdDSA passes
@@ -66,7 +68,7 @@ type environment struct {
 	GatewayAdminToken string `env:"SURGE_GATEWAY_ADMIN_TOKEN" desc:"bearer token of the gateway's admin API"`
 	OriginAdminToken  string `env:"SURGE_ORIGIN_ADMIN_TOKEN" desc:"bearer token of ticketd's /admin/events (compare --stock)"`
 	PassSecret        string `env:"SURGE_PASS_SECRET" desc:"HS256 secret (>= 32 bytes) to sign passes for direct orders"`
-	CookieSecret      string `env:"SURGE_COOKIE_SECRET" desc:"the gateway's WAITROOM_COOKIE_SECRET (swarm: stands in for humans' tolls)"`
+	CookieSecret      string `env:"SURGE_COOKIE_SECRET" desc:"the gateway's WAITROOM_COOKIE_SECRET: visitors' tolls paid at phone speed without this machine's CPU (needed by swarm)"`
 	PassKeyFile       string `env:"SURGE_PASS_KEY_FILE" desc:"or an Ed25519 private key (PEM, PKCS#8) to sign EdDSA passes for direct orders"`
 	LogFormat         string `env:"SURGE_LOG_FORMAT" envDefault:"json" desc:"json: progress and errors on stderr as JSON lines; console: a progress line for people"`
 }
@@ -188,6 +190,7 @@ func configOf(o options, e environment) (surge.Config, error) {
 	c.Profile = surge.Profile(o.profile)
 	c.GatewayAdminToken, c.OriginAdminToken = e.GatewayAdminToken, e.OriginAdminToken
 	c.PassSecret = []byte(e.PassSecret)
+	c.CookieSecret = e.CookieSecret
 	if e.PassKeyFile != "" {
 		b, err := os.ReadFile(e.PassKeyFile)
 		if err != nil {

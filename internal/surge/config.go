@@ -89,6 +89,11 @@ type Config struct {
 	PassSecret []byte
 	PassKeyPEM []byte
 
+	// CookieSecret is the gateway's WAITROOM_COOKIE_SECRET: in a room with
+	// the toll, visitors' phones are stood in for (their time waited out,
+	// not spent on this machine's CPU). Empty: tolls are solved here.
+	CookieSecret string
+
 	// SourceAddrs are local addresses the client's connections are spread
 	// over (round robin), to get past the ephemeral-port limit of one
 	// address when holding 100,000 WebSockets. Empty: the system picks.

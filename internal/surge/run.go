@@ -14,6 +14,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/waitroom/waitroom/gateway"
+	"github.com/waitroom/waitroom/gateway/toll"
 )
 
 // Progress is a snapshot of a running crowd, handed to the progress
@@ -43,6 +46,7 @@ type run struct {
 	start  time.Time
 
 	origin, eventPage, orderURL, statusURL, wsURL string
+	booth                                         *toll.Booth // stands in for visitors' phones paying tolls (nil: solved here)
 	orderBody                                     []byte
 
 	lat     map[string]*histogram
@@ -171,6 +175,9 @@ func newRun(c Config) (*run, error) {
 		return nil, fmt.Errorf("--source-addrs: loopback source addresses only reach a loopback target, not %s", c.base())
 	}
 	r := &run{cfg: c, cl: newClients(c), signer: signer, errs: map[string]int64{}}
+	if len(c.CookieSecret) >= 32 {
+		r.booth = gateway.TollBooth(c.CookieSecret)
+	}
 	r.oc = originClient{hc: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	// Straight at the origin, the origin's figures are read there too.
 	if c.Direct != "" && c.Origin == "" {

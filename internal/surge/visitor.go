@@ -2,6 +2,7 @@ package surge
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/waitroom/waitroom/gateway/toll"
 )
 
 // Status is the gateway's status JSON, as a visitor receives it over the
@@ -62,6 +64,7 @@ const (
 	outAbandoned
 	outWaiting
 	outFailed
+	outToll // the room asks the toll: pay it, wait again (never a journey's end)
 )
 
 func newVisitor(r *run, i int) *visitor {
@@ -119,7 +122,20 @@ func (v *visitor) gateway(ctx context.Context) outcome {
 	r := v.r
 	arrived := r.since()
 	resp, _, err := v.do(ctx, "page", http.MethodGet, r.eventPage, nil)
+	for try := 0; err == nil && resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Waitroom-State") == "limited" && try < 5; try++ {
+		// Too many places from this network (the crowd shares a few
+		// source addresses): the page says when to try again.
+		r.fail("page_limited")
+		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if !sleepUntil(ctx, time.Time{}, time.Now().Add(time.Duration(min(max(wait, 1), 30))*time.Second)) {
+			return outWaiting
+		}
+		resp, _, err = v.do(ctx, "page", http.MethodGet, r.eventPage, nil)
+	}
 	if err != nil {
+		return outFailed
+	}
+	if resp.StatusCode == http.StatusOK && resp.Header.Get("Waitroom-State") == "toll" && !v.payToll(ctx) {
 		return outFailed
 	}
 	switch {
@@ -142,6 +158,14 @@ func (v *visitor) gateway(ctx context.Context) outcome {
 	v.rec.lastQueued = arrived
 	v.lastObs = r.since()
 	o := v.wait(ctx, arrived)
+	for try := 0; o == outToll; try++ {
+		if try == 3 || !v.payToll(ctx) {
+			r.fail("toll_unpaid")
+			o = outFailed
+			break
+		}
+		o = v.wait(ctx, arrived)
+	}
 	r.waiting.Add(-1)
 	if o != outBought { // outBought here means "admitted"
 		return o
@@ -161,6 +185,85 @@ func (v *visitor) gateway(ctx context.Context) outcome {
 		return outFailed
 	}
 	return v.order(ctx)
+}
+
+// tollAsked reports whether a status body is the toll's 429 answer.
+func tollAsked(body []byte) bool {
+	var st Status
+	return json.Unmarshal(body, &st) == nil && st.State == "toll"
+}
+
+// payToll pays the room's toll as the queue page does: the challenge from
+// the status API, solved, sent back; a busy or limited answer is asked
+// again after its Retry-After, with the same solution. With the gateway's
+// cookie secret the visitor's phone is stood in for (toll.Booth.Paid) and
+// its time waited out; without it the challenge is solved on this
+// machine's CPU.
+func (v *visitor) payToll(ctx context.Context) bool {
+	r := v.r
+	paid := ""
+	for try := 0; try < 50; try++ { // the run's duration bounds it too
+		u := r.statusURL
+		if paid != "" {
+			u += "&toll=" + url.QueryEscape(paid)
+		}
+		resp, body, err := v.do(ctx, "status", http.MethodGet, u, nil)
+		if err != nil {
+			return false
+		}
+		var d struct {
+			State      string          `json:"state"`
+			Challenge  *toll.Challenge `json:"challenge"`
+			RetryAfter float64         `json:"retry_after"`
+		}
+		_ = json.Unmarshal(body, &d)
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			return true // the place counts (or another tab paid)
+		case resp.StatusCode != http.StatusTooManyRequests:
+			r.fail("toll_http_" + strconv.Itoa(resp.StatusCode))
+			return false
+		case d.State == "toll" && d.Challenge != nil:
+			// the toll to pay (again, if the solution sent was refused)
+			if paid, err = v.solve(ctx, *d.Challenge); err != nil {
+				return false
+			}
+		default:
+			// busy or limited: as the page does, wait and ask again
+			wait := time.Duration(max(d.RetryAfter, 1) * float64(time.Second))
+			if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && ra > 0 {
+				wait = time.Duration(ra) * time.Second
+			}
+			r.fail("toll_" + cmp.Or(d.State, "busy"))
+			if !sleepUntil(ctx, time.Time{}, time.Now().Add(min(wait, 30*time.Second))) {
+				return false
+			}
+		}
+	}
+	r.fail("toll_gave_up")
+	return false
+}
+
+// solve pays challenge c: on the visitor's phone, stood in for, or here.
+func (v *visitor) solve(ctx context.Context, c toll.Challenge) (string, error) {
+	r := v.r
+	if r.booth == nil {
+		s, err := toll.Solve(c)
+		if err != nil {
+			r.fail("toll_solve")
+		}
+		return s.Encode(), err
+	}
+	s, hashes, err := r.booth.Paid(r.room, visitorOf(v.cookies), float64(c.MaxNumber)/(2*toll.PhoneHashesPerSecond), time.Now())
+	if err != nil {
+		r.fail("toll_solve")
+		return "", err
+	}
+	phone := time.Duration(float64(hashes) / toll.PhoneHashesPerSecond * float64(time.Second))
+	if !sleepUntil(ctx, time.Time{}, time.Now().Add(phone)) {
+		return "", ctx.Err()
+	}
+	return s.Encode(), nil
 }
 
 // wait holds the visitor in the queue until it is admitted (outBought),
@@ -286,6 +389,8 @@ func (v *visitor) poll(ctx context.Context, abandonAt time.Time) outcome {
 		case ctx.Err() != nil:
 			return outWaiting
 		case err != nil:
+		case resp.StatusCode == http.StatusTooManyRequests && tollAsked(body):
+			return outToll
 		case resp.StatusCode != http.StatusOK:
 			r.fail("status_http_" + strconv.Itoa(resp.StatusCode))
 		default:
@@ -321,6 +426,10 @@ func (v *visitor) observe(st Status) (o outcome, done bool) {
 	case "closed":
 		r.fail("room_closed")
 		return outFailed, true
+	case "toll":
+		// the room asks a toll for a place (this visitor's, or a new one
+		// if theirs lapsed): paid as the page does, then the wait goes on
+		return outToll, true
 	case "queued":
 		if st.Position > 0 {
 			if v.lastPos > 0 && st.Position > v.lastPos {
