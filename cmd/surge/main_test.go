@@ -39,6 +39,11 @@ func TestCommandLine(t *testing.T) {
 		{"compare needs both", []string{"compare", "--target", "http://127.0.0.1:1", "--event", "1"}, nil, 2, "--direct"},
 		{"stray argument", []string{"run", "--target", "http://127.0.0.1:1", "--event", "1", "now"}, nil, 2, `unexpected argument "now"`},
 		{"bad log format", []string{"run", "--target", "http://127.0.0.1:1", "--event", "1"}, map[string]string{"SURGE_LOG_FORMAT": "xml"}, 2, "SURGE_LOG_FORMAT"},
+		{"swarm help", []string{"swarm", "-h"}, nil, 0, "-bot-conns"},
+		{"swarm without the cookie secret", []string{"swarm", "--target", "http://127.0.0.1:1", "--gateway-admin", "http://127.0.0.1:2"}, nil, 2, "SURGE_COOKIE_SECRET"},
+		{"swarm at a remote gateway", []string{"swarm", "--target", "http://192.0.2.1:1", "--gateway-admin", "http://127.0.0.1:2"}, map[string]string{"SURGE_COOKIE_SECRET": strings.Repeat("c", 32)}, 2, "loopback"},
+		{"swarm bad rounds", []string{"swarm", "--target", "http://127.0.0.1:1", "--gateway-admin", "http://127.0.0.1:2", "--rooms", "off"}, map[string]string{"SURGE_COOKIE_SECRET": strings.Repeat("c", 32)}, 2, "--rooms"},
+		{"swarm bots from afar", []string{"swarm", "--target", "http://127.0.0.1:1", "--gateway-admin", "http://127.0.0.1:2", "--bot-addrs", "10.0.0.1"}, map[string]string{"SURGE_COOKIE_SECRET": strings.Repeat("c", 32)}, 2, "--bot-addrs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

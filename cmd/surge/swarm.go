@@ -44,15 +44,45 @@ type swarmOptions struct {
 	svg             string
 }
 
-// runSwarm is `surge swarm`.
+// runSwarm is `surge swarm`: parse, run, write.
 func runSwarm(ctx context.Context, args []string, e environment, stdout, stderr io.Writer) int {
-	bad := func(err error) int {
+	c, o, err := parseSwarm(args, e)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, swarmUsage)
+		fs := swarmFlags(&c, &o)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		return 0
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "surge: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return 2
 	}
-	c := surge.DefaultSwarm()
-	c.Target, c.GatewayAdmin, c.GatewayAdminToken, c.CookieSecret = e.Target, e.GatewayAdmin, e.GatewayAdminToken, e.CookieSecret
-	o := swarmOptions{rooms: "off=swarm-off,on=swarm-on", botAddrs: "127.0.0.2-127.0.0.5"}
+	say := newSayer(stderr, e.LogFormat)
+	progress := func(round string, humans, bots int) {
+		if o.quiet {
+			return
+		}
+		if say.json {
+			say.log.Info().Str("round", round).Int("human_places", humans).Int("bot_places", bots).Msg("swarm")
+			return
+		}
+		fmt.Fprintf(stderr, "swarm %s: %d humans and %d bots in line\n", round, humans, bots)
+	}
+	rep, err := surge.Swarm(ctx, c, progress)
+	if err != nil {
+		say.err("", err)
+		return 1
+	}
+	if what, err := writeSwarm(stdout, o, rep); err != nil {
+		say.err(what, err)
+		return 1
+	}
+	return 0
+}
+
+// swarmFlags binds the swarm's flags to c and o.
+func swarmFlags(c *surge.SwarmConfig, o *swarmOptions) *flag.FlagSet {
 	fs := flag.NewFlagSet("surge swarm", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Target, "target", c.Target, "gateway base URL (loopback), e.g. http://127.0.0.1:8080")
@@ -73,17 +103,21 @@ func runSwarm(ctx context.Context, args []string, e environment, stdout, stderr 
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report (table and chart) to this file")
 	fs.StringVar(&o.markdown, "markdown", "", "also write the report as a Markdown table to this file")
 	fs.StringVar(&o.svg, "svg", "", "also write the chart as an SVG file to this path")
+	return fs
+}
+
+// parseSwarm reads the environment's defaults and the flags, and checks
+// them: every problem at once.
+func parseSwarm(args []string, e environment) (surge.SwarmConfig, swarmOptions, error) {
+	c := surge.DefaultSwarm()
+	c.Target, c.GatewayAdmin, c.GatewayAdminToken, c.CookieSecret = e.Target, e.GatewayAdmin, e.GatewayAdminToken, e.CookieSecret
+	o := swarmOptions{rooms: "off=swarm-off,on=swarm-on", botAddrs: "127.0.0.2-127.0.0.5"}
+	fs := swarmFlags(&c, &o)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, swarmUsage)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			return 0
-		}
-		return bad(err)
+		return c, o, err
 	}
 	if fs.NArg() > 0 {
-		return bad(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+		return c, o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var problems []error
 	rounds, err := surge.ParseSwarmRounds(o.rooms)
@@ -94,26 +128,13 @@ func runSwarm(ctx context.Context, args []string, e environment, stdout, stderr 
 	if c.BotAddrs, err = surge.ParseSourceAddrs(o.botAddrs); err != nil {
 		problems = append(problems, fmt.Errorf("--bot-addrs: %v", err))
 	}
-	if err := errors.Join(append(problems, c.Validate())...); err != nil {
-		return bad(err)
-	}
+	return c, o, errors.Join(append(problems, c.Validate())...)
+}
 
-	say := newSayer(stderr, e.LogFormat)
-	progress := func(round string, humans, bots int) {
-		if o.quiet {
-			return
-		}
-		if say.json {
-			say.log.Info().Str("round", round).Int("human_places", humans).Int("bot_places", bots).Msg("swarm")
-			return
-		}
-		fmt.Fprintf(stderr, "swarm %s: %d humans and %d bots in line\n", round, humans, bots)
-	}
-	rep, err := surge.Swarm(ctx, c, progress)
-	if err != nil {
-		say.err("", err)
-		return 1
-	}
+// writeSwarm prints the report (table or JSON) and writes the files the
+// flags ask for; a failure names its flag ("" for stdout).
+func writeSwarm(stdout io.Writer, o swarmOptions, rep *surge.SwarmReport) (string, error) {
+	var err error
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -122,8 +143,7 @@ func runSwarm(ctx context.Context, args []string, e environment, stdout, stderr 
 		err = surge.WriteSwarmTable(stdout, rep)
 	}
 	if err != nil {
-		say.err("", err)
-		return 1
+		return "", err
 	}
 	title := "surge swarm — " + time.Now().UTC().Format("2006-01-02 15:04 UTC")
 	for _, f := range []struct {
@@ -138,9 +158,8 @@ func runSwarm(ctx context.Context, args []string, e environment, stdout, stderr 
 			continue
 		}
 		if err := writeFile(f.path, f.write); err != nil {
-			say.err(f.flag, err)
-			return 1
+			return f.flag, err
 		}
 	}
-	return 0
+	return "", nil
 }

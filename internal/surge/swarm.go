@@ -279,9 +279,58 @@ type swarmRun struct {
 }
 
 func swarmRound(ctx context.Context, c SwarmConfig, round SwarmRound, progress func(string, int, int)) (SwarmResult, error) {
+	res, err := pauseRoom(ctx, c, round)
+	if err != nil {
+		return res, err
+	}
+	base := strings.TrimRight(c.Target, "/")
+	u, _ := url.Parse(base)
+	ws := *u
+	ws.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	s := &swarmRun{
+		c: c, room: round.Room, booth: gateway.TollBooth(c.CookieSecret),
+		statusURL: base + "/_waitroom/api/status?room=" + url.QueryEscape(round.Room),
+		wsURL:     ws.String() + "/_waitroom/ws?room=" + url.QueryEscape(round.Room),
+		origin:    base,
+		cores:     make(chan struct{}, c.BotCores),
+		retries:   map[string]int64{},
+	}
+	// Waiting (humans' sockets, tolls, retries) ends with the round;
+	// requests under way are answered.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.start = time.Now()
+	stopAt := time.AfterFunc(c.Window, cancel)
+	defer stopAt.Stop()
+
+	var wg sync.WaitGroup
+	humans := s.sendHumans(ctx, rctx, &wg)
+	defer humans.close()
+	s.sendBots(ctx, &wg, s.start.Add(c.Window))
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if progress != nil {
+				h, b := s.counts()
+				progress(round.Name, h, b)
+			}
+		case <-done:
+			s.result(&res)
+			return res, nil
+		}
+	}
+}
+
+// pauseRoom pauses the round's room, so the line it reads is the order
+// admission will follow, and returns the round's result with the room's
+// protections; the room must be empty.
+func pauseRoom(ctx context.Context, c SwarmConfig, round SwarmRound) (SwarmResult, error) {
 	res := SwarmResult{Name: round.Name, Room: round.Room}
 	adm := originClient{hc: &http.Client{Timeout: c.Timeout}}
-	// The round measures the line as it forms: nobody is admitted meanwhile.
 	var doc struct {
 		Waiting               int64   `json:"waiting"`
 		ClientPlacesPerMinute int     `json:"client_places_per_minute"`
@@ -303,29 +352,14 @@ func swarmRound(ctx context.Context, c SwarmConfig, round SwarmRound, progress f
 		return res, fmt.Errorf("room %s already has %d waiting: each round needs a room of its own, empty", round.Room, doc.Waiting)
 	}
 	res.ClientPlacesPerMinute, res.ClientPlacesHeld, res.Toll, res.TollSeconds = doc.ClientPlacesPerMinute, doc.ClientPlacesHeld, doc.Toll, doc.TollSeconds
+	return res, nil
+}
 
-	base := strings.TrimRight(c.Target, "/")
-	u, _ := url.Parse(base)
-	ws := *u
-	ws.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
-	s := &swarmRun{
-		c: c, room: round.Room, booth: gateway.TollBooth(c.CookieSecret),
-		statusURL: base + "/_waitroom/api/status?room=" + url.QueryEscape(round.Room),
-		wsURL:     ws.String() + "/_waitroom/ws?room=" + url.QueryEscape(round.Room),
-		origin:    base,
-		cores:     make(chan struct{}, c.BotCores),
-		retries:   map[string]int64{},
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s.start = time.Now()
-	end := s.start.Add(c.Window)
-	stopAt := time.AfterFunc(c.Window, cancel)
-	defer stopAt.Stop()
-
-	var wg sync.WaitGroup
+// sendHumans starts the humans, evenly over HumanSpread; their clients
+// are closed once wg is done.
+func (s *swarmRun) sendHumans(ctx, round context.Context, wg *sync.WaitGroup) *humanClients {
+	c := s.c
 	humans := newHumanClients(c)
-	defer humans.close()
 	for i := 0; i < c.Humans; i++ {
 		wg.Add(1)
 		at := time.Duration(0)
@@ -334,49 +368,39 @@ func swarmRound(ctx context.Context, c SwarmConfig, round SwarmRound, progress f
 		}
 		go func() {
 			defer wg.Done()
-			if !sleepUntil(rctx, time.Time{}, s.start.Add(at)) {
+			if !sleepUntil(round, time.Time{}, s.start.Add(at)) {
 				s.human(i, -1, 0, 0)
 				return
 			}
-			s.humanJourney(ctx, rctx, humans, i)
+			s.humanJourney(ctx, round, humans, i)
 		}()
 	}
+	return humans
+}
+
+// sendBots starts the bots at once: BotConns connections each, from the
+// bot's address, asking until end.
+func (s *swarmRun) sendBots(ctx context.Context, wg *sync.WaitGroup, end time.Time) {
+	c := s.c
 	for b := 0; b < c.Bots; b++ {
 		tr := &http.Transport{
 			DialContext:         (&dialer{addrs: []netip.Addr{c.BotAddrs[b%len(c.BotAddrs)]}, timeout: c.Timeout}).DialContext,
 			MaxIdleConnsPerHost: c.BotConns, ResponseHeaderTimeout: c.Timeout,
 		}
-		defer tr.CloseIdleConnections()
 		cl := &http.Client{Transport: tr, Timeout: c.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		var joins atomic.Int64
+		var joins, left atomic.Int64
+		left.Store(int64(c.BotConns))
 		for range c.BotConns {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				s.bot(ctx, cl, &joins, end)
+				if left.Add(-1) == 0 {
+					tr.CloseIdleConnections()
+				}
 			}()
 		}
 	}
-
-	if progress != nil {
-		tick := time.NewTicker(time.Second)
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-	loop:
-		for {
-			select {
-			case <-tick.C:
-				h, b := s.counts()
-				progress(round.Name, h, b)
-			case <-done:
-				break loop
-			}
-		}
-		tick.Stop()
-	}
-	wg.Wait()
-	s.result(&res)
-	return res, nil
 }
 
 func (s *swarmRun) counts() (humans, bots int) {
