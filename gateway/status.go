@@ -115,7 +115,7 @@ func (g *Gateway) localStatus(room queue.Room, visitor string, now time.Time) (w
 	if !fresh || f.State != queue.StateQueued {
 		return web.Status{}, false
 	}
-	t, ok := g.crowd.tickets.Get(room.Name, visitor, f.Reshuffles, now)
+	t, ok := g.crowd.tickets.Get(room.Name, visitor, f.Reshuffles, f.Epoch, now)
 	if !ok || t < f.Front {
 		return web.Status{}, false // not known, or the front passed them: ask Redis
 	}

@@ -12,6 +12,7 @@
 -- whose place counts is never asked again.
 local now = clock()
 local c = config()
+epoch_init(now)
 local v = ARGV[OP]
 local client = ARGV[OP + 2] or ""
 local sec = math.floor(now / 1000)
@@ -54,13 +55,13 @@ local reason, wait, rec = client_refusal(c, client, now)
 if reason then
   redis.call("HINCRBY", K_ST, "refused", 1)
   touch(c, now, {K_ST})
-  return {"limited", 0, 0, waiting(), c.apm, c.opens, now + wait, 0, stnum("gen"), reason, 0}
+  return reply({"limited", 0, 0, waiting(), c.apm, c.opens, now + wait, 0, stnum("gen"), reason, 0})
 end
 local paid = not c.toll or spend()
 if not paid and rec and rec.kept >= TOLL_KEPT then
   -- Places are kept for this client's tolls already: this visitor pays
   -- first and takes their place then. Nothing is taken.
-  return {"toll", 0, 0, waiting(), c.apm, c.opens, 0, 0, stnum("gen"), "", c.tolld}
+  return reply({"toll", 0, 0, waiting(), c.apm, c.opens, 0, 0, stnum("gen"), "", c.tolld})
 end
 
 local open = is_open(c, now)
@@ -71,7 +72,8 @@ local pending = st[1] == "1" or redis.call("ZCARD", K_PRE) > 0
 -- one: in now.
 if paid and open and not pending and not c.paused and not c.closed and redis.call("LLEN", K_LINE) == 0 then
   local n, tat, T = tokens(c, now)
-  if n >= 1 and active_count(now) < c.max then
+  -- (slots held for the sessions of an earlier epoch count as taken)
+  if n >= 1 and active_count(now) + held(now) < c.max then
     local until_ = now + tonumber(ARGV[10])
     admit_visitor(v, I(until_))
     client_took(c, client, rec, now, false, false)
@@ -79,7 +81,7 @@ if paid and open and not pending and not c.paused and not c.closed and redis.cal
     redis.call("HINCRBY", K_ST, "adm", 1)
     count_admissions(now, 1)
     touch(c, now, {K_ACTIVE, K_ST, K_RATE, K_SES, K_CLI})
-    return {"admitted", 0, 0, 0, c.apm, c.opens, until_, 0, tonumber(st[3] or "0")}
+    return reply({"admitted", 0, 0, 0, c.apm, c.opens, until_, 0, tonumber(st[3] or "0")})
   end
 end
 
@@ -115,6 +117,6 @@ local pos = t - tonumber(st[2] or "1") + 1
 local rate = eta_rate_of(c, now, st[4], st[5], st[6])
 if w < 0 then w = 0 end
 if not paid then
-  return {"toll", t, pos, w, c.apm, c.opens, due, rate, tonumber(st[3] or "0"), "", c.tolld}
+  return reply({"toll", t, pos, w, c.apm, c.opens, due, rate, tonumber(st[3] or "0"), "", c.tolld})
 end
-return {room_state(c, now), t, pos, w, c.apm, c.opens, 0, rate, tonumber(st[3] or "0")}
+return reply({room_state(c, now), t, pos, w, c.apm, c.opens, 0, rate, tonumber(st[3] or "0")})

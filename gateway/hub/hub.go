@@ -125,8 +125,9 @@ type Hub struct {
 // numbering of the line (reshuffle count) its ticket belongs to (-1: good
 // in any, as "admitted").
 type foundStatus struct {
-	st  queue.Status
-	gen int64
+	st    queue.Status
+	gen   int64
+	epoch string // the line epoch of the answer ("": good in any)
 }
 
 type wsJob struct {
@@ -152,7 +153,10 @@ type wsConn struct {
 	// tick-owned
 	// gen is the room's reshuffle count (Figures.Reshuffles) that ticket
 	// and lastPos belong to; -1 until the first tick adopts the room's.
-	gen       int64
+	gen int64
+	// epoch is the room's line epoch (Figures.Epoch) ticket belongs to;
+	// "" until the first tick adopts the room's.
+	epoch     string
 	ticket    int64
 	lastState string
 	lastPos   int64
@@ -236,7 +240,11 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, room queue.Room, vi
 		return err
 	}
 	now := time.Now()
-	c := &wsConn{ws: ws, room: room, visitor: visitor, gen: gen, ticket: st.Ticket, done: make(chan struct{}),
+	epoch := st.Epoch
+	if !known {
+		epoch = ""
+	}
+	c := &wsConn{ws: ws, room: room, visitor: visitor, gen: gen, epoch: epoch, ticket: st.Ticket, done: make(chan struct{}),
 		lastState: sj.State, lastPos: sj.Position, lastSent: now, lastPing: now, lastAsk: now,
 		askSkew: time.Duration(mrand.Int64N(int64(unnumberedAskGap))),
 		unknown: !known,
@@ -511,6 +519,17 @@ func (h *Hub) adopt(c *wsConn, f queue.Figures, now time.Time) bool {
 	if c.gen < 0 {
 		c.gen = f.Reshuffles
 	}
+	if c.epoch == "" {
+		c.epoch = f.Epoch
+	}
+	if c.epoch != f.Epoch {
+		// Redis forgot the room's line (a new epoch): the ticket and every
+		// position told before mean nothing now. Say at once that there
+		// is no position, and look the visitor up: the lookup puts them
+		// back in line (at the back: nothing says where they stood).
+		c.epoch, c.gen, c.ticket, c.lastPos = f.Epoch, f.Reshuffles, 0, 0
+		c.unknown, c.lastAsk, c.lastSent, c.promised = true, time.Time{}, time.Time{}, board.Told{}
+	}
 	if c.gen != f.Reshuffles {
 		// The operator reshuffled the room's line (random mode): the
 		// ticket is stale and the position told before means nothing
@@ -518,7 +537,7 @@ func (h *Hub) adopt(c *wsConn, f queue.Figures, now time.Time) bool {
 		c.gen, c.ticket, c.lastPos, c.lastAsk = f.Reshuffles, 0, 0, time.Time{}
 	}
 	fs := c.found.Swap(nil)
-	if fs == nil || (fs.gen >= 0 && fs.gen != c.gen) {
+	if fs == nil || (fs.gen >= 0 && fs.gen != c.gen) || (fs.epoch != "" && fs.epoch != c.epoch) {
 		return false
 	}
 	st := &fs.st
@@ -652,7 +671,7 @@ func (h *Hub) asker(ctx context.Context) {
 			if st.State == queue.StateAdmitted {
 				h.tellAdmitted(c, st, board.Of(st))
 			} else {
-				c.found.Store(&foundStatus{st: st, gen: st.Reshuffles})
+				c.found.Store(&foundStatus{st: st, gen: st.Reshuffles, epoch: st.Epoch})
 			}
 		}
 		c.asking.Store(false)

@@ -23,7 +23,7 @@ type Sessions interface {
 	EnterBound(ctx context.Context, room queue.Room, visitor, tag string) (queue.Session, error)
 	Renew(ctx context.Context, room queue.Room, visitor, session string) (queue.Session, error)
 	Revoke(ctx context.Context, room, visitor, session string, passExp time.Time, leeway time.Duration) (bool, error)
-	Revoked(ctx context.Context, room, session string) (bool, error)
+	Confirm(ctx context.Context, room queue.Room, visitor, session string, exp time.Time) (queue.Confirmation, error)
 	PublishRevoked(ctx context.Context, r queue.Revoked) error
 }
 
@@ -53,7 +53,8 @@ const (
 	// RenewEvery bounds how often one pass is renewed (and Redis touched).
 	RenewEvery = 5 * time.Second
 	// RecheckEvery bounds how often a cached pass is checked again against
-	// the Redis revocation record (the fallback for a lost announcement).
+	// Redis (queue.Confirm): its revocation record (the fallback for a lost
+	// announcement), and its session, which comes back if Redis forgot it.
 	RecheckEvery = 5 * time.Second
 )
 
@@ -213,20 +214,11 @@ func (d *Desk) check(ctx context.Context, room, tok, visitorCookie string, now t
 	if d.isRevoked(claims.Session, now) {
 		return nil, "revoked"
 	}
-	if d.cfg.Health.Up() {
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		revoked, err := d.cfg.Sessions.Revoked(rctx, claims.Room, claims.Session)
-		cancel()
-		if err != nil {
-			d.cfg.Health.Failed(err)
-		}
-		if revoked {
-			d.markRevoked(claims.Session, claims.ExpiresAt, now)
-			return nil, "revoked"
-		}
-	}
 	e := &entry{Pass: Pass{Token: tok, Claims: claims}, visitorCookie: want}
 	e.checkedAt.Store(now.UnixNano())
+	if d.cfg.Health.Up() && d.confirm(ctx, e, now) {
+		return nil, "revoked"
+	}
 	d.passes.Put(tok, e, claims.ExpiresAt, now)
 	// An announcement applied while this pass was being checked found it
 	// not cached yet; it did mark the session first, so look again.
@@ -243,24 +235,41 @@ func sameCookie(want, got string) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
 }
 
-// revokedElsewhere checks a cached pass against the Redis record once per
-// RecheckEvery.
+// revokedElsewhere checks a cached pass against Redis once per
+// RecheckEvery (at its next use after RecheckRoom).
 func (d *Desk) revokedElsewhere(ctx context.Context, e *entry, now time.Time) bool {
 	last := e.checkedAt.Load()
 	if now.UnixNano()-last < int64(RecheckEvery) || !d.cfg.Health.Up() || !e.checkedAt.CompareAndSwap(last, now.UnixNano()) {
 		return false
 	}
+	return d.confirm(ctx, e, now)
+}
+
+// confirm checks the pass's session in Redis (queue.Confirm) and reports
+// whether it was revoked. A session Redis forgot (it restarted empty, or a
+// replica that had not caught up took over) is registered again, so
+// admission counts it before admitting anyone new, and its passes are
+// renewed again. A revocation Redis forgot with the rest is not known
+// there: this instance still refuses a session it saw revoked (isRevoked,
+// checked before), but an instance that never saw it would not.
+func (d *Desk) confirm(ctx context.Context, e *entry, now time.Time) bool {
+	c := e.Claims
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	revoked, err := d.cfg.Sessions.Revoked(rctx, e.Claims.Room, e.Claims.Session)
+	got, err := d.cfg.Sessions.Confirm(rctx, queue.Room{Name: c.Room}, c.Visitor, c.Session, c.ExpiresAt)
 	if err != nil {
 		d.cfg.Health.Failed(err)
 		return false
 	}
-	if revoked {
-		d.markRevoked(e.Claims.Session, e.Claims.ExpiresAt, now)
+	switch got {
+	case queue.ConfirmRevoked:
+		d.markRevoked(c.Session, c.ExpiresAt, now)
+		return true
+	case queue.ConfirmResumed:
+		e.noRenew.Store(false)
+		d.cfg.Log.Debug().Str("room", c.Room).Msg("a session Redis had forgotten came back with its pass")
 	}
-	return revoked
+	return false
 }
 
 // isRevoked reports whether this instance knows the session was revoked.
@@ -332,6 +341,18 @@ func (d *Desk) Heard(r queue.Revoked, now time.Time) {
 func (d *Desk) RecheckAll(now time.Time) {
 	d.passes.Range(now, func(_ string, e *entry) bool {
 		e.checkedAt.Store(0)
+		return true
+	})
+}
+
+// RecheckRoom makes every cached pass of room due for its check against
+// Redis on its next use: Redis forgot the room (a new line epoch), so the
+// session of each pass still in use comes back with its next request.
+func (d *Desk) RecheckRoom(room string, now time.Time) {
+	d.passes.Range(now, func(_ string, e *entry) bool {
+		if e.Claims.Room == room {
+			e.checkedAt.Store(0)
+		}
 		return true
 	})
 }
