@@ -1,0 +1,320 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/waitroom/waitroom/internal/testenv"
+	"github.com/waitroom/waitroom/queue"
+	"github.com/waitroom/waitroom/token"
+	"github.com/waitroom/waitroom/web"
+)
+
+// heard is one push a socket received, and when.
+type heard struct {
+	at time.Time
+	st web.Status
+}
+
+// listener keeps every push of one visitor's socket.
+type listener struct {
+	mu  sync.Mutex
+	got []heard
+}
+
+func (l *listener) run(c *websocket.Conn) {
+	for {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		var s web.Status
+		if json.Unmarshal(msg, &s) == nil {
+			l.mu.Lock()
+			l.got = append(l.got, heard{time.Now(), s})
+			l.mu.Unlock()
+		}
+	}
+}
+
+func (l *listener) since(t time.Time) []heard {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []heard
+	for _, h := range l.got {
+		if !h.at.Before(t) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func (l *listener) last() (heard, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.got) == 0 {
+		return heard{}, false
+	}
+	return l.got[len(l.got)-1], true
+}
+
+// Redis killed and restarted empty forgets the line. What the visitors
+// notice: within about a second every socket stops showing the old
+// position (it shows none until Redis gives one), no visitor is shown a
+// position Redis does not hold and no two the same, and every connected
+// visitor gets a place again, with the same wr_id — none is left out
+// because Redis no longer knew them. A visitor who polls instead is not
+// answered from the ticket book either, and gets a place too.
+func TestRedisForgetsTheLine(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client(failFast())
+	r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", rooms: []queue.Room{room("line", 0, 10, "/line/*")}})
+	const sockets = 40
+	var (
+		bs        []*browser
+		listeners []*listener
+	)
+	for i := range sockets {
+		b := newBrowser(t)
+		if res, _ := b.get(r.pub.URL+"/line/x", true); res.StatusCode != http.StatusOK {
+			t.Fatalf("visitor %d: %d", i, res.StatusCode)
+		}
+		c, _, err := dialWS(t, r, b, "line", r.pub.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		l := &listener{}
+		go l.run(c)
+		bs = append(bs, b)
+		listeners = append(listeners, l)
+	}
+	poller := newBrowser(t)
+	poller.get(r.pub.URL+"/line/x", true)
+	if s := poller.status(r, "line"); s.Position != sockets+1 {
+		t.Fatalf("the poller's position before: %+v", s)
+	}
+	testenv.WaitFor(t, 3*time.Second, "every socket to show its place", func() bool {
+		for i, l := range listeners {
+			if h, ok := l.last(); !ok || h.st.Position != int64(i+1) {
+				return false
+			}
+		}
+		return true
+	})
+	srv.Restart()
+	back := time.Now()
+
+	// Every socket hears, within about a second, something other than its
+	// old place.
+	var worst time.Duration
+	testenv.WaitFor(t, 3*time.Second, "every socket to drop its old position", func() bool {
+		for i, l := range listeners {
+			fresh := false
+			for _, h := range l.since(back) {
+				if h.st.Position != int64(i+1) || h.st.Ticket == 0 {
+					fresh = true
+					worst = max(worst, h.at.Sub(back))
+					break
+				}
+			}
+			if !fresh {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("longest a socket showed its old position after Redis came back empty: %s", worst.Round(time.Millisecond))
+	if worst > 1500*time.Millisecond {
+		t.Errorf("a socket showed its old position %s after Redis came back", worst)
+	}
+
+	// The poller is not answered from the ticket book: its answer is its
+	// place in the new line (it joins again), whatever it was before.
+	time.Sleep(time.Second)
+	ps := poller.status(r, "line")
+	q := r.g.Queue()
+	pv := queueVisitor(t, r, poller)
+	got, err := q.Status(context.Background(), queue.Room{Name: "line"}, pv)
+	if err != nil || got.State != queue.StateQueued || ps.Position != got.Position || ps.Ticket != got.Ticket {
+		t.Fatalf("the poller was told %+v; Redis holds %+v (%v)", ps, got, err)
+	}
+
+	// Every socket's visitor gets a place again, and then is told exactly
+	// the place Redis holds; no two visitors share one.
+	positions := make(map[int64]string)
+	testenv.WaitFor(t, 5*time.Second, "every visitor to be placed again", func() bool {
+		clear(positions)
+		for _, b := range bs {
+			st, err := q.Status(context.Background(), queue.Room{Name: "line"}, queueVisitor(t, r, b))
+			if err != nil || st.State != queue.StateQueued || st.Position <= 0 {
+				return false
+			}
+			positions[st.Position] = queueVisitor(t, r, b)
+		}
+		return len(positions) == sockets
+	})
+	if len(positions) != sockets {
+		t.Fatalf("%d distinct positions for %d visitors", len(positions), sockets)
+	}
+	settled := time.Now()
+	time.Sleep(1500 * time.Millisecond) // a push a second at least
+	want := make(map[string]int64)
+	for p, v := range positions {
+		want[v] = p
+	}
+	told := make(map[int64]int)
+	for i, l := range listeners {
+		v := queueVisitor(t, r, bs[i])
+		hs := l.since(back)
+		for _, h := range hs {
+			// From a second after Redis came back, any position shown is
+			// the one Redis holds.
+			if h.at.After(back.Add(time.Second)) && h.st.Position > 0 && h.st.Position != want[v] {
+				t.Errorf("visitor %d shown position %d at +%s; Redis holds %d", i, h.st.Position, h.at.Sub(back).Round(time.Millisecond), want[v])
+			}
+		}
+		last := l.since(settled)
+		if len(last) == 0 || last[len(last)-1].st.Position != want[v] {
+			t.Errorf("visitor %d: last told %+v, Redis holds position %d", i, last, want[v])
+			continue
+		}
+		told[want[v]]++
+	}
+	for p, n := range told {
+		if n > 1 {
+			t.Errorf("%d visitors told position %d", n, p)
+		}
+	}
+
+	// The admin JSON says the store forgot, and marks the totals as lost.
+	res, body := r.admin(t, http.MethodGet, "/admin/rooms/line", "")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("admin: %d %s", res.StatusCode, body)
+	}
+	var doc struct {
+		Epoch        string `json:"epoch"`
+		CountersLost bool   `json:"counters_lost"`
+		Lost         *struct {
+			Epoch string `json:"epoch"`
+		} `json:"lost"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil || doc.Epoch == "" || !doc.CountersLost || doc.Lost == nil || doc.Lost.Epoch == doc.Epoch {
+		t.Fatalf("admin JSON after the loss: %s", body)
+	}
+}
+
+// queueVisitor is the visitor id of b's wr_id cookie (id.signature).
+func queueVisitor(t *testing.T, r *rig, b *browser) string {
+	t.Helper()
+	id, _, ok := strings.Cut(b.cookie(r.pub.URL, "wr_id"), ".")
+	if !ok || id == "" {
+		t.Fatalf("wr_id cookie %q", b.cookie(r.pub.URL, "wr_id"))
+	}
+	return id
+}
+
+// Passes still live when Redis forgets the room keep working, and their
+// sessions come back: admission holds the slots of the sessions that were
+// live (as the gateway last read them), a pass's next request registers
+// its session again, and a newcomer is not admitted while that would put
+// more than max_active visitors at the origin. A session the origin
+// revoked before the loss does not come back on the instance that saw the
+// revocation.
+func TestLivePassesComeBackAfterRedisForgot(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client(failFast())
+	o := revokeOrigin(t)
+	r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", origin: o, rooms: []queue.Room{room("shop", 6000, 2, "/*")}})
+	in := func(b *browser, path string) int {
+		res, _ := b.get(r.pub.URL+path, false)
+		return res.StatusCode
+	}
+	// A buyer first: the origin revokes its session, its slot is free.
+	buyer := newBrowser(t)
+	if code := in(buyer, "/event"); code != http.StatusOK {
+		t.Fatalf("buyer: %d", code)
+	}
+	buyerCookies := buyer.cookieHeader(r.pub.URL)
+	buyerPass := buyer.cookie(r.pub.URL, token.CookieName("shop"))
+	if code := in(buyer, "/buy"); code != http.StatusOK {
+		t.Fatalf("buy: %d", code)
+	}
+	// Two holders fill the room (max_active 2).
+	holders := []*browser{newBrowser(t), newBrowser(t)}
+	testenv.WaitFor(t, 2*time.Second, "the buyer's slot to be free", func() bool {
+		return activeHeld(t, r, "shop") == [2]int64{0, 0}
+	})
+	for i, b := range holders {
+		if code := in(b, "/event"); code != http.StatusOK {
+			t.Fatalf("holder %d not admitted at once: %d", i, code)
+		}
+	}
+	testenv.WaitFor(t, 2*time.Second, "the room to show 2 active", func() bool {
+		return activeHeld(t, r, "shop") == [2]int64{2, 0}
+	})
+	time.Sleep(300 * time.Millisecond) // a board tick after that
+
+	srv.Restart()
+
+	// A newcomer right after the loss is not admitted: the two live
+	// sessions' slots are held.
+	newcomer := newBrowser(t)
+	if code := in(newcomer, "/event"); code != http.StatusTooManyRequests {
+		t.Fatalf("a newcomer after the loss, with the room full of live passes: %d", code)
+	}
+	testenv.WaitFor(t, 2*time.Second, "the loss to be recorded", func() bool {
+		return activeHeld(t, r, "shop") == [2]int64{0, 2}
+	})
+	time.Sleep(300 * time.Millisecond) // the board's tick: the desk rechecks the room's passes
+	before := len(o.requests())
+	for i, b := range holders {
+		if code := in(b, "/event"); code != http.StatusOK {
+			t.Fatalf("holder %d after the loss: %d", i, code)
+		}
+	}
+	if n := len(o.requests()) - before; n != len(holders) {
+		t.Fatalf("the origin saw %d requests of the %d holders", n, len(holders))
+	}
+	if got := activeHeld(t, r, "shop"); got != [2]int64{2, 0} {
+		t.Fatalf("after the holders came back: active, held = %v, want [2 0]", got)
+	}
+	// The newcomer stays in line while the room is full.
+	time.Sleep(500 * time.Millisecond)
+	if s := newcomer.status(r, "shop"); s.State != string(queue.StateQueued) {
+		t.Fatalf("the newcomer while the room is full: %+v", s)
+	}
+	// The revoked session stays out, and takes no slot.
+	beforeBuyer := proxiedWith(o, buyerPass)
+	newBrowser(t).get(r.pub.URL+"/event", false, "Cookie", buyerCookies)
+	if proxiedWith(o, buyerPass) != beforeBuyer {
+		t.Fatal("a revoked pass reached the origin after the loss")
+	}
+	if got := activeHeld(t, r, "shop"); got != [2]int64{2, 0} {
+		t.Fatalf("after the revoked pass was shown: active, held = %v", got)
+	}
+}
+
+// activeHeld is the room's active and held slots, from the admin API.
+func activeHeld(t *testing.T, r *rig, name string) [2]int64 {
+	t.Helper()
+	res, body := r.admin(t, http.MethodGet, "/admin/rooms/"+name, "")
+	if res.StatusCode != http.StatusOK {
+		return [2]int64{-1, -1}
+	}
+	var doc struct {
+		Active int64 `json:"active"`
+		Held   int64 `json:"held_slots"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return [2]int64{doc.Active, doc.Held}
+}
