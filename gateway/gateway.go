@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 	g.board.OnForgot(g.forgot)
 	g.hub = hub.New(hub.Config{
 		Line: g.store.q, Board: g.board, Health: g.health,
-		Told: g.crowd.hints.Add, SameOrigin: g.cookies.sameOrigin,
+		Told: g.crowd.hints.Add, Unknown: g.crowd.tickets.Forget, SameOrigin: g.cookies.sameOrigin,
 		MaxSocketsPerVisitor: cfg.MaxSocketsPerVisitor, Log: log,
 	})
 	g.metrics = newMetrics(g.board, g.hub, g.health)

@@ -383,21 +383,34 @@ func (q *Queue) status(ctx context.Context, room Room, visitor string, at time.T
 // calls it for all its connected visitors in one round trip, every few
 // seconds).
 func (q *Queue) Heartbeat(ctx context.Context, room string, visitors []string) error {
+	_, err := q.heartbeat(ctx, room, visitors, time.Time{})
+	return err
+}
+
+// HeartbeatUnknown is Heartbeat, and returns the visitors the line does
+// not hold: admitted, skipped as abandoned — or forgotten by Redis (a
+// restart, a failover to a replica that had not caught up), whose pages
+// still show a place. The hub looks those up again, which puts a
+// forgotten visitor back in line rather than letting their heartbeat fall
+// on nothing.
+func (q *Queue) HeartbeatUnknown(ctx context.Context, room string, visitors []string) ([]string, error) {
 	return q.heartbeat(ctx, room, visitors, time.Time{})
 }
 
-func (q *Queue) heartbeat(ctx context.Context, room string, visitors []string, at time.Time) error {
+func (q *Queue) heartbeat(ctx context.Context, room string, visitors []string, at time.Time) ([]string, error) {
 	if !ValidName(room) {
-		return ErrBadRoom
+		return nil, ErrBadRoom
 	}
 	if len(visitors) == 0 {
-		return nil
+		return nil, nil
 	}
 	// 1,000 visitors per script keeps each one short; the pipeline keeps
 	// the whole call one round trip.
 	const chunk = 1000
 	keys := []string{q.key(room, "vis")}
+	var cmds []*redis.Cmd
 	run := func() error {
+		cmds = cmds[:0]
 		pipe := q.rdb.Pipeline()
 		for i := 0; i < len(visitors); i += chunk {
 			args := make([]any, 0, chunk+1)
@@ -407,7 +420,7 @@ func (q *Queue) heartbeat(ctx context.Context, room string, visitors []string, a
 					args = append(args, v)
 				}
 			}
-			heartbeatScript.EvalSha(ctx, pipe, keys, args...)
+			cmds = append(cmds, heartbeatScript.EvalSha(ctx, pipe, keys, args...))
 		}
 		_, err := pipe.Exec(ctx)
 		return err
@@ -419,9 +432,14 @@ func (q *Queue) heartbeat(ctx context.Context, room string, visitors []string, a
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("queue: heartbeat %s: %w", room, err)
+		return nil, fmt.Errorf("queue: heartbeat %s: %w", room, err)
 	}
-	return nil
+	var unknown []string
+	for _, c := range cmds {
+		ids, _ := c.StringSlice()
+		unknown = append(unknown, ids...)
+	}
+	return unknown, nil
 }
 
 // Admit runs one admission step at Redis's clock: it admits as many visitors

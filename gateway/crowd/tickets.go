@@ -81,3 +81,9 @@ func (b *Tickets) Get(room, visitor string, reshuffles int64, epoch string, now 
 	}
 	return e.number, true
 }
+
+// Forget drops the visitor's ticket: the line no longer holds them
+// (admitted, skipped, or forgotten by Redis), so their next poll asks.
+func (b *Tickets) Forget(room, visitor string) {
+	b.c.Delete(visitorKey{room, visitor})
+}

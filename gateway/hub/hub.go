@@ -59,11 +59,12 @@ const (
 
 // Line is what the hub needs of the queue engine: a visitor's status, a
 // join for one who lost their place, and the heartbeats of connected
-// visitors (on the control plane: the crowd cannot hold them up).
+// visitors, which name those the line does not hold (on the control
+// plane: the crowd cannot hold them up).
 type Line interface {
 	Status(ctx context.Context, room queue.Room, visitor string) (queue.Status, error)
 	Join(ctx context.Context, room queue.Room, visitor string) (queue.Status, error)
-	Heartbeat(ctx context.Context, room string, visitors []string) error
+	HeartbeatUnknown(ctx context.Context, room string, visitors []string) ([]string, error)
 }
 
 // Health is what the hub needs to know of Redis.
@@ -81,6 +82,11 @@ type Config struct {
 	// Told is called for every visitor the hub tells "admitted", so their
 	// next request can skip the crowd gate (the gateway's hints).
 	Told func(room, visitor string, until, now time.Time)
+	// Unknown is called for every visitor whose heartbeat the line did not
+	// hold (admitted, skipped, or forgotten by Redis), so nothing
+	// remembered of their place is told to them again (the gateway's
+	// ticket book). Their sockets here are looked up again.
+	Unknown func(room, visitor string)
 	// SameOrigin decides whether a handshake's Origin belongs to the site.
 	SameOrigin func(r *http.Request) bool
 	// MaxSocketsPerVisitor bounds one visitor's sockets (tabs).
@@ -149,6 +155,9 @@ type wsConn struct {
 	done    chan struct{} // closed when the reader has stopped
 	asking  atomic.Bool   // a q.Status lookup is in flight
 	found   atomic.Pointer[foundStatus]
+	// unheard: the line did not hold the visitor at the last heartbeat
+	// (see forget).
+	unheard atomic.Bool
 
 	// tick-owned
 	// gen is the room's reshuffle count (Figures.Reshuffles) that ticket
@@ -522,13 +531,17 @@ func (h *Hub) adopt(c *wsConn, f queue.Figures, now time.Time) bool {
 	if c.epoch == "" {
 		c.epoch = f.Epoch
 	}
-	if c.epoch != f.Epoch {
-		// Redis forgot the room's line (a new epoch): the ticket and every
-		// position told before mean nothing now. Say at once that there
-		// is no position, and look the visitor up: the lookup puts them
-		// back in line (at the back: nothing says where they stood).
+	if c.epoch != f.Epoch || (c.unheard.Swap(false) && c.ticket >= f.Front) {
+		// Redis forgot the room's line (a new epoch), or this visitor's
+		// place (a heartbeat fell on nothing while the front had not
+		// reached them: a failover to a replica that had not caught up):
+		// the ticket and every position told before mean nothing now.
+		// Say at once that there is no position, and look the visitor
+		// up: the lookup puts them back in line (at the back: nothing
+		// says where they stood).
 		c.epoch, c.gen, c.ticket, c.lastPos = f.Epoch, f.Reshuffles, 0, 0
 		c.unknown, c.lastAsk, c.lastSent, c.promised = true, time.Time{}, time.Time{}, board.Told{}
+		c.found.Store(nil)
 	}
 	if c.gen != f.Reshuffles {
 		// The operator reshuffled the room's line (random mode): the
@@ -788,13 +801,41 @@ func (h *Hub) heartbeat(ctx context.Context, now time.Time) {
 		for len(ids) > 0 {
 			n := min(len(ids), 5000)
 			hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			err := h.cfg.Line.Heartbeat(hctx, room, ids[:n])
+			unknown, err := h.cfg.Line.HeartbeatUnknown(hctx, room, ids[:n])
 			cancel()
 			if err != nil {
 				h.cfg.Health.Failed(err)
 				return
 			}
+			h.forget(room, unknown)
 			ids = ids[n:]
+		}
+	}
+}
+
+// forget is told the visitors of room whose heartbeat the line did not
+// hold. Most were admitted or skipped, and their sockets' next lookup says
+// so; but a visitor Redis forgot (a failover to a replica that had not
+// caught up loses the last writes, the room's epoch with them or not)
+// must not be shown a place Redis no longer holds, nor be left out of the
+// line: the next tick drops the socket's place and its lookup puts the
+// visitor back in line.
+func (h *Hub) forget(room string, visitors []string) {
+	if len(visitors) == 0 {
+		return
+	}
+	h.mu.Lock()
+	for _, v := range visitors {
+		for _, c := range h.byVisitor[v] {
+			if c.room.Name == room {
+				c.unheard.Store(true)
+			}
+		}
+	}
+	h.mu.Unlock()
+	if h.cfg.Unknown != nil {
+		for _, v := range visitors {
+			h.cfg.Unknown(room, v)
 		}
 	}
 }
