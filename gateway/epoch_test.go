@@ -318,3 +318,58 @@ func activeHeld(t *testing.T, r *rig, name string) [2]int64 {
 	}
 	return [2]int64{doc.Active, doc.Held}
 }
+
+// A failover to a replica that had not caught up loses the last writes
+// and keeps the epoch: here the last visitor's join is lost, and a
+// newcomer then gets the same ticket. The lost visitor's socket must not
+// go on showing a place the newcomer holds: its next heartbeat falls on
+// nothing, the socket drops the place and the visitor is placed again,
+// behind the newcomer.
+func TestLostJoinPlacedAgain(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client(failFast())
+	lineRoom := room("line", 0, 10, "/line/*")
+	lineRoom.AbandonAfter = 6 * time.Second // a heartbeat every 2 s
+	r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", rooms: []queue.Room{lineRoom}})
+	var listeners []*listener
+	var bs []*browser
+	for i := range 3 {
+		b := newBrowser(t)
+		b.get(r.pub.URL+"/line/x", true)
+		c, _, err := dialWS(t, r, b, "line", r.pub.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		l := &listener{}
+		go l.run(c)
+		listeners, bs = append(listeners, l), append(bs, b)
+		testenv.WaitFor(t, 2*time.Second, "the socket's first push", func() bool {
+			h, ok := l.last()
+			return ok && h.st.Position == int64(i+1)
+		})
+	}
+	// The replica never had the third join.
+	lost := queueVisitor(t, r, bs[2])
+	ctx := context.Background()
+	pipe := rdb.TxPipeline()
+	pipe.HDel(ctx, "wr:{line}:vis", lost)
+	pipe.LRem(ctx, "wr:{line}:line", 1, lost)
+	pipe.HIncrBy(ctx, "wr:{line}:st", "next", -1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	newcomer := newBrowser(t)
+	newcomer.get(r.pub.URL+"/line/x", true)
+	if s := newcomer.status(r, "line"); s.Position != 3 {
+		t.Fatalf("the newcomer: %+v", s)
+	}
+	testenv.WaitFor(t, 5*time.Second, "the lost visitor to be placed again", func() bool {
+		h, ok := listeners[2].last()
+		return ok && h.st.Position == 4
+	})
+	st, err := r.g.Queue().Status(ctx, queue.Room{Name: "line"}, lost)
+	if err != nil || st.Position != 4 {
+		t.Fatalf("Redis holds the lost visitor at %+v (%v)", st, err)
+	}
+}
