@@ -54,7 +54,9 @@ func (q *Queue) learnFigures(f Figures) {
 		return
 	}
 	hold := max(f.Config.SessionTTL, q.cfg.AdmitWindow) + lostSessionsLeeway
-	lost := strconv.FormatInt(f.Active+f.Held, 10) + ":" + strconv.FormatInt(hold.Milliseconds(), 10) + ":" +
+	// Only sessions have passes that still work after a loss: an admission
+	// not entered yet is lost with the rest (the visitor is placed again).
+	lost := strconv.FormatInt(f.Sessions+f.Held, 10) + ":" + strconv.FormatInt(hold.Milliseconds(), 10) + ":" +
 		strconv.FormatInt(f.AdmittedTotal, 10) + ":" + strconv.FormatInt(f.AbandonedTotal, 10) + ":" +
 		strconv.FormatInt(f.RefusedTotal, 10) + ":" + strconv.FormatInt(f.TollsTotal, 10)
 	if k, ok := q.epochs.Load(f.Room); ok && *k.(*knownEpoch) == (knownEpoch{epoch: f.Epoch, lost: lost}) {

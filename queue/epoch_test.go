@@ -136,13 +136,16 @@ func TestEpochHeldSlotsLapse(t *testing.T) {
 	if st, err := q.Join(ctx, room, "a"); err != nil || st.State != StateAdmitted {
 		t.Fatalf("join: %+v %v", st, err)
 	}
+	if _, err := q.Enter(ctx, room, "a"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := q.Figures(ctx, []Room{room}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Restart()
 	now := time.Now()
-	if _, err := q.join(ctx, room, "b", now); err != nil {
-		t.Fatal(err)
+	if st, err := q.join(ctx, room, "b", now); err != nil || st.State != StateQueued {
+		t.Fatalf("b after the loss: %+v %v", st, err)
 	}
 	if adm, _ := q.AdmitAt(ctx, room, now.Add(time.Second)); len(adm.Admitted) != 0 {
 		t.Fatalf("admitted %v into a held slot", adm.Admitted)
@@ -153,6 +156,24 @@ func TestEpochHeldSlotsLapse(t *testing.T) {
 	}
 	if adm, _ := q.AdmitAt(ctx, room, later); len(adm.Admitted) != 1 {
 		t.Fatalf("after every pass of the lost epoch expired: admitted %v", adm.Admitted)
+	}
+}
+
+// An admission not entered yet has no pass: it is lost with the rest and
+// holds no slot after the loss (its visitor is placed again).
+func TestEpochAdmissionNotEnteredHoldsNothing(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	q := New(srv.Client(nil), Config{Prefix: "wr:"})
+	room := Room{Name: "told", AdmitPerMinute: 6000, MaxActive: 1}
+	if st, err := q.Join(ctx, room, "a"); err != nil || st.State != StateAdmitted {
+		t.Fatalf("join: %+v %v", st, err)
+	}
+	if f, err := q.Figures(ctx, []Room{room}); err != nil || f[0].Active != 1 || f[0].Sessions != 0 {
+		t.Fatalf("figures: %+v %v", f, err)
+	}
+	srv.Restart()
+	if st, err := q.Join(ctx, room, "b"); err != nil || st.State != StateAdmitted {
+		t.Fatalf("b after the loss: %+v %v", st, err)
 	}
 }
 

@@ -4,7 +4,7 @@
 --  cpm, chd, toll, toll difficulty, bind, refused_total, tolls_total,
 --  epoch, epoch start ms, previous epoch ("" = none known), when its loss was
 --  noticed ms, its last totals known: admitted, abandoned, refused, tolls,
---  active, and the slots still held for its sessions}.
+--  active, and the slots still held for its sessions, entered sessions}.
 local now = clock()
 local c = config()
 epoch_init(now)
@@ -14,4 +14,5 @@ return {room_state(c, now), waiting(), active_count(now), stnum("adm"), stnum("a
   redis.call("ZCARD", K_PRE), stnum("gen"), eta_rate(c, now),
   c.cpm, c.chd, flag(c.toll), c.tolld, flag(c.bind), stnum("refused"), stnum("tolls"),
   EPOCH, stnum("ept"), redis.call("HGET", K_ST, "prev") or "", stnum("lat"),
-  stnum("ladm"), stnum("labd"), stnum("lref"), stnum("ltol"), stnum("lact"), held(now)}
+  stnum("ladm"), stnum("labd"), stnum("lref"), stnum("ltol"), stnum("lact"), held(now),
+  redis.call("HLEN", K_SES)}

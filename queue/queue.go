@@ -215,6 +215,10 @@ type Figures struct {
 	// have not come back yet (Confirm), until their passes have expired:
 	// Active + Held never exceeds MaxActive through admission.
 	Held int64
+	// Sessions counts the live sessions among Active (admissions entered:
+	// visitors holding a pass); the rest were admitted and have not come
+	// in yet.
+	Sessions int64
 }
 
 // LostEpoch is what a room held before Redis forgot it, as last read (at
@@ -660,7 +664,7 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 		if err != nil {
 			return nil, fmt.Errorf("queue: figures %s: %w", rooms[i].Name, err)
 		}
-		if len(res) < 35 {
+		if len(res) < 36 {
 			return nil, fmt.Errorf("queue: figures %s: short reply", rooms[i].Name)
 		}
 		r := rooms[i]
@@ -699,6 +703,7 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 			Epoch:             toString(res[25]),
 			EpochSince:        fromMillis(toInt(res[26])),
 			Held:              toInt(res[34]),
+			Sessions:          toInt(res[35]),
 		}
 		if prev := toString(res[27]); prev != "" {
 			out[i].Lost = &LostEpoch{
