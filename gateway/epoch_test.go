@@ -384,3 +384,79 @@ func TestLostJoinPlacedAgain(t *testing.T) {
 		t.Fatalf("Redis holds the lost visitor at %+v (%v)", st, err)
 	}
 }
+
+// Two instances notice the same loss and recover together: one line, not
+// two — every visitor of either instance is placed once, each at a
+// position of their own, and the live sessions' slots are held once, not
+// once per instance.
+func TestTwoInstancesRecoverOneLine(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client(failFast())
+	rooms := []queue.Room{room("line", 0, 5, "/line/*"), room("shop", 6000, 5, "/shop/*")}
+	a := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", rooms: rooms})
+	b := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", rooms: rooms})
+	holder := newBrowser(t)
+	if res, _ := holder.get(a.pub.URL+"/shop/x", false); res.StatusCode != http.StatusOK {
+		t.Fatalf("holder: %d", res.StatusCode)
+	}
+	type sock struct {
+		b *browser
+		l *listener
+	}
+	var socks []sock
+	for i := range 30 {
+		r := a
+		if i%2 == 1 {
+			r = b
+		}
+		br := newBrowser(t)
+		br.get(r.pub.URL+"/line/x", true)
+		c, _, err := dialWS(t, r, br, "line", r.pub.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		l := &listener{}
+		go l.run(c)
+		socks = append(socks, sock{br, l})
+	}
+	testenv.WaitFor(t, 3*time.Second, "every socket's place, and the holder's session, read", func() bool {
+		for i, s := range socks {
+			if h, ok := s.l.last(); !ok || h.st.Position != int64(i+1) {
+				return false
+			}
+		}
+		return activeHeld(t, a, "shop") == [2]int64{1, 0}
+	})
+	time.Sleep(300 * time.Millisecond) // both boards read it
+
+	srv.Restart()
+
+	q := a.g.Queue()
+	seen := make(map[int64]int)
+	testenv.WaitFor(t, 5*time.Second, "every visitor to be placed again and told so", func() bool {
+		clear(seen)
+		for _, s := range socks {
+			st, err := q.Status(context.Background(), queue.Room{Name: "line"}, queueVisitor(t, a, s.b))
+			if err != nil || st.State != queue.StateQueued {
+				return false
+			}
+			h, ok := s.l.last()
+			if !ok || h.st.Position != st.Position {
+				return false
+			}
+			seen[st.Position]++
+		}
+		return true
+	})
+	for p, n := range seen {
+		if n != 1 || p < 1 || p > int64(len(socks)) {
+			t.Fatalf("position %d held by %d visitors (positions %v)", p, n, seen)
+		}
+	}
+	for _, r := range []*rig{a, b} {
+		if got := activeHeld(t, r, "shop"); got != [2]int64{0, 1} {
+			t.Fatalf("after the loss, as %s sees it: active, held = %v, want [0 1]", r.pub.URL, got)
+		}
+	}
+}
