@@ -460,3 +460,69 @@ func TestTwoInstancesRecoverOneLine(t *testing.T) {
 		}
 	}
 }
+
+// The same loss with admission running (10 a second): after the loss every
+// visitor holds one place in the new line — every position a socket shows
+// from a second after Redis came back belongs to that one ticket, and no
+// two visitors share a ticket — and admission resumes within seconds.
+func TestRedisForgetsWhileAdmitting(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client(failFast())
+	r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", rooms: []queue.Room{room("line", 0, 1000, "/line/*")}})
+	const sockets = 40
+	var listeners []*listener
+	for range sockets {
+		b := newBrowser(t)
+		b.get(r.pub.URL+"/line/x", true)
+		c, _, err := dialWS(t, r, b, "line", r.pub.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		l := &listener{}
+		go l.run(c)
+		listeners = append(listeners, l)
+	}
+	if res, body := r.admin(t, http.MethodPatch, "/admin/rooms/line", `{"admit_per_minute":600}`); res.StatusCode != http.StatusOK {
+		t.Fatalf("patch: %d %s", res.StatusCode, body)
+	}
+	time.Sleep(time.Second) // about 10 admitted
+	srv.Restart()           // the rate (a live change) is lost too: the file's 0 applies
+	back := time.Now()
+	if res, body := r.admin(t, http.MethodPatch, "/admin/rooms/line", `{"admit_per_minute":600}`); res.StatusCode != http.StatusOK {
+		t.Fatalf("patch after the loss: %d %s", res.StatusCode, body)
+	}
+	time.Sleep(3 * time.Second)
+
+	var resumed time.Duration = -1
+	owner := make(map[int64]int) // ticket -> socket
+	for i, l := range listeners {
+		var ticket int64
+		for _, h := range l.since(back) {
+			if h.st.State == string(queue.StateAdmitted) {
+				if d := h.at.Sub(back); resumed < 0 || d < resumed {
+					resumed = d
+				}
+				continue
+			}
+			if !h.at.After(back.Add(time.Second)) || h.st.Ticket == 0 {
+				continue
+			}
+			if ticket != 0 && h.st.Ticket != ticket {
+				t.Errorf("socket %d shown tickets %d and %d after the loss", i, ticket, h.st.Ticket)
+			}
+			ticket = h.st.Ticket
+		}
+		if ticket == 0 {
+			continue // admitted (or not told a ticket yet)
+		}
+		if o, ok := owner[ticket]; ok {
+			t.Errorf("sockets %d and %d both shown ticket %d", o, i, ticket)
+		}
+		owner[ticket] = i
+	}
+	t.Logf("admission resumed %s after Redis came back (the first visitor told \"admitted\")", resumed.Round(time.Millisecond))
+	if resumed < 0 || resumed > 5*time.Second {
+		t.Errorf("admission resumed after %s", resumed)
+	}
+}
