@@ -237,8 +237,9 @@ func queueVisitor(t *testing.T, r *rig, b *browser) string {
 // live (as the gateway last read them), a pass's next request registers
 // its session again, and a newcomer is not admitted while that would put
 // more than max_active visitors at the origin. A session the origin
-// revoked before the loss does not come back on the instance that saw the
-// revocation.
+// revoked before the loss does not come back: the instance that saw the
+// revocation refuses it, and records it again in the new epoch, so an
+// instance started after the loss refuses it too.
 func TestLivePassesComeBackAfterRedisForgot(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	rdb := srv.Client(failFast())
@@ -310,6 +311,13 @@ func TestLivePassesComeBackAfterRedisForgot(t *testing.T) {
 	}
 	if got := activeHeld(t, r, "shop"); got != [2]int64{2, 0} {
 		t.Fatalf("after the revoked pass was shown: active, held = %v", got)
+	}
+	// Nor through an instance started after the loss, which never heard of
+	// the revocation: the instance that did recorded it again.
+	late := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", origin: o, rooms: []queue.Room{room("shop", 6000, 2, "/*")}})
+	newBrowser(t).get(late.pub.URL+"/event", false, "Cookie", buyerCookies)
+	if proxiedWith(o, buyerPass) != beforeBuyer {
+		t.Fatal("a revoked pass reached the origin through an instance started after the loss")
 	}
 }
 

@@ -67,7 +67,11 @@ type Desk struct {
 	// revoked holds the sessions known to be revoked, until their last
 	// pass can no longer verify.
 	revoked *cache.Cache[string, time.Time]
-	ends    ender
+	// recorded holds the sessions whose revocation this instance knows
+	// with their pass's claims (revoked here, or found revoked in Redis),
+	// so it can record them again in a Redis that forgot them.
+	recorded *cache.Cache[string, token.Claims]
+	ends     ender
 }
 
 // Pass is a verified pass: its token and what it says.
@@ -98,10 +102,11 @@ func New(cfg Config) *Desk {
 		cfg.Size = 100_000
 	}
 	d := &Desk{
-		cfg:     cfg,
-		verify:  cfg.Signer.Verifier(),
-		passes:  cache.New[string, *entry](cfg.Size),
-		revoked: cache.New[string, time.Time](cfg.Size),
+		cfg:      cfg,
+		verify:   cfg.Signer.Verifier(),
+		passes:   cache.New[string, *entry](cfg.Size),
+		revoked:  cache.New[string, time.Time](cfg.Size),
+		recorded: cache.New[string, token.Claims](cfg.Size),
 	}
 	d.ends.ctx, d.ends.stop = context.WithCancel(context.Background())
 	return d
@@ -264,6 +269,7 @@ func (d *Desk) confirm(ctx context.Context, e *entry, now time.Time) bool {
 	switch got {
 	case queue.ConfirmRevoked:
 		d.markRevoked(c.Session, c.ExpiresAt, now)
+		d.recorded.Put(c.Session, c, c.ExpiresAt.Add(token.Leeway), now)
 		return true
 	case queue.ConfirmResumed:
 		e.noRenew.Store(false)
@@ -324,6 +330,7 @@ func (d *Desk) renew(ctx context.Context, room queue.Room, e *entry, now time.Ti
 func (d *Desk) Revoke(p Pass, now time.Time) {
 	c := p.Claims
 	d.markRevoked(c.Session, c.ExpiresAt, now)
+	d.recorded.Put(c.Session, c, c.ExpiresAt.Add(token.Leeway), now)
 	d.passes.Delete(p.Token)
 	d.ends.start(d, c)
 }
@@ -345,9 +352,13 @@ func (d *Desk) RecheckAll(now time.Time) {
 	})
 }
 
-// RecheckRoom makes every cached pass of room due for its check against
-// Redis on its next use: Redis forgot the room (a new line epoch), so the
-// session of each pass still in use comes back with its next request.
+// RecheckRoom is told that Redis forgot room (a new line epoch). Every
+// cached pass of the room is due for its check against Redis on its next
+// use, so the session of each pass still in use comes back with its next
+// request. And the revocations of the room this instance knows with their
+// claims are recorded (and announced) again, in the background: Redis
+// lost them with the rest, and a session revoked must not come back
+// through an instance that never heard of it.
 func (d *Desk) RecheckRoom(room string, now time.Time) {
 	d.passes.Range(now, func(_ string, e *entry) bool {
 		if e.Claims.Room == room {
@@ -355,6 +366,23 @@ func (d *Desk) RecheckRoom(room string, now time.Time) {
 		}
 		return true
 	})
+	var again []token.Claims
+	d.recorded.Range(now, func(_ string, c token.Claims) bool {
+		if c.Room == room {
+			again = append(again, c)
+		}
+		return true
+	})
+	if len(again) == 0 || d.ends.ctx.Err() != nil {
+		return
+	}
+	d.ends.wg.Add(1)
+	go func() {
+		defer d.ends.wg.Done()
+		for _, c := range again {
+			d.ends.start(d, c)
+		}
+	}()
 }
 
 // Close stops the background retries and waits for them (up to ctx).
