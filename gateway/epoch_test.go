@@ -3,7 +3,9 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -69,9 +71,10 @@ func (l *listener) last() (heard, bool) {
 // notice: within about a second every socket stops showing the old
 // position (it shows none until Redis gives one), no visitor is shown a
 // position Redis does not hold and no two the same, and every connected
-// visitor gets a place again, with the same wr_id — none is left out
-// because Redis no longer knew them. A visitor who polls instead is not
-// answered from the ticket book either, and gets a place too.
+// visitor gets their own place again, with the same wr_id — none is left
+// out because Redis no longer knew them. A visitor who polls instead is
+// not answered from the ticket book either, and gets their place back
+// with their receipt.
 func TestRedisForgetsTheLine(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	rdb := srv.Client(failFast())
@@ -154,6 +157,9 @@ func TestRedisForgetsTheLine(t *testing.T) {
 	if err != nil || got.State != queue.StateQueued || ps.Position != got.Position || ps.Ticket != got.Ticket {
 		t.Fatalf("the poller was told %+v; Redis holds %+v (%v)", ps, got, err)
 	}
+	if ps.Position != sockets+1 {
+		t.Errorf("the poller came back to position %d, want its own %d (its receipt)", ps.Position, sockets+1)
+	}
 
 	// Every socket's visitor gets a place again, and then is told exactly
 	// the place Redis holds; no two visitors share one.
@@ -181,6 +187,9 @@ func TestRedisForgetsTheLine(t *testing.T) {
 	told := make(map[int64]int)
 	for i, l := range listeners {
 		v := queueVisitor(t, r, bs[i])
+		if want[v] != int64(i+1) {
+			t.Errorf("visitor %d came back to position %d, want its own %d (the hub kept its receipt)", i, want[v], i+1)
+		}
 		hs := after(i, l)
 		if first := hs[0].st; first.Position != 0 && first.Position != want[v] {
 			t.Errorf("visitor %d: first told %+v after the loss; Redis holds position %d", i, first, want[v])
@@ -532,5 +541,74 @@ func TestRedisForgetsWhileAdmitting(t *testing.T) {
 	t.Logf("admission resumed %s after Redis came back (the first visitor told \"admitted\")", resumed.Round(time.Millisecond))
 	if resumed < 0 || resumed > 5*time.Second {
 		t.Errorf("admission resumed after %s", resumed)
+	}
+}
+
+// Place receipts: every queued visitor holds the gateway's signed receipt
+// of their place. After Redis forgets the room, visitors who come back
+// with it (here by polling, in reverse order, after a newcomer) get their
+// old places back, ahead of the newcomer; a receipt copied to another
+// visitor, altered for a better place, or shown for another room gains
+// nothing.
+func TestReceiptsKeepTheOrder(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client(failFast())
+	rooms := []queue.Room{room("line", 0, 10, "/line/*"), room("other", 0, 10, "/other/*")}
+	r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", rooms: rooms})
+	const n = 6 // and a 7th who cheats
+	var bs []*browser
+	for i := range n + 1 {
+		b := newBrowser(t)
+		b.get(r.pub.URL+"/line/x", true)
+		if s := b.status(r, "line"); s.Position != int64(i+1) {
+			t.Fatalf("visitor %d: %+v", i, s)
+		}
+		if b.cookie(r.pub.URL, "wr_receipt_line") == "" {
+			t.Fatalf("visitor %d holds no receipt", i)
+		}
+		bs = append(bs, b)
+	}
+	u, _ := url.Parse(r.pub.URL)
+	stolen := bs[0].cookie(r.pub.URL, "wr_receipt_line")
+	cheat := bs[n]
+	altered := strings.Replace(cheat.cookie(r.pub.URL, "wr_receipt_line"), fmt.Sprintf(".%d.", n+1), ".1.", 1)
+	cheat.jar.SetCookies(u, []*http.Cookie{{Name: "wr_receipt_line", Value: altered, Path: "/"}})
+	time.Sleep(300 * time.Millisecond) // the board reads the line
+
+	srv.Restart()
+	testenv.WaitFor(t, 2*time.Second, "the gateway to notice the loss", func() bool {
+		res, body := r.admin(t, http.MethodGet, "/admin/rooms/line", "")
+		return res.StatusCode == http.StatusOK && strings.Contains(body, `"counters_lost":true`)
+	})
+
+	newcomer := newBrowser(t)
+	newcomer.get(r.pub.URL+"/line/x", true)
+	if s := newcomer.status(r, "line"); s.Position != n+2 {
+		t.Fatalf("a newcomer after the loss: %+v, want behind the %d kept places", s, n+1)
+	}
+	// A thief with visitor 0's receipt (and a wr_id of its own), the
+	// cheat with its receipt altered to ticket 1, and a visitor showing
+	// visitor 0's receipt for another room: none gains a place.
+	thief := newBrowser(t)
+	thief.jar.SetCookies(u, []*http.Cookie{{Name: "wr_receipt_line", Value: stolen, Path: "/"}})
+	thief.get(r.pub.URL+"/line/x", true)
+	for name, b := range map[string]*browser{"thief": thief, "cheat": cheat} {
+		if s := b.status(r, "line"); s.Position <= n+2 {
+			t.Fatalf("the %s got position %d", name, s.Position)
+		}
+	}
+	other := newBrowser(t)
+	other.jar.SetCookies(u, []*http.Cookie{{Name: "wr_receipt_other", Value: stolen, Path: "/"}})
+	other.get(r.pub.URL+"/other/x", true)
+	if s := other.status(r, "other"); s.Position != 1 {
+		t.Fatalf("a receipt shown for another room: %+v", s) // first in an empty room, as anyone
+	}
+	for i := n - 1; i >= 0; i-- {
+		if s := bs[i].status(r, "line"); s.Position != int64(i+1) {
+			t.Fatalf("visitor %d came back to position %d, want %d", i, s.Position, i+1)
+		}
+	}
+	if s := newcomer.status(r, "line"); s.Position != n+2 {
+		t.Fatalf("the newcomer after they came back: %+v", s)
 	}
 }

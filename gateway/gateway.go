@@ -97,6 +97,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 	}
 	g.cookies = newVisitorCookies([]byte(cfg.CookieSecret), cfg.TrustedProxies, log)
 	g.fair.booth = newBooth(g.cookies.key)
+	g.fair.receiptKey = receiptKey(g.cookies.key)
 	g.health = crowd.NewHealth(func(ctx context.Context) error { return g.store.control.Ping(ctx).Err() }, cfg.FailMode, log)
 	g.crowd = visitorShortcuts{
 		gate:    crowd.NewGate(g.store.crowdPool()),

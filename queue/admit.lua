@@ -117,8 +117,16 @@ local abandon_s = c.abandon / 1000
 -- the next paid places go first; a place whose time ran out is dropped.
 local tolls = redis.call("HLEN", K_DUE) > 0
 local kept = {}
+-- Places given back against receipts come first, in ticket order: their
+-- tickets are all below those of anyone who first arrived after the loss.
+local recs = redis.call("ZCARD", K_REC) > 0
 while admitted < limit and skipped + #kept < batch do
-  local v = redis.call("LPOP", K_LINE)
+  local v
+  if recs then
+    local p = redis.call("ZPOPMIN", K_REC)
+    if #p > 0 then v = p[1] else recs = false end
+  end
+  if not v then v = redis.call("LPOP", K_LINE) end
   if not v then break end
   local h = redis.call("HGET", K_VIS, v)
   local due = tolls and redis.call("HGET", K_DUE, v)

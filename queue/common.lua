@@ -12,8 +12,10 @@
 --       8 ses (HASH visitor -> session id of a visitor who entered; beside act)
 --       9 cli (HASH client -> "held:tat:kept", see client_get)
 --       10 due (HASH visitor -> ms by which the toll of their place must be paid)
---       11 the operation's own key, when it has one (join: the spent toll
---          solution; revoke: the revoked session)
+--       11 rec (ZSET visitor -> ticket: places given back against a receipt
+--          of the epoch before, see recovered)
+--       12 the operation's own key, when it has one (join: the spent toll
+--          solution; revoke and confirm: the revoked session)
 -- ARGV: 1 now in ms ("" = Redis TIME)
 --       2..9 the file's values: apm, max, ttl ms, abandon ms, mode, opens ms (0 = none), paused, closed
 --       10 admit window ms, 11 key TTL ms
@@ -27,7 +29,7 @@
 --       OP.. the operation's own arguments
 local K_LINE, K_VIS, K_PRE, K_ACTIVE, K_ST, K_CFG, K_RATE, K_SES =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local K_CLI, K_DUE = KEYS[9], KEYS[10]
+local K_CLI, K_DUE, K_REC = KEYS[9], KEYS[10], KEYS[11]
 local OP = 20
 
 -- Numbers are handed to Redis as strings formatted here, so large
@@ -76,6 +78,14 @@ end
 -- passes still work by their signature alone, so admission counts those
 -- slots as taken until the sessions come back (back counts them: see
 -- confirm.lua) or their passes have expired.
+--
+-- When that caller also made the new epoch (nothing was placed in it yet),
+-- the tickets of the line it last read are kept for their holders: the new
+-- epoch numbers from the old last ticket on, its front starts at the old
+-- front, and for a recovery window (abandon_after + 5 s) a visitor who
+-- shows the gateway's receipt of their old ticket (join: recovered) gets
+-- that ticket back, ahead of everyone who first arrived after the loss
+-- (rlo..rhi: the tickets kept, until recu).
 local EPOCH = ""
 
 local function max_field(f, v)
@@ -84,6 +94,7 @@ end
 
 local function epoch_init(now)
   local ep = redis.call("HGET", K_ST, "ep")
+  local fresh = not ep
   if not ep then
     ep = ARGV[18]
     redis.call("HSET", K_ST, "ep", ep, "ept", I(now))
@@ -96,8 +107,14 @@ local function epoch_init(now)
   if known ~= "" and known ~= ep then
     redis.call("HSETNX", K_ST, "prev", known)
     redis.call("HSETNX", K_ST, "lat", I(now))
-    local act, hold, adm, abd, ref, tol = string.match(ARGV[19], "^(%d+):(%d+):(%d+):(%d+):(%d+):(%d+)$")
+    local act, hold, adm, abd, ref, tol, fr, nx =
+      string.match(ARGV[19], "^(%d+):(%d+):(%d+):(%d+):(%d+):(%d+):(%d+):(%d+)$")
     if act then
+      fr, nx = tonumber(fr), tonumber(nx)
+      if fresh and nx >= fr and fr >= 1 then
+        redis.call("HSET", K_ST, "next", I(nx), "front", I(fr), "rlo", I(fr), "rhi", I(nx),
+          "recu", I(now + tonumber(ARGV[5]) + 5000))
+      end
       max_field("lact", tonumber(act))
       max_field("ladm", tonumber(adm))
       max_field("labd", tonumber(abd))
@@ -352,7 +369,8 @@ end
 -- waiting counts the places that count: a place whose toll is still being
 -- paid (or was not, and waits to be dropped at the front) does not.
 local function waiting()
-  local n = redis.call("LLEN", K_LINE) + redis.call("ZCARD", K_PRE) - redis.call("HLEN", K_DUE)
+  local n = redis.call("LLEN", K_LINE) + redis.call("ZCARD", K_PRE) + redis.call("ZCARD", K_REC)
+    - redis.call("HLEN", K_DUE)
   if n < 0 then n = 0 end
   return n
 end
@@ -401,6 +419,25 @@ local function touch(c, now, keys)
   for _, k in ipairs(keys or KEYS) do redis.call("PEXPIRE", k, ttl) end
 end
 
+-- ahead counts the places given back against receipts whose ticket the
+-- front has passed (their holders came back late): they are next, ahead of
+-- every numbered place, so a ticket t at or behind the front is at
+-- position t - front + 1 + ahead.
+local function ahead(fr)
+  return redis.call("ZCOUNT", K_REC, "-inf", "(" .. I(fr))
+end
+
+-- place_of is the position of ticket t of visitor v.
+local function place_of(v, t)
+  local fr = front()
+  if t < fr then
+    -- a place given back behind the front: by its rank among those
+    local s = redis.call("ZSCORE", K_REC, v)
+    if s then return redis.call("ZCOUNT", K_REC, "-inf", "(" .. I(t)) + 1 end
+  end
+  return t - fr + 1 + ahead(fr)
+end
+
 -- status_of is a visitor's status: {state, ticket, position, waiting, apm,
 -- opens, until, eta rate, gen}; gen counts the line's reshuffles, so a
 -- caller knows which numbering the ticket belongs to.
@@ -418,11 +455,11 @@ local function status_of(c, now, v)
       -- drawn yet. Unknown until the next admission steps number it.
       t, pos = 0, 0
     elseif t > 0 then
-      pos = t - front() + 1
+      pos = place_of(v, t)
     elseif is_open(c, now) then
       -- numbered soon: behind the numbered line, in order of score
       local r = redis.call("ZRANK", K_PRE, v)
-      pos = redis.call("LLEN", K_LINE) + (r or 0) + 1
+      pos = redis.call("LLEN", K_LINE) + redis.call("ZCARD", K_REC) + (r or 0) + 1
     else
       pos = 0
     end

@@ -1,5 +1,5 @@
 -- confirm: ARGV[OP] visitor, ARGV[OP + 1] the session id of a pass the
--- gateway verified, ARGV[OP + 2] that pass's exp (ms); KEYS[11] the
+-- gateway verified, ARGV[OP + 2] that pass's exp (ms); KEYS[12] the
 -- session's revocation record.
 -- A pass never outlives its session: the session ends in act no earlier
 -- than the pass expires, unless it was revoked (then the record says so)
@@ -19,7 +19,7 @@ local now = clock()
 local c = config()
 epoch_init(now)
 local v, sid, exp = ARGV[OP], ARGV[OP + 1], tonumber(ARGV[OP + 2])
-if redis.call("EXISTS", KEYS[11]) == 1 then return {"revoked", EPOCH} end
+if redis.call("EXISTS", KEYS[12]) == 1 then return {"revoked", EPOCH} end
 local e = redis.call("ZSCORE", K_ACTIVE, v)
 if e and tonumber(e) > now then
   local cur = redis.call("HGET", K_SES, v)

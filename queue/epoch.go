@@ -5,6 +5,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,9 +19,29 @@ import (
 
 // knownEpoch is what a Queue knows of a room's epoch: its id, and the
 // record the scripts keep if Redis turns out to hold another one
-// ("active:hold ms:admitted:abandoned:refused:tolls", "" = nothing read).
+// ("active:hold ms:admitted:abandoned:refused:tolls:front", then
+// ":last ticket"; "" = nothing read). The last ticket is the largest this
+// Queue saw, in the figures or handed to a visitor since (the figures are
+// up to a board tick old, and a place given then must be kept too).
 type knownEpoch struct {
 	epoch, lost string
+	last        atomic.Int64
+}
+
+// epochID is the epoch's id, "" when none is known.
+func (k *knownEpoch) epochID() string {
+	if k == nil {
+		return ""
+	}
+	return k.epoch
+}
+
+// record is the record the scripts are given (ARGV[19]).
+func (k *knownEpoch) record() string {
+	if k == nil || k.lost == "" {
+		return ""
+	}
+	return k.lost + ":" + strconv.FormatInt(k.last.Load(), 10)
 }
 
 // lostSessionsLeeway is added to the session TTL to bound how long the
@@ -29,23 +50,32 @@ type knownEpoch struct {
 // more (token.Leeway).
 const lostSessionsLeeway = 30 * time.Second
 
-func (q *Queue) known(room string) knownEpoch {
+func (q *Queue) known(room string) *knownEpoch {
 	if k, ok := q.epochs.Load(room); ok {
-		return *k.(*knownEpoch)
+		return k.(*knownEpoch)
 	}
-	return knownEpoch{}
+	return nil
 }
 
-// learn records the epoch a reply carried. Another epoch than the one
-// known replaces it, and nothing is known of the new one's figures yet.
-func (q *Queue) learn(room, epoch string) {
+// learn records the epoch a reply carried, and a ticket it named. Another
+// epoch than the one known replaces it, and nothing is known of the new
+// one's figures yet.
+func (q *Queue) learn(room, epoch string, ticket int64) {
 	if epoch == "" {
 		return
 	}
 	if k, ok := q.epochs.Load(room); ok && k.(*knownEpoch).epoch == epoch {
-		return
+		k := k.(*knownEpoch)
+		for {
+			last := k.last.Load()
+			if ticket <= last || k.last.CompareAndSwap(last, ticket) {
+				return
+			}
+		}
 	}
-	q.epochs.Store(room, &knownEpoch{epoch: epoch})
+	k := &knownEpoch{epoch: epoch}
+	k.last.Store(ticket)
+	q.epochs.Store(room, k)
 }
 
 // learnFigures records the epoch and the figures read in it.
@@ -58,11 +88,21 @@ func (q *Queue) learnFigures(f Figures) {
 	// not entered yet is lost with the rest (the visitor is placed again).
 	lost := strconv.FormatInt(f.Sessions+f.Held, 10) + ":" + strconv.FormatInt(hold.Milliseconds(), 10) + ":" +
 		strconv.FormatInt(f.AdmittedTotal, 10) + ":" + strconv.FormatInt(f.AbandonedTotal, 10) + ":" +
-		strconv.FormatInt(f.RefusedTotal, 10) + ":" + strconv.FormatInt(f.TollsTotal, 10)
-	if k, ok := q.epochs.Load(f.Room); ok && *k.(*knownEpoch) == (knownEpoch{epoch: f.Epoch, lost: lost}) {
-		return
+		strconv.FormatInt(f.RefusedTotal, 10) + ":" + strconv.FormatInt(f.TollsTotal, 10) + ":" +
+		strconv.FormatInt(f.Front, 10)
+	k := &knownEpoch{epoch: f.Epoch, lost: lost}
+	k.last.Store(f.LastTicket)
+	if old, ok := q.epochs.Load(f.Room); ok {
+		o := old.(*knownEpoch)
+		if o.epoch == f.Epoch {
+			if o.lost == lost {
+				q.learn(f.Room, f.Epoch, f.LastTicket)
+				return
+			}
+			k.last.Store(max(f.LastTicket, o.last.Load()))
+		}
 	}
-	q.epochs.Store(f.Room, &knownEpoch{epoch: f.Epoch, lost: lost})
+	q.epochs.Store(f.Room, k)
 }
 
 // newEpoch is a fresh epoch id: 64 random bits as 16 hex digits. It need
@@ -124,6 +164,6 @@ func (q *Queue) Confirm(ctx context.Context, room Room, visitor, session string,
 	if len(res) < 2 {
 		return "", fmt.Errorf("queue: confirm %s: short reply", room.Name)
 	}
-	q.learn(room.Name, toString(res[1]))
+	q.learn(room.Name, toString(res[1]), 0)
 	return Confirmation(toString(res[0])), nil
 }

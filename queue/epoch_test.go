@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -199,5 +200,90 @@ func TestEpochMadeOnce(t *testing.T) {
 	fb, _ := b.Figures(ctx, []Room{room})
 	if e := fa[0].Epoch; e == "" || st.Epoch != e || st2.Epoch != e || fb[0].Epoch != e || fb[0].Lost != nil || fb[0].Held != 0 {
 		t.Fatalf("epochs: figures %q, joins %q %q, figures %q lost %+v", e, st.Epoch, st2.Epoch, fb[0].Epoch, fb[0].Lost)
+	}
+}
+
+// After a loss, the tickets of the line the gateway last read are kept for
+// their holders through the recovery window: a visitor who shows a
+// receipt of the epoch before gets their ticket back, ahead of everyone
+// who first arrived after the loss, whatever order they come back in; one
+// who comes back after the front passed their ticket is next. A receipt
+// of another epoch, of a ticket given back already, of a ticket that had
+// left the line, or shown after the window gives nothing: the visitor
+// joins at the back.
+func TestReceiptsPlaceAgainInOrder(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	q := New(srv.Client(nil), Config{Prefix: "wr:"})
+	room := Room{Name: "order", AdmitPerMinute: 0, MaxActive: 100, AbandonAfter: time.Minute}
+	v := func(i int) string { return fmt.Sprintf("v%d", i) }
+	for i := range 8 { // tickets 1..8
+		if st, err := q.Join(ctx, room, v(i)); err != nil || st.Ticket != int64(i+1) {
+			t.Fatalf("join %d: %+v %v", i, st, err)
+		}
+	}
+	if adm, err := q.AdmitNext(ctx, room, 2); err != nil || len(adm.Admitted) != 2 {
+		t.Fatalf("admit v0, v1: %+v %v", adm, err)
+	}
+	figs, err := q.Figures(ctx, []Room{room})
+	if err != nil || figs[0].Front != 3 || figs[0].LastTicket != 8 {
+		t.Fatalf("figures before: %+v %v", figs, err)
+	}
+	old := figs[0].Epoch
+	receipt := func(i int) Arrival { return Arrival{Receipt: Receipt{Epoch: old, Ticket: int64(i + 1)}} }
+
+	srv.Restart()
+
+	st, err := q.Join(ctx, room, "new") // first after the loss
+	if err != nil || st.Ticket != 9 || st.Position != 7 {
+		t.Fatalf("a newcomer after the loss: %+v %v (want ticket 9 behind the 6 kept)", st, err)
+	}
+	for _, i := range []int{7, 6, 4, 3} { // v2 and v5 not yet
+		st, err := q.Arrive(ctx, room, v(i), receipt(i))
+		if err != nil || st.State != StateQueued || st.Ticket != int64(i+1) || st.Position != int64(i+1-2) {
+			t.Fatalf("v%d back with its receipt: %+v %v", i, st, err)
+		}
+	}
+	refused := []struct {
+		name, visitor string
+		a             Arrival
+		at            time.Time
+	}{
+		{"another epoch's receipt", "x", Arrival{Receipt: Receipt{Epoch: "0123456789abcdef", Ticket: 3}}, time.Time{}},
+		{"a ticket given back already", "y", receipt(4), time.Time{}},
+		{"a ticket that had left the line", "z", receipt(1), time.Time{}},
+		{"after the recovery window", "w", receipt(2), time.Now().Add(room.AbandonAfter + 6*time.Second)},
+	}
+	for _, r := range refused {
+		st, err := q.arrive(ctx, room, r.visitor, r.a, r.at)
+		if err != nil || st.Ticket <= 9 {
+			t.Fatalf("%s: %+v %v (want a new place at the back)", r.name, st, err)
+		}
+	}
+	adm, err := q.AdmitNext(ctx, room, 3)
+	if err != nil || fmt.Sprint(adm.Admitted) != "[v3 v4 v6]" {
+		t.Fatalf("admitted %v %v, want the kept tickets in order", adm.Admitted, err)
+	}
+	// v5 comes back after the front passed its ticket: it is next.
+	st, err = q.Arrive(ctx, room, v(5), receipt(5))
+	if err != nil || st.Ticket != 6 || st.Position != 1 {
+		t.Fatalf("v5 back late: %+v %v", st, err)
+	}
+	if st, _ := q.Status(ctx, room, v(7)); st.Position != 2 {
+		t.Fatalf("v7 behind v5: %+v", st)
+	}
+	if st, _ := q.Status(ctx, room, "new"); st.Position != 3 {
+		t.Fatalf("the newcomer behind them: %+v", st)
+	}
+	figs, _ = q.Figures(ctx, []Room{room})
+	if f := figs[0]; f.Ahead != 1 || f.Recovered != 5 || f.Waiting != 2+1+4 {
+		t.Fatalf("figures: ahead %d recovered %d waiting %d", f.Ahead, f.Recovered, f.Waiting)
+	}
+	adm, _ = q.AdmitNext(ctx, room, 100)
+	if fmt.Sprint(adm.Admitted) != "[v5 v7 new x y z w]" {
+		t.Fatalf("admitted %v", adm.Admitted)
+	}
+	// A receipt shown again once its place was used gives nothing.
+	if st, _ := q.Arrive(ctx, room, v(3), receipt(3)); st.State != StateAdmitted {
+		t.Fatalf("v3 again: %+v", st)
 	}
 }

@@ -4,7 +4,9 @@
 --  cpm, chd, toll, toll difficulty, bind, refused_total, tolls_total,
 --  epoch, epoch start ms, previous epoch ("" = none known), when its loss was
 --  noticed ms, its last totals known: admitted, abandoned, refused, tolls,
---  active, and the slots still held for its sessions, entered sessions}.
+--  active, and the slots still held for its sessions, entered sessions,
+--  last ticket, places given back behind the front (ahead), places given
+--  back against receipts}.
 local now = clock()
 local c = config()
 epoch_init(now)
@@ -15,4 +17,4 @@ return {room_state(c, now), waiting(), active_count(now), stnum("adm"), stnum("a
   c.cpm, c.chd, flag(c.toll), c.tolld, flag(c.bind), stnum("refused"), stnum("tolls"),
   EPOCH, stnum("ept"), redis.call("HGET", K_ST, "prev") or "", stnum("lat"),
   stnum("ladm"), stnum("labd"), stnum("lref"), stnum("ltol"), stnum("lact"), held(now),
-  redis.call("HLEN", K_SES)}
+  redis.call("HLEN", K_SES), stnum("next"), ahead(front()), stnum("recovered")}

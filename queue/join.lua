@@ -1,8 +1,9 @@
 -- join: ARGV[OP] visitor, ARGV[OP + 1] random pre-queue score in [0, 2^52),
 -- ARGV[OP + 2] the visitor's client (network; "" = not counted),
 -- ARGV[OP + 3] the challenge of the verified toll solution the visitor
--- brings ("" = none), spent in the hash KEYS[11], which is kept ARGV[OP + 4]
--- ms (past the challenge's expiry).
+-- brings ("" = none), spent in the hash KEYS[12], which is kept ARGV[OP + 4]
+-- ms (past the challenge's expiry), ARGV[OP + 5] the ticket of a receipt
+-- the gateway verified ("0" = none), ARGV[OP + 6] that receipt's epoch.
 -- Idempotent: a visitor already waiting keeps their place (the call is a
 -- heartbeat); one already admitted stays admitted. Only a new place is
 -- counted against the client's limits and, in a room with a toll, costs
@@ -20,10 +21,10 @@ local sec = math.floor(now / 1000)
 -- spend records the verified solution as spent; false when there is none,
 -- or it was spent before.
 local function spend()
-  if ARGV[OP + 3] == "" or redis.call("HSETNX", KEYS[11], ARGV[OP + 3], "1") == 0 then
+  if ARGV[OP + 3] == "" or redis.call("HSETNX", KEYS[12], ARGV[OP + 3], "1") == 0 then
     return false
   end
-  redis.call("PEXPIRE", KEYS[11], ARGV[OP + 4])
+  redis.call("PEXPIRE", KEYS[12], ARGV[OP + 4])
   redis.call("HINCRBY", K_ST, "tolls", 1)
   return true
 end
@@ -47,6 +48,23 @@ end
 local e = redis.call("ZSCORE", K_ACTIVE, v)
 if e and tonumber(e) > now then
   return visitor_status(c, now, v)
+end
+
+-- A receipt of the epoch before, within the recovery window, of a ticket
+-- kept for its holder and not given back before: that ticket again, ahead
+-- of everyone who first arrived after the loss. The holder had a place:
+-- no limit and no toll apply. Any other receipt gives nothing.
+local rt = tonumber(ARGV[OP + 5] or "0") or 0
+if rt > 0 then
+  local r = redis.call("HMGET", K_ST, "prev", "recu", "rlo", "rhi")
+  if r[1] == ARGV[OP + 6] and tonumber(r[2] or "0") > now and rt >= tonumber(r[3] or "0")
+    and rt <= tonumber(r[4] or "-1") and redis.call("HSETNX", K_ST, "r" .. I(rt), v) == 1 then
+    redis.call("HSET", K_VIS, v, vis(rt, sec, ""))
+    redis.call("ZADD", K_REC, I(rt), v)
+    redis.call("HINCRBY", K_ST, "recovered", 1)
+    touch(c, now, {K_VIS, K_ST, K_REC})
+    return visitor_status(c, now, v)
+  end
 end
 
 -- A new place (or an admission at once). The client's limits first: a
@@ -113,7 +131,8 @@ local w = redis.call("RPUSH", K_LINE, v) - redis.call("HLEN", K_DUE)
 redis.call("HSET", K_VIS, v, vis(t, sec, client))
 written[#written + 1] = K_LINE
 touch(c, now, written)
-local pos = t - tonumber(st[2] or "1") + 1
+local fr = tonumber(st[2] or "1")
+local pos = t - fr + 1 + ahead(fr)
 local rate = eta_rate_of(c, now, st[4], st[5], st[6])
 if w < 0 then w = 0 end
 if not paid then

@@ -77,7 +77,7 @@ func (q *Queue) keys(room string) []string {
 	k := []string{
 		q.key(room, "line"), q.key(room, "vis"), q.key(room, "pre"), q.key(room, "act"),
 		q.key(room, "st"), q.key(room, "cfg"), q.key(room, "rate"), q.key(room, "ses"),
-		q.key(room, "cli"), q.key(room, "due"),
+		q.key(room, "cli"), q.key(room, "due"), q.key(room, "rec"),
 	}
 	q.roomKeys.Store(room, k)
 	return k
@@ -118,7 +118,7 @@ func (q *Queue) roomArgs(r Room, at time.Time) []any {
 		string(mode), opens, flag(r.Paused), flag(r.Closed),
 		q.cfg.AdmitWindow.Milliseconds(), q.cfg.KeyTTL.Milliseconds(),
 		r.ClientPlacesPerMinute, r.ClientPlacesHeld, flag(r.Toll), tollMillis(r.TollSeconds), flag(r.BindNetwork),
-		known.epoch, newEpoch(), known.lost,
+		known.epochID(), newEpoch(), known.record(),
 	}
 }
 
@@ -208,7 +208,7 @@ func (q *Queue) parseStatus(room string, res []any) (Status, error) {
 	s.Reason = toString(res[9])
 	s.TollSeconds = float64(toInt(res[10])) / 1000
 	s.Epoch = toString(res[11])
-	q.learn(room, s.Epoch)
+	q.learn(room, s.Epoch, s.Ticket)
 	switch s.State {
 	case StateLimited:
 		s.RetryAt, s.Until = s.Until, time.Time{}

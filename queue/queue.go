@@ -161,6 +161,20 @@ type Arrival struct {
 	// It is spent by the join that uses it (once, ever, until TollUntil).
 	Toll      string
 	TollUntil time.Time
+	// Receipt is what a receipt the gateway verified says of the visitor's
+	// place before Redis forgot the room (zero: none). Within the recovery
+	// window after the loss that epoch's tickets are kept for their
+	// holders: a visitor who shows one, once, gets that ticket back, ahead
+	// of everyone who first arrived after the loss.
+	Receipt Receipt
+}
+
+// Receipt is a visitor's place in a room's line: the line epoch and the
+// ticket. The gateway signs it for the visitor (see gateway), so the queue
+// trusts what it is given.
+type Receipt struct {
+	Epoch  string
+	Ticket int64
 }
 
 // Figures are a room's shared numbers, cheap to read every tick.
@@ -219,6 +233,16 @@ type Figures struct {
 	// visitors holding a pass); the rest were admitted and have not come
 	// in yet.
 	Sessions int64
+	// LastTicket is the last ticket handed out.
+	LastTicket int64
+	// Ahead counts the places given back against receipts (Arrival.Receipt)
+	// whose ticket the front had passed when their holder came back: they
+	// are admitted next, so a queued visitor's position is
+	// Ticket - Front + 1 + Ahead. 0 outside a recovery.
+	Ahead int64
+	// Recovered counts the places given back against receipts in this
+	// epoch.
+	Recovered int64
 }
 
 // LostEpoch is what a room held before Redis forgot it, as last read (at
@@ -360,7 +384,8 @@ func (q *Queue) joinArgs(room Room, visitor string, a Arrival, at time.Time) ([]
 			keep = d.Milliseconds()
 		}
 	}
-	return keys, append(q.roomArgs(room, at), visitor, randomScore(), a.Client, a.Toll, keep)
+	return keys, append(q.roomArgs(room, at), visitor, randomScore(), a.Client, a.Toll, keep,
+		a.Receipt.Ticket, a.Receipt.Epoch)
 }
 
 // Status returns the visitor's status and records a heartbeat.
@@ -489,7 +514,7 @@ func (q *Queue) admit(ctx context.Context, room Room, manual int, at time.Time) 
 	}
 	a := Admission{Skipped: int(toInt(res[0]))}
 	if len(res) > 2 {
-		q.learn(room.Name, toString(res[2]))
+		q.learn(room.Name, toString(res[2]), 0)
 	}
 	if len(res) > 3 {
 		a.Admitted = make([]string, 0, len(res)-3)
@@ -664,7 +689,7 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 		if err != nil {
 			return nil, fmt.Errorf("queue: figures %s: %w", rooms[i].Name, err)
 		}
-		if len(res) < 36 {
+		if len(res) < 39 {
 			return nil, fmt.Errorf("queue: figures %s: short reply", rooms[i].Name)
 		}
 		r := rooms[i]
@@ -704,6 +729,9 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 			EpochSince:        fromMillis(toInt(res[26])),
 			Held:              toInt(res[34]),
 			Sessions:          toInt(res[35]),
+			LastTicket:        toInt(res[36]),
+			Ahead:             toInt(res[37]),
+			Recovered:         toInt(res[38]),
 		}
 		if prev := toString(res[27]); prev != "" {
 			out[i].Lost = &LostEpoch{

@@ -260,6 +260,9 @@ type RoomJSON struct {
 	CountersLost   bool       `json:"counters_lost"`
 	Lost           *LostJSON  `json:"lost"`
 	HeldSlots      int64      `json:"held_slots"`
+	// Recovered counts the places given back against receipts of the
+	// lost epoch.
+	Recovered int64 `json:"recovered"`
 }
 
 // LostJSON is what a room held before Redis forgot it, as the gateways
@@ -289,7 +292,7 @@ func roomJSON(f queue.Figures) RoomJSON {
 		Toll: c.Toll, TollSeconds: c.TollSeconds, BindPassToNetwork: c.BindNetwork,
 		RefusedTotal: f.RefusedTotal, TollsPaidTotal: f.TollsTotal,
 
-		Epoch: f.Epoch, HeldSlots: f.Held,
+		Epoch: f.Epoch, HeldSlots: f.Held, Recovered: f.Recovered,
 	}
 	if !f.EpochSince.IsZero() {
 		t := f.EpochSince.UTC()

@@ -63,7 +63,7 @@ const (
 // plane: the crowd cannot hold them up).
 type Line interface {
 	Status(ctx context.Context, room queue.Room, visitor string) (queue.Status, error)
-	Join(ctx context.Context, room queue.Room, visitor string) (queue.Status, error)
+	Arrive(ctx context.Context, room queue.Room, visitor string, a queue.Arrival) (queue.Status, error)
 	HeartbeatUnknown(ctx context.Context, room string, visitors []string) ([]string, error)
 }
 
@@ -158,6 +158,10 @@ type wsConn struct {
 	// unheard: the line did not hold the visitor at the last heartbeat
 	// (see forget).
 	unheard atomic.Bool
+	// carry is the place this socket was told before Redis forgot the
+	// room (its epoch and ticket): the lookup shows it as the visitor's
+	// receipt, so they get that ticket back (nil: none).
+	carry atomic.Pointer[queue.Receipt]
 
 	// tick-owned
 	// gen is the room's reshuffle count (Figures.Reshuffles) that ticket
@@ -233,7 +237,7 @@ func (h *Hub) Unreserve(visitor string) {
 // askers then look the visitor up. The first push is sent at once. On a
 // failed upgrade the slot is given back and the error returned (the
 // upgrader has answered the request).
-func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, room queue.Room, visitor string, st queue.Status, known bool) error {
+func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, hdr http.Header, room queue.Room, visitor string, st queue.Status, known bool) error {
 	gen := st.Reshuffles // the numbering st.Ticket belongs to
 	sj := board.Of(st)
 	if !known {
@@ -243,7 +247,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, room queue.Room, vi
 			sj = board.Room(f)
 		}
 	}
-	ws, err := h.up.Upgrade(w, r, nil)
+	ws, err := h.up.Upgrade(w, r, hdr)
 	if err != nil {
 		h.Unreserve(visitor)
 		return err
@@ -539,6 +543,9 @@ func (h *Hub) adopt(c *wsConn, f queue.Figures, now time.Time) bool {
 		// Say at once that there is no position, and look the visitor
 		// up: the lookup puts them back in line (at the back: nothing
 		// says where they stood).
+		if c.epoch != f.Epoch && c.ticket > 0 {
+			c.carry.Store(&queue.Receipt{Epoch: c.epoch, Ticket: c.ticket})
+		}
 		c.epoch, c.gen, c.ticket, c.lastPos = f.Epoch, f.Reshuffles, 0, 0
 		c.unknown, c.lastAsk, c.lastSent, c.promised = true, time.Time{}, time.Time{}, board.Told{}
 		c.found.Store(nil)
@@ -597,7 +604,7 @@ func (h *Hub) place(c *wsConn, f queue.Figures, now time.Time) int64 {
 		}
 		pos = c.lastPos
 	default:
-		pos = c.ticket - f.Front + 1
+		pos = c.ticket - f.Front + 1 + f.Ahead
 	}
 	if c.lastPos > 0 && (pos > c.lastPos || pos <= 0) {
 		pos = c.lastPos // never tell a visitor they moved back
@@ -674,8 +681,14 @@ func (h *Hub) asker(ctx context.Context) {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		st, err := h.cfg.Line.Status(sctx, c.room, c.visitor)
 		if err == nil && st.State == queue.StateNone {
-			// Skipped at the front (or the admission lapsed): back in line.
-			st, err = h.cfg.Line.Join(sctx, c.room, c.visitor)
+			// Skipped at the front (or the admission lapsed, or Redis
+			// forgot the line): back in line — at the ticket this socket
+			// was told before the loss, when Redis keeps it for them.
+			var a queue.Arrival
+			if r := c.carry.Swap(nil); r != nil {
+				a.Receipt = *r
+			}
+			st, err = h.cfg.Line.Arrive(sctx, c.room, c.visitor, a)
 		}
 		cancel()
 		if err != nil {
