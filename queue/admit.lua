@@ -118,14 +118,17 @@ local abandon_s = c.abandon / 1000
 local tolls = redis.call("HLEN", K_DUE) > 0
 local kept = {}
 -- Places given back against receipts come first, in ticket order: their
--- tickets are all below those of anyone who first arrived after the loss.
+-- tickets are all below those of anyone who first arrived after the loss,
+-- who wait for the recovery's grace to end (see epoch_init).
 local recs = redis.call("ZCARD", K_REC) > 0
+local grace = tonumber(redis.call("HGET", K_ST, "rgr") or "0") > now
 while admitted < limit and skipped + #kept < batch do
   local v
   if recs then
     local p = redis.call("ZPOPMIN", K_REC)
     if #p > 0 then v = p[1] else recs = false end
   end
+  if not v and grace then break end
   if not v then v = redis.call("LPOP", K_LINE) end
   if not v then break end
   local h = redis.call("HGET", K_VIS, v)

@@ -85,8 +85,12 @@ end
 -- front, and for a recovery window (abandon_after + 5 s) a visitor who
 -- shows the gateway's receipt of their old ticket (join: recovered) gets
 -- that ticket back, ahead of everyone who first arrived after the loss
--- (rlo..rhi: the tickets kept, until recu).
+-- (rlo..rhi: the tickets kept, until recu). For the first RECOVERY_GRACE
+-- ms (until rgr) admission takes only places given back, so the holders a
+-- socket or a poll brings back within seconds are not overtaken by
+-- newcomers; a holder who comes back later goes next (see ahead).
 local EPOCH = ""
+local RECOVERY_GRACE = 5000
 
 local function max_field(f, v)
   if tonumber(redis.call("HGET", K_ST, f) or "0") < v then redis.call("HSET", K_ST, f, I(v)) end
@@ -113,7 +117,7 @@ local function epoch_init(now)
       fr, nx = tonumber(fr), tonumber(nx)
       if fresh and nx >= fr and fr >= 1 then
         redis.call("HSET", K_ST, "next", I(nx), "front", I(fr), "rlo", I(fr), "rhi", I(nx),
-          "recu", I(now + tonumber(ARGV[5]) + 5000))
+          "recu", I(now + tonumber(ARGV[5]) + 5000), "rgr", I(now + RECOVERY_GRACE))
       end
       max_field("lact", tonumber(act))
       max_field("ladm", tonumber(adm))

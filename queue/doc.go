@@ -31,6 +31,7 @@
 //	cfg   HASH  the operator's live changes (win over the file's values)
 //	rate  HASH  ring of 60 per-second admission counts (the achieved rate)
 //	ses   HASH  visitor -> session id, for visitors who entered (beside act)
+//	rec   ZSET  visitor -> ticket: places given back against receipts after a loss
 //	rev:<sid>  STRING  a revoked session, kept until its last pass expires
 //
 // Places are dense ticket numbers handed out in arrival order, and visitors
@@ -83,7 +84,13 @@
 // sessions that were live (Figures.Held) until their passes have expired.
 // Confirm brings a session back when its live pass is shown, into one of
 // those slots; Heartbeat's callers learn (HeartbeatUnknown) which visitors
-// the line does not hold, to place them again. See docs/operating.md.
+// the line does not hold, to place them again. When the script that finds
+// the loss also makes the new epoch, the old line's tickets (from the
+// front it read to the last ticket it saw) are kept for a recovery window:
+// a join with a receipt of one of them (Arrival.Receipt, which the gateway
+// signs) gets that ticket back, once, in rec, ahead of every newcomer;
+// positions count those given back behind the front (Figures.Ahead). See
+// docs/operating.md.
 //
 // # Pre-queue and random mode
 //

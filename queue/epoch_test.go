@@ -278,9 +278,14 @@ func TestReceiptsPlaceAgainInOrder(t *testing.T) {
 	if f := figs[0]; f.Ahead != 1 || f.Recovered != 5 || f.Waiting != 2+1+4 {
 		t.Fatalf("figures: ahead %d recovered %d waiting %d", f.Ahead, f.Recovered, f.Waiting)
 	}
+	// For the recovery's grace only places given back are admitted.
 	adm, _ = q.AdmitNext(ctx, room, 100)
-	if fmt.Sprint(adm.Admitted) != "[v5 v7 new x y z w]" {
-		t.Fatalf("admitted %v", adm.Admitted)
+	if fmt.Sprint(adm.Admitted) != "[v5 v7]" {
+		t.Fatalf("admitted %v during the grace", adm.Admitted)
+	}
+	adm, _ = q.admit(ctx, room, 100, time.Now().Add(6*time.Second))
+	if fmt.Sprint(adm.Admitted) != "[new x y z w]" {
+		t.Fatalf("admitted %v after the grace", adm.Admitted)
 	}
 	// A receipt shown again once its place was used gives nothing.
 	if st, _ := q.Arrive(ctx, room, v(3), receipt(3)); st.State != StateAdmitted {

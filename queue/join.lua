@@ -85,10 +85,13 @@ end
 local open = is_open(c, now)
 local st = redis.call("HMGET", K_ST, "shuf", "front", "gen", "ar", "as", "at")
 local pending = st[1] == "1" or redis.call("ZCARD", K_PRE) > 0
+-- places given back after a loss wait ahead, and for the recovery's grace
+-- their holders may still come back: nobody is let in past them
+local recovering = redis.call("ZCARD", K_REC) > 0 or tonumber(redis.call("HGET", K_ST, "rgr") or "0") > now
 
 -- Paid up, nobody waiting, room open and below max_active, rate allows
 -- one: in now.
-if paid and open and not pending and not c.paused and not c.closed and redis.call("LLEN", K_LINE) == 0 then
+if paid and open and not pending and not recovering and not c.paused and not c.closed and redis.call("LLEN", K_LINE) == 0 then
   local n, tat, T = tokens(c, now)
   -- (slots held for the sessions of an earlier epoch count as taken)
   if n >= 1 and active_count(now) + held(now) < c.max then
