@@ -160,7 +160,7 @@ func rowOf(t *testing.T, table, name string) row {
 // constants, and the Waitroom-* header names in the reference with every
 // one the source spells.
 func TestReferenceNames(t *testing.T) {
-	sameSet(t, "cookies", firstTicks(t, checked(t, "cookies")), []string{gateway.CookieVisitor, token.CookieName("<room>")})
+	sameSet(t, "cookies", firstTicks(t, checked(t, "cookies")), []string{gateway.CookieVisitor, token.CookieName("<room>"), gateway.ReceiptCookie("<room>")})
 
 	clientHeaders := map[string]bool{}
 	for _, r := range checked(t, "client headers") {

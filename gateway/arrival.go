@@ -92,7 +92,7 @@ func passNetwork(r *http.Request, vc visitorCookies) string {
 // solution when the request carries a good one for this visitor and room
 // (a bad one is ignored: the visitor is asked to pay again).
 func (g *Gateway) arrival(r *http.Request, room queue.Room, visitor string, now time.Time) queue.Arrival {
-	a := queue.Arrival{Client: g.cookies.client(r)}
+	a := queue.Arrival{Client: g.cookies.client(r), Receipt: g.readReceipt(r, room.Name, visitor)}
 	s := r.Header.Get(HeaderToll)
 	if s == "" && r.URL.Path == statusPath {
 		s = r.URL.Query().Get("toll")
@@ -108,8 +108,9 @@ func (g *Gateway) arrival(r *http.Request, room queue.Room, visitor string, now 
 
 // fairness is the gateway's part in keeping scripts from grabbing places.
 type fairness struct {
-	booth     *toll.Booth
-	proxyHint sync.Once // the log line about a proxy counted as one client
+	booth      *toll.Booth
+	receiptKey []byte    // signs place receipts (receipt.go)
+	proxyHint  sync.Once // the log line about a proxy counted as one client
 }
 
 // refused is the status document of a join the room did not grant: the

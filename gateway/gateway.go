@@ -97,6 +97,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 	}
 	g.cookies = newVisitorCookies([]byte(cfg.CookieSecret), cfg.TrustedProxies, log)
 	g.fair.booth = newBooth(g.cookies.key)
+	g.fair.receiptKey = receiptKey(g.cookies.key)
 	g.health = crowd.NewHealth(func(ctx context.Context) error { return g.store.control.Ping(ctx).Err() }, cfg.FailMode, log)
 	g.crowd = visitorShortcuts{
 		gate:    crowd.NewGate(g.store.crowdPool()),
@@ -108,9 +109,10 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Gateway, error) 
 		VisitorCookie: g.cookies.encode, Log: log,
 	})
 	g.board = board.New(g.store.q, rooms, g.health, log)
+	g.board.OnForgot(g.forgot)
 	g.hub = hub.New(hub.Config{
 		Line: g.store.q, Board: g.board, Health: g.health,
-		Told: g.crowd.hints.Add, SameOrigin: g.cookies.sameOrigin,
+		Told: g.crowd.hints.Add, Unknown: g.crowd.tickets.Forget, SameOrigin: g.cookies.sameOrigin,
 		MaxSocketsPerVisitor: cfg.MaxSocketsPerVisitor, Log: log,
 	})
 	g.metrics = newMetrics(g.board, g.hub, g.health)
@@ -310,6 +312,23 @@ func (g *Gateway) admitLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// forgot is told by the board that Redis forgot a room (its line epoch
+// changed: a restart without persistence, a failover to a replica that
+// had not caught up). From now on nothing this instance remembers of the
+// room's visitors is shown: the hub drops every socket's position and
+// looks the visitors up again (putting them back in line), status polls
+// are no longer answered from the ticket book (its tickets carry the
+// epoch) nor from admission hints, and every cached pass of the room
+// confirms its session on its next request, so live sessions come back.
+func (g *Gateway) forgot(prev string, f queue.Figures) {
+	now := time.Now()
+	g.crowd.hints.Forget(f.Room, now)
+	g.desk.RecheckRoom(f.Room, now)
+	g.metrics.epochChanges.WithLabelValues(f.Room).Inc()
+	g.log.Warn().Str("room", f.Room).Str("epoch", f.Epoch).Str("previous_epoch", prev).Int64("held_slots", f.Held).
+		Msg("redis forgot the room's line (a new line epoch): visitors are placed again as they come back")
 }
 
 // admitWindow is how long an admitted visitor has to come in (the queue's

@@ -34,6 +34,9 @@ type metrics struct {
 	admissionsHeard *prometheus.CounterVec
 	// tollsAsked counts the toll challenges this instance handed out.
 	tollsAsked *prometheus.CounterVec
+	// epochChanges counts the times this instance found Redis had
+	// forgotten a room (a new line epoch).
+	epochChanges *prometheus.CounterVec
 }
 
 func newMetrics(b *board.Board, h *hub.Hub, health *crowd.Health) *metrics {
@@ -61,6 +64,9 @@ func newMetrics(b *board.Board, h *hub.Hub, health *crowd.Health) *metrics {
 		tollsAsked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "waitroom_toll_challenges_total", Help: "Toll challenges this instance handed to visitors asking for a new place.",
 		}, []string{"room"}),
+		epochChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waitroom_line_epoch_changes_total", Help: "Times this instance found that Redis had forgotten a room's line (a new line epoch: a restart without persistence, a failover to a replica that had not caught up).",
+		}, []string{"room"}),
 		admissionsHeard: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "waitroom_admissions_heard_total", Help: "Visitors admitted by another instance's admission step, as this instance heard on the admitted channel (their sockets here are told at once).",
 		}, []string{"room"}),
@@ -75,7 +81,7 @@ func newMetrics(b *board.Board, h *hub.Hub, health *crowd.Health) *metrics {
 		Name: "waitroom_busy_total", Help: "Visitors answered at once without a Redis lookup because the crowd gate was full or Redis slow: kind=join (a protected request, queue page or 429 without a position) or kind=status (a status poll, 429 busy).",
 	}, []string{"kind"})
 	m.busyJoin, m.busyStatus = busy.WithLabelValues("join"), busy.WithLabelValues("status")
-	m.reg.MustRegister(responses, busy, m.joins, m.proxyDuration, m.originErrors, m.passRejections, m.failClosed, m.revokes, m.admissionsHeard, m.tollsAsked,
+	m.reg.MustRegister(responses, busy, m.joins, m.proxyDuration, m.originErrors, m.passRejections, m.failClosed, m.revokes, m.admissionsHeard, m.tollsAsked, m.epochChanges,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "waitroom_websockets", Help: "Open visitor WebSockets on this instance."},
 			func() float64 { return float64(h.Count()) }),

@@ -132,6 +132,7 @@ func (g *Gateway) serveProtected(w http.ResponseWriter, r *http.Request, room qu
 		sj := g.refused(r, room, visitor, st, now)
 		g.queued(w, r, sj, retryAfter(sj))
 	default:
+		g.setReceipt(w, r, visitor, st, now)
 		sj := g.crowd.tickets.Tell(room.Name, visitor, board.Of(st), now)
 		g.queued(w, r, sj, retryAfter(sj))
 	}

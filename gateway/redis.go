@@ -57,7 +57,7 @@ func openStore(ctx context.Context, cfg Config, log zerolog.Logger) (*store, err
 		s.control = s.controlClient(s.crowd, log)
 	}
 	s.q = queue.New(s.control, queue.Config{Prefix: cfg.RedisPrefix})
-	s.crowdQ = queue.New(s.crowd, queue.Config{Prefix: cfg.RedisPrefix})
+	s.crowdQ = s.q.On(s.crowd) // one knowledge of the rooms' line epochs
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := s.control.Ping(pctx).Err(); err != nil {

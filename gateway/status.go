@@ -33,7 +33,8 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if known {
-		if sj, ok := g.localStatus(room, visitor, time.Now()); ok {
+		if sj, epoch, ok := g.localStatus(room, visitor, time.Now()); ok {
+			g.refreshReceipt(w.Header(), r, room.Name, visitor, epoch, sj.Ticket, time.Now())
 			w.Header().Set("Waitroom-State", sj.State)
 			writeJSON(w, http.StatusOK, sj)
 			return
@@ -68,6 +69,7 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 	if st.State == queue.StateAdmitted {
 		g.crowd.hints.Add(room.Name, visitor, st.Until, now)
 	}
+	g.setReceipt(w, r, visitor, st, now)
 	writeJSON(w, http.StatusOK, g.crowd.tickets.Tell(room.Name, visitor, board.Of(st), now))
 }
 
@@ -102,25 +104,25 @@ func (g *Gateway) lookup(ctx context.Context, r *http.Request, room queue.Room, 
 // board's figures are fresh, so the position is Ticket - Front + 1 exactly
 // as the hub computes it for sockets (and, like a socket's, at most a tick
 // behind the queue). The poll still counts as a heartbeat: it is owed on
-// the room's next batched one.
-func (g *Gateway) localStatus(room queue.Room, visitor string, now time.Time) (web.Status, bool) {
+// the room's next batched one. epoch is the line epoch of the ticket told.
+func (g *Gateway) localStatus(room queue.Room, visitor string, now time.Time) (sj web.Status, epoch string, ok bool) {
 	f, fresh := g.board.Fresh(room.Name, now)
 	if g.crowd.hints.Has(room.Name, visitor, now) {
 		if !fresh {
 			f, _ = g.board.Room(room.Name)
 			f.Room = room.Name
 		}
-		return board.Admitted(f), true
+		return board.Admitted(f), "", true
 	}
 	if !fresh || f.State != queue.StateQueued {
-		return web.Status{}, false
+		return web.Status{}, "", false
 	}
-	t, ok := g.crowd.tickets.Get(room.Name, visitor, f.Reshuffles, now)
+	t, ok := g.crowd.tickets.Get(room.Name, visitor, f.Reshuffles, f.Epoch, now)
 	if !ok || t < f.Front {
-		return web.Status{}, false // not known, or the front passed them: ask Redis
+		return web.Status{}, "", false // not known, or the front passed them: ask Redis
 	}
 	g.hub.StillThere(room.Name, visitor)
-	return g.crowd.tickets.Tell(room.Name, visitor, board.Queued(f, t-f.Front+1, t), now), true
+	return g.crowd.tickets.Tell(room.Name, visitor, board.Queued(f, t-f.Front+1+f.Ahead, t), now), f.Epoch, true
 }
 
 // busyAPI answers a status request the crowd gate turned away: 429 with

@@ -58,7 +58,11 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 			g.health.Failed(err)
 		}
 	}
-	if err := g.hub.Accept(w, r, room, visitor, st, looked); err != nil {
+	hdr := http.Header{}
+	if looked && st.State == queue.StateQueued {
+		g.refreshReceipt(hdr, r, room.Name, visitor, st.Epoch, st.Ticket, time.Now())
+	}
+	if err := g.hub.Accept(w, r, hdr, room, visitor, st, looked); err != nil {
 		g.reqLog(r).Debug().Err(err).Msg("websocket upgrade")
 	}
 }

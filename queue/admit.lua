@@ -1,8 +1,10 @@
 -- admit: ARGV[OP] manual count (0 = admit by rate), ARGV[OP + 1] shuffle seed in
 -- [1, 2^31-2], ARGV[OP + 2] batch size (visitors moved or numbered per call).
--- Reply: {admitted ids..., skipped} as {skipped, moved, id, id, ...}.
+-- Reply: {skipped, moved, epoch, id, id, ...}: abandoned visitors skipped,
+-- visitors moved or numbered, the line epoch, the visitors admitted.
 local now = clock()
 local c = config()
+epoch_init(now)
 local manual = tonumber(ARGV[OP])
 local batch = tonumber(ARGV[OP + 2])
 local sec = math.floor(now / 1000)
@@ -51,10 +53,10 @@ if redis.call("HGET", K_ST, "shuf") == "1" then
   end
   if redis.call("LLEN", K_LINE) == 0 then redis.call("HDEL", K_ST, "shuf") end
   touch(c, now)
-  return {0, moved}
+  return {0, moved, EPOCH}
 end
 
-if not is_open(c, now) then return {0, 0} end
+if not is_open(c, now) then return {0, 0, EPOCH} end
 
 -- 2. After opening, the pre-queue set is numbered in score order, one batch
 -- per call, behind whoever is already numbered.
@@ -94,9 +96,10 @@ end
 -- 3. Admission from the front, in ticket order.
 if c.closed or (c.paused and manual == 0) then
   if numbered > 0 then touch(c, now) end
-  return {0, numbered}
+  return {0, numbered, EPOCH}
 end
-local free = c.max - active_count(now)
+-- (slots held for the sessions of an earlier epoch count as taken)
+local free = c.max - active_count(now) - held(now)
 local limit, tat, T
 if manual > 0 then
   limit = manual
@@ -106,7 +109,7 @@ end
 if free < limit then limit = free end
 if limit > 10000 then limit = 10000 end
 
-local out = {0, numbered}
+local out = {0, numbered, EPOCH}
 local admitted, skipped, last = 0, 0, nil
 local until_ = I(now + tonumber(ARGV[10]))
 local abandon_s = c.abandon / 1000
@@ -114,8 +117,19 @@ local abandon_s = c.abandon / 1000
 -- the next paid places go first; a place whose time ran out is dropped.
 local tolls = redis.call("HLEN", K_DUE) > 0
 local kept = {}
+-- Places given back against receipts come first, in ticket order: their
+-- tickets are all below those of anyone who first arrived after the loss,
+-- who wait for the recovery's grace to end (see epoch_init).
+local recs = redis.call("ZCARD", K_REC) > 0
+local grace = tonumber(redis.call("HGET", K_ST, "rgr") or "0") > now
 while admitted < limit and skipped + #kept < batch do
-  local v = redis.call("LPOP", K_LINE)
+  local v
+  if recs then
+    local p = redis.call("ZPOPMIN", K_REC)
+    if #p > 0 then v = p[1] else recs = false end
+  end
+  if not v and grace then break end
+  if not v then v = redis.call("LPOP", K_LINE) end
   if not v then break end
   local h = redis.call("HGET", K_VIS, v)
   local due = tolls and redis.call("HGET", K_DUE, v)

@@ -12,19 +12,25 @@
 --       8 ses (HASH visitor -> session id of a visitor who entered; beside act)
 --       9 cli (HASH client -> "held:tat:kept", see client_get)
 --       10 due (HASH visitor -> ms by which the toll of their place must be paid)
---       11 the operation's own key, when it has one (join: the spent toll
---          solution; revoke: the revoked session)
+--       11 rec (ZSET visitor -> ticket: places given back against a receipt
+--          of the epoch before, see recovered)
+--       12 the operation's own key, when it has one (join: the spent toll
+--          solution; revoke and confirm: the revoked session)
 -- ARGV: 1 now in ms ("" = Redis TIME)
 --       2..9 the file's values: apm, max, ttl ms, abandon ms, mode, opens ms (0 = none), paused, closed
 --       10 admit window ms, 11 key TTL ms
 --       12..16 the file's values: places per client per minute (0 = no limit),
 --       places held per client (0 = no limit), toll (1 on), toll difficulty,
 --       bind passes to the client's network (1 on)
+--       17 the line epoch the caller knows ("" = none yet), 18 a fresh random
+--       epoch, used when the room has none, 19 what the caller last read of
+--       the room in the epoch it knows ("active:hold ms:adm:abd:refused:tolls",
+--       "" = nothing), recorded when Redis turns out to hold another epoch
 --       OP.. the operation's own arguments
 local K_LINE, K_VIS, K_PRE, K_ACTIVE, K_ST, K_CFG, K_RATE, K_SES =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local K_CLI, K_DUE = KEYS[9], KEYS[10]
-local OP = 17
+local K_CLI, K_DUE, K_REC = KEYS[9], KEYS[10], KEYS[11]
+local OP = 20
 
 -- Numbers are handed to Redis as strings formatted here, so large
 -- millisecond values never turn into exponent notation.
@@ -54,6 +60,89 @@ local function config()
     tolld = tonumber(o[12] or ARGV[15]),
     bind = (o[13] or ARGV[16]) == "1",
   }
+end
+
+-- The line epoch. A room's state lives in Redis only: a Redis that
+-- restarts empty, or a replica promoted before it caught up, forgets the
+-- line, the active sessions and the totals, and nothing in the keys left
+-- says so. So the first script that touches a room's state gives it an
+-- epoch, a random id kept in st (field ep, with its start in ept) that
+-- lives and dies with the room's keys; every reply carries it, and a caller
+-- that sees another epoch than the one it knew knows the store forgot.
+--
+-- A caller that knew an earlier epoch (ARGV[17]) tells the new one what it
+-- last read of the room before (ARGV[19]), once per caller, kept as the
+-- larger of what every caller says: the epoch it follows (prev), when that
+-- was noticed (lat), the lost totals (ladm, labd, lref, ltol, lact), and
+-- the slots of the sessions that were live then (hold, until holdu): their
+-- passes still work by their signature alone, so admission counts those
+-- slots as taken until the sessions come back (back counts them: see
+-- confirm.lua) or their passes have expired.
+--
+-- When that caller also made the new epoch (nothing was placed in it yet),
+-- the tickets of the line it last read are kept for their holders: the new
+-- epoch numbers from the old last ticket on, its front starts at the old
+-- front, and for a recovery window (abandon_after + 5 s) a visitor who
+-- shows the gateway's receipt of their old ticket (join: recovered) gets
+-- that ticket back, ahead of everyone who first arrived after the loss
+-- (rlo..rhi: the tickets kept, until recu). For the first RECOVERY_GRACE
+-- ms (until rgr) admission takes only places given back, so the holders a
+-- socket or a poll brings back within seconds are not overtaken by
+-- newcomers; a holder who comes back later goes next (see ahead).
+local EPOCH = ""
+local RECOVERY_GRACE = 5000
+
+local function max_field(f, v)
+  if tonumber(redis.call("HGET", K_ST, f) or "0") < v then redis.call("HSET", K_ST, f, I(v)) end
+end
+
+local function epoch_init(now)
+  local ep = redis.call("HGET", K_ST, "ep")
+  local fresh = not ep
+  if not ep then
+    ep = ARGV[18]
+    redis.call("HSET", K_ST, "ep", ep, "ept", I(now))
+    local ttl = tonumber(ARGV[11])
+    local o = tonumber(ARGV[7])
+    if o > now then ttl = ttl + (o - now) end
+    redis.call("PEXPIRE", K_ST, I(ttl))
+  end
+  local known = ARGV[17]
+  if known ~= "" and known ~= ep then
+    redis.call("HSETNX", K_ST, "prev", known)
+    redis.call("HSETNX", K_ST, "lat", I(now))
+    local act, hold, adm, abd, ref, tol, fr, nx =
+      string.match(ARGV[19], "^(%d+):(%d+):(%d+):(%d+):(%d+):(%d+):(%d+):(%d+)$")
+    if act then
+      fr, nx = tonumber(fr), tonumber(nx)
+      if fresh and nx >= fr and fr >= 1 then
+        redis.call("HSET", K_ST, "next", I(nx), "front", I(fr), "rlo", I(fr), "rhi", I(nx),
+          "recu", I(now + tonumber(ARGV[5]) + 5000), "rgr", I(now + RECOVERY_GRACE))
+      end
+      max_field("lact", tonumber(act))
+      max_field("ladm", tonumber(adm))
+      max_field("labd", tonumber(abd))
+      max_field("lref", tonumber(ref))
+      max_field("ltol", tonumber(tol))
+      if tonumber(act) > 0 then
+        max_field("hold", tonumber(act))
+        max_field("holdu", now + tonumber(hold))
+      end
+    end
+  end
+  EPOCH = ep
+  return ep
+end
+
+-- held is how many slots are still held for sessions of an earlier epoch
+-- that have not come back (0 once their passes have all expired).
+local function held(now)
+  local v = redis.call("HMGET", K_ST, "hold", "holdu", "back")
+  local h = tonumber(v[1] or "0")
+  if h <= 0 or tonumber(v[2] or "0") <= now then return 0 end
+  h = h - tonumber(v[3] or "0")
+  if h < 0 then h = 0 end
+  return h
 end
 
 local function is_open(c, now) return c.opens == 0 or now >= c.opens end
@@ -284,7 +373,8 @@ end
 -- waiting counts the places that count: a place whose toll is still being
 -- paid (or was not, and waits to be dropped at the front) does not.
 local function waiting()
-  local n = redis.call("LLEN", K_LINE) + redis.call("ZCARD", K_PRE) - redis.call("HLEN", K_DUE)
+  local n = redis.call("LLEN", K_LINE) + redis.call("ZCARD", K_PRE) + redis.call("ZCARD", K_REC)
+    - redis.call("HLEN", K_DUE)
   if n < 0 then n = 0 end
   return n
 end
@@ -333,11 +423,29 @@ local function touch(c, now, keys)
   for _, k in ipairs(keys or KEYS) do redis.call("PEXPIRE", k, ttl) end
 end
 
--- visitor_status is the reply of join and status:
--- {state, ticket, position, waiting, apm, opens, until, eta rate, gen}; gen
--- counts the line's reshuffles, so a caller knows which numbering the ticket
--- belongs to.
-local function visitor_status(c, now, v)
+-- ahead counts the places given back against receipts whose ticket the
+-- front has passed (their holders came back late): they are next, ahead of
+-- every numbered place, so a ticket t at or behind the front is at
+-- position t - front + 1 + ahead.
+local function ahead(fr)
+  return redis.call("ZCOUNT", K_REC, "-inf", "(" .. I(fr))
+end
+
+-- place_of is the position of ticket t of visitor v.
+local function place_of(v, t)
+  local fr = front()
+  if t < fr then
+    -- a place given back behind the front: by its rank among those
+    local s = redis.call("ZSCORE", K_REC, v)
+    if s then return redis.call("ZCOUNT", K_REC, "-inf", "(" .. I(t)) + 1 end
+  end
+  return t - fr + 1 + ahead(fr)
+end
+
+-- status_of is a visitor's status: {state, ticket, position, waiting, apm,
+-- opens, until, eta rate, gen}; gen counts the line's reshuffles, so a
+-- caller knows which numbering the ticket belongs to.
+local function status_of(c, now, v)
   local w = waiting()
   local gen = stnum("gen")
   local h = redis.call("HGET", K_VIS, v)
@@ -351,11 +459,11 @@ local function visitor_status(c, now, v)
       -- drawn yet. Unknown until the next admission steps number it.
       t, pos = 0, 0
     elseif t > 0 then
-      pos = t - front() + 1
+      pos = place_of(v, t)
     elseif is_open(c, now) then
       -- numbered soon: behind the numbered line, in order of score
       local r = redis.call("ZRANK", K_PRE, v)
-      pos = redis.call("LLEN", K_LINE) + (r or 0) + 1
+      pos = redis.call("LLEN", K_LINE) + redis.call("ZCARD", K_REC) + (r or 0) + 1
     else
       pos = 0
     end
@@ -375,4 +483,19 @@ local function visitor_status(c, now, v)
     return {"admitted", 0, 0, w, c.apm, c.opens, tonumber(e), 0, gen}
   end
   return {"none", 0, 0, w, c.apm, c.opens, 0, 0, gen}
+end
+
+-- reply completes a reply of join or status to its full length:
+-- {state, ticket, position, waiting, apm, opens, until, eta rate, gen,
+-- reason, toll difficulty, epoch}.
+local function reply(r)
+  if #r < 10 then r[10] = "" end
+  if #r < 11 then r[11] = 0 end
+  r[12] = EPOCH
+  return r
+end
+
+-- visitor_status is the reply of join and status (see reply).
+local function visitor_status(c, now, v)
+  return reply(status_of(c, now, v))
 end

@@ -14,8 +14,9 @@
 // path, Status (or Heartbeat for its WebSocket visitors) while they wait,
 // Admit for every room on every tick (every 100–250 ms, at least once a
 // second), Enter when it issues a pass, Renew as the visitor keeps browsing,
-// Revoke when the origin says the visitor is done, Revoked before trusting a
-// pass it has not seen, and Figures once per tick for all rooms.
+// Revoke when the origin says the visitor is done, Confirm before trusting a
+// pass it has not seen (and now and then after), and Figures once per tick
+// for all rooms.
 //
 // # Data model
 //
@@ -25,10 +26,12 @@
 //	vis   HASH  visitor -> "ticket:last-seen-second" (idempotency, heartbeat, position)
 //	pre   ZSET  visitor -> order score: the pre-queue and shuffles not yet numbered
 //	act   ZSET  visitor -> end of admission window or session (ms)
-//	st    HASH  last ticket, front, GCRA state, totals, pending-shuffle flags
+//	st    HASH  last ticket, front, GCRA state, totals, pending-shuffle flags,
+//	            the line epoch and what was lost before it
 //	cfg   HASH  the operator's live changes (win over the file's values)
 //	rate  HASH  ring of 60 per-second admission counts (the achieved rate)
 //	ses   HASH  visitor -> session id, for visitors who entered (beside act)
+//	rec   ZSET  visitor -> ticket: places given back against receipts after a loss
 //	rev:<sid>  STRING  a revoked session, kept until its last pass expires
 //
 // Places are dense ticket numbers handed out in arrival order, and visitors
@@ -65,6 +68,29 @@
 // until the last of its passes has expired, which Revoked answers. A new
 // admission drops any id left from an earlier session; ended sessions lose
 // their id when the active set drops them.
+//
+// # When Redis forgets
+//
+// The room's state lives in Redis only. A Redis that restarts without
+// persistence, or a replica promoted before it caught up, forgets it, and
+// the keys left say nothing of it. So the first script that touches a
+// room's state gives it a line epoch (64 random bits in st, which lives and
+// dies with the room's keys), and Figures, Join and Status return it. Each
+// Queue remembers the epoch it last read of every room (shared with the
+// Queues made from it with On) and passes it to every script, with what it
+// last read of the room: the first script to find another epoch records the
+// loss in the new one (Figures.Lost: the previous epoch and its totals, so
+// they are shown as lost rather than as zero) and holds the slots of the
+// sessions that were live (Figures.Held) until their passes have expired.
+// Confirm brings a session back when its live pass is shown, into one of
+// those slots; Heartbeat's callers learn (HeartbeatUnknown) which visitors
+// the line does not hold, to place them again. When the script that finds
+// the loss also makes the new epoch, the old line's tickets (from the
+// front it read to the last ticket it saw) are kept for a recovery window:
+// a join with a receipt of one of them (Arrival.Receipt, which the gateway
+// signs) gets that ticket back, once, in rec, ahead of every newcomer;
+// positions count those given back behind the front (Figures.Ahead). See
+// docs/operating.md.
 //
 // # Pre-queue and random mode
 //

@@ -77,7 +77,7 @@ func (q *Queue) keys(room string) []string {
 	k := []string{
 		q.key(room, "line"), q.key(room, "vis"), q.key(room, "pre"), q.key(room, "act"),
 		q.key(room, "st"), q.key(room, "cfg"), q.key(room, "rate"), q.key(room, "ses"),
-		q.key(room, "cli"), q.key(room, "due"),
+		q.key(room, "cli"), q.key(room, "due"), q.key(room, "rec"),
 	}
 	q.roomKeys.Store(room, k)
 	return k
@@ -95,8 +95,9 @@ const (
 	DefaultAbandonAfter = 60 * time.Second
 )
 
-// roomArgs are ARGV 1..11 of the room scripts (see common.lua).
+// roomArgs are ARGV 1..19 of the room scripts (see common.lua).
 func (q *Queue) roomArgs(r Room, at time.Time) []any {
+	known := q.known(r.Name)
 	ttl, abandon, mode := r.SessionTTL, r.AbandonAfter, r.Mode
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
@@ -117,6 +118,7 @@ func (q *Queue) roomArgs(r Room, at time.Time) []any {
 		string(mode), opens, flag(r.Paused), flag(r.Closed),
 		q.cfg.AdmitWindow.Milliseconds(), q.cfg.KeyTTL.Milliseconds(),
 		r.ClientPlacesPerMinute, r.ClientPlacesHeld, flag(r.Toll), tollMillis(r.TollSeconds), flag(r.BindNetwork),
+		known.epochID(), newEpoch(), known.record(),
 	}
 }
 
@@ -186,9 +188,9 @@ func toString(v any) string {
 
 // parseStatus reads the reply of join and status:
 // {state, ticket, position, waiting, apm, opens, until, eta rate, gen,
-// [reason, toll difficulty]}.
-func parseStatus(room string, res []any) (Status, error) {
-	if len(res) < 9 {
+// reason, toll difficulty, epoch}, and learns the epoch.
+func (q *Queue) parseStatus(room string, res []any) (Status, error) {
+	if len(res) < 12 {
 		return Status{}, fmt.Errorf("queue: status %s: short reply", room)
 	}
 	s := Status{
@@ -203,10 +205,10 @@ func parseStatus(room string, res []any) (Status, error) {
 		ETA:            -1,
 		Reshuffles:     toInt(res[8]),
 	}
-	if len(res) >= 11 {
-		s.Reason = toString(res[9])
-		s.TollSeconds = float64(toInt(res[10])) / 1000
-	}
+	s.Reason = toString(res[9])
+	s.TollSeconds = float64(toInt(res[10])) / 1000
+	s.Epoch = toString(res[11])
+	q.learn(room, s.Epoch, s.Ticket)
 	switch s.State {
 	case StateLimited:
 		s.RetryAt, s.Until = s.Until, time.Time{}

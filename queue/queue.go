@@ -145,6 +145,10 @@ type Status struct {
 	// meanwhile; a place not paid for by then is lost.
 	TollSeconds float64
 	PayBy       time.Time
+	// Epoch is the room's line epoch (Figures.Epoch) when this was read:
+	// like Reshuffles, the numbering Ticket belongs to. A ticket of
+	// another epoch means nothing in this one.
+	Epoch string
 }
 
 // Arrival is what the gateway knows of a visitor who asks for a place.
@@ -157,6 +161,20 @@ type Arrival struct {
 	// It is spent by the join that uses it (once, ever, until TollUntil).
 	Toll      string
 	TollUntil time.Time
+	// Receipt is what a receipt the gateway verified says of the visitor's
+	// place before Redis forgot the room (zero: none). Within the recovery
+	// window after the loss that epoch's tickets are kept for their
+	// holders: a visitor who shows one, once, gets that ticket back, ahead
+	// of everyone who first arrived after the loss.
+	Receipt Receipt
+}
+
+// Receipt is a visitor's place in a room's line: the line epoch and the
+// ticket. The gateway signs it for the visitor (see gateway), so the queue
+// trusts what it is given.
+type Receipt struct {
+	Epoch  string
+	Ticket int64
 }
 
 // Figures are a room's shared numbers, cheap to read every tick.
@@ -194,6 +212,47 @@ type Figures struct {
 	// TollsTotal the tolls paid (solutions spent), since the room was
 	// created or its counters reset.
 	RefusedTotal, TollsTotal int64
+
+	// Epoch is the room's line epoch: 64 random bits (16 hex digits) given
+	// by the first script that touched the room's state, kept with its keys.
+	// When it changes, Redis forgot the room (restarted empty, a replica
+	// promoted before it caught up, the keys expired): every place, ticket,
+	// session and total read before is gone. EpochSince is when it began;
+	// the totals above count from then.
+	Epoch      string
+	EpochSince time.Time
+	// Lost is what the gateways that noticed the change last read of the
+	// epoch before (nil when none noticed: a new room, or no caller knew
+	// the earlier epoch).
+	Lost *LostEpoch
+	// Held is the slots admission keeps for sessions of the lost epoch that
+	// have not come back yet (Confirm), until their passes have expired:
+	// Active + Held never exceeds MaxActive through admission.
+	Held int64
+	// Sessions counts the live sessions among Active (admissions entered:
+	// visitors holding a pass); the rest were admitted and have not come
+	// in yet.
+	Sessions int64
+	// LastTicket is the last ticket handed out.
+	LastTicket int64
+	// Ahead counts the places given back against receipts (Arrival.Receipt)
+	// whose ticket the front had passed when their holder came back: they
+	// are admitted next, so a queued visitor's position is
+	// Ticket - Front + 1 + Ahead. 0 outside a recovery.
+	Ahead int64
+	// Recovered counts the places given back against receipts in this
+	// epoch.
+	Recovered int64
+}
+
+// LostEpoch is what a room held before Redis forgot it, as last read (at
+// most a board tick before the loss) by the gateways that noticed; when
+// several did, the largest of each figure.
+type LostEpoch struct {
+	Epoch     string    // the epoch that was lost
+	NoticedAt time.Time // when the first caller noticed (Redis's clock)
+	// The totals of that epoch, and its active visitors, as last read.
+	AdmittedTotal, AbandonedTotal, RefusedTotal, TollsTotal, Active int64
 }
 
 // Admission is what one admission step did.
@@ -228,7 +287,10 @@ var ErrNotAdmitted = errors.New("queue: visitor is not admitted")
 type Queue struct {
 	rdb      Client
 	cfg      Config
-	roomKeys sync.Map // room name -> []string of its script keys
+	roomKeys *sync.Map // room name -> []string of its script keys
+	// epochs is what this Queue (and every Queue made with On from the
+	// same New) knows of each room's line epoch: room name -> *knownEpoch.
+	epochs *sync.Map
 }
 
 // Client is what the engine needs of a go-redis client: scripts,
@@ -258,7 +320,14 @@ func New(rdb Client, cfg Config) *Queue {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 2000
 	}
-	return &Queue{rdb: rdb, cfg: cfg}
+	return &Queue{rdb: rdb, cfg: cfg, roomKeys: new(sync.Map), epochs: new(sync.Map)}
+}
+
+// On returns a Queue on another client (another pool to the same Redis)
+// that shares this one's configuration and what it knows of the rooms'
+// line epochs, so a loss either of them notices is known to both.
+func (q *Queue) On(rdb Client) *Queue {
+	return &Queue{rdb: rdb, cfg: q.cfg, roomKeys: q.roomKeys, epochs: q.epochs}
 }
 
 // Join puts the visitor in the room's line (idempotent: one place per
@@ -301,7 +370,7 @@ func (q *Queue) arrive(ctx context.Context, room Room, visitor string, a Arrival
 	if err != nil {
 		return Status{}, fmt.Errorf("queue: join %s: %w", room.Name, err)
 	}
-	return parseStatus(room.Name, res)
+	return q.parseStatus(room.Name, res)
 }
 
 // joinArgs are join.lua's KEYS and ARGV.
@@ -315,7 +384,8 @@ func (q *Queue) joinArgs(room Room, visitor string, a Arrival, at time.Time) ([]
 			keep = d.Milliseconds()
 		}
 	}
-	return keys, append(q.roomArgs(room, at), visitor, randomScore(), a.Client, a.Toll, keep)
+	return keys, append(q.roomArgs(room, at), visitor, randomScore(), a.Client, a.Toll, keep,
+		a.Receipt.Ticket, a.Receipt.Epoch)
 }
 
 // Status returns the visitor's status and records a heartbeat.
@@ -335,28 +405,41 @@ func (q *Queue) status(ctx context.Context, room Room, visitor string, at time.T
 	if err != nil {
 		return Status{}, fmt.Errorf("queue: status %s: %w", room.Name, err)
 	}
-	return parseStatus(room.Name, res)
+	return q.parseStatus(room.Name, res)
 }
 
 // Heartbeat records that these visitors are still there (a WebSocket hub
 // calls it for all its connected visitors in one round trip, every few
 // seconds).
 func (q *Queue) Heartbeat(ctx context.Context, room string, visitors []string) error {
+	_, err := q.heartbeat(ctx, room, visitors, time.Time{})
+	return err
+}
+
+// HeartbeatUnknown is Heartbeat, and returns the visitors the line does
+// not hold: admitted, skipped as abandoned — or forgotten by Redis (a
+// restart, a failover to a replica that had not caught up), whose pages
+// still show a place. The hub looks those up again, which puts a
+// forgotten visitor back in line rather than letting their heartbeat fall
+// on nothing.
+func (q *Queue) HeartbeatUnknown(ctx context.Context, room string, visitors []string) ([]string, error) {
 	return q.heartbeat(ctx, room, visitors, time.Time{})
 }
 
-func (q *Queue) heartbeat(ctx context.Context, room string, visitors []string, at time.Time) error {
+func (q *Queue) heartbeat(ctx context.Context, room string, visitors []string, at time.Time) ([]string, error) {
 	if !ValidName(room) {
-		return ErrBadRoom
+		return nil, ErrBadRoom
 	}
 	if len(visitors) == 0 {
-		return nil
+		return nil, nil
 	}
 	// 1,000 visitors per script keeps each one short; the pipeline keeps
 	// the whole call one round trip.
 	const chunk = 1000
 	keys := []string{q.key(room, "vis")}
+	var cmds []*redis.Cmd
 	run := func() error {
+		cmds = cmds[:0]
 		pipe := q.rdb.Pipeline()
 		for i := 0; i < len(visitors); i += chunk {
 			args := make([]any, 0, chunk+1)
@@ -366,7 +449,7 @@ func (q *Queue) heartbeat(ctx context.Context, room string, visitors []string, a
 					args = append(args, v)
 				}
 			}
-			heartbeatScript.EvalSha(ctx, pipe, keys, args...)
+			cmds = append(cmds, heartbeatScript.EvalSha(ctx, pipe, keys, args...))
 		}
 		_, err := pipe.Exec(ctx)
 		return err
@@ -378,9 +461,14 @@ func (q *Queue) heartbeat(ctx context.Context, room string, visitors []string, a
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("queue: heartbeat %s: %w", room, err)
+		return nil, fmt.Errorf("queue: heartbeat %s: %w", room, err)
 	}
-	return nil
+	var unknown []string
+	for _, c := range cmds {
+		ids, _ := c.StringSlice()
+		unknown = append(unknown, ids...)
+	}
+	return unknown, nil
 }
 
 // Admit runs one admission step at Redis's clock: it admits as many visitors
@@ -426,8 +514,11 @@ func (q *Queue) admit(ctx context.Context, room Room, manual int, at time.Time) 
 	}
 	a := Admission{Skipped: int(toInt(res[0]))}
 	if len(res) > 2 {
-		a.Admitted = make([]string, 0, len(res)-2)
-		for _, v := range res[2:] {
+		q.learn(room.Name, toString(res[2]), 0)
+	}
+	if len(res) > 3 {
+		a.Admitted = make([]string, 0, len(res)-3)
+		for _, v := range res[3:] {
 			s, _ := v.(string)
 			a.Admitted = append(a.Admitted, s)
 		}
@@ -598,7 +689,7 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 		if err != nil {
 			return nil, fmt.Errorf("queue: figures %s: %w", rooms[i].Name, err)
 		}
-		if len(res) < 25 {
+		if len(res) < 39 {
 			return nil, fmt.Errorf("queue: figures %s: short reply", rooms[i].Name)
 		}
 		r := rooms[i]
@@ -634,7 +725,22 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 			ETAPerMinute:      float64(toInt(res[17])) / 1000,
 			RefusedTotal:      toInt(res[23]),
 			TollsTotal:        toInt(res[24]),
+			Epoch:             toString(res[25]),
+			EpochSince:        fromMillis(toInt(res[26])),
+			Held:              toInt(res[34]),
+			Sessions:          toInt(res[35]),
+			LastTicket:        toInt(res[36]),
+			Ahead:             toInt(res[37]),
+			Recovered:         toInt(res[38]),
 		}
+		if prev := toString(res[27]); prev != "" {
+			out[i].Lost = &LostEpoch{
+				Epoch: prev, NoticedAt: fromMillis(toInt(res[28])),
+				AdmittedTotal: toInt(res[29]), AbandonedTotal: toInt(res[30]),
+				RefusedTotal: toInt(res[31]), TollsTotal: toInt(res[32]), Active: toInt(res[33]),
+			}
+		}
+		q.learnFigures(out[i])
 	}
 	return out, nil
 }

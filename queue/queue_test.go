@@ -462,8 +462,12 @@ func TestAbandonedSkipped(t *testing.T) {
 		joinAll(t, q, room, 4, clk.now) // v0..v3
 		_ = q.Update(ctx, room.Name, Patch{Paused: ptr(false)})
 		clk.add(45 * time.Second)
-		if err := q.heartbeat(ctx, room.Name, []string{visitorID(1), "never-joined"}, clk.now); err != nil {
+		unknown, err := q.heartbeat(ctx, room.Name, []string{visitorID(1), "never-joined"}, clk.now)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if len(unknown) != 1 || unknown[0] != "never-joined" {
+			t.Fatalf("heartbeat: the line does not hold %q, want [never-joined]", unknown)
 		}
 		if _, err := q.status(ctx, room, visitorID(3), clk.now); err != nil { // a poll is a heartbeat too
 			t.Fatal(err)
@@ -508,7 +512,7 @@ func TestHeartbeatMany(t *testing.T) {
 		pipeJoin(t, q, room, n, clk.now)
 		_ = rdb.ScriptFlush(ctx).Err() // the pipeline must recover from NOSCRIPT
 		ids := joinedIDs(n)
-		if err := q.heartbeat(ctx, room.Name, append(ids, "", strings.Repeat("x", 500)), clk.add(50*time.Second)); err != nil {
+		if _, err := q.heartbeat(ctx, room.Name, append(ids, "", strings.Repeat("x", 500)), clk.add(50*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		a, err := q.AdmitNext(ctx, room, n)

@@ -1,5 +1,5 @@
 -- revoke: ARGV[OP] visitor, ARGV[OP + 1] session id, ARGV[OP + 2] exp (ms) of the
--- pass that asked, ARGV[OP + 3] the verifiers' leeway (ms); KEYS[11] the
+-- pass that asked, ARGV[OP + 3] the verifiers' leeway (ms); KEYS[12] the
 -- session's revocation record.
 -- Ends the session: when it is still the visitor's, its slot is freed
 -- (once: a second revoke of the same session frees nothing) and its id
@@ -23,5 +23,5 @@ if redis.call("HGET", K_SES, v) == sid then
 end
 local ttl = last + tonumber(ARGV[OP + 3]) - now
 if ttl < 1000 then ttl = 1000 end
-redis.call("SET", KEYS[11], "1", "PX", I(ttl))
+redis.call("SET", KEYS[12], "1", "PX", I(ttl))
 return freed

@@ -21,6 +21,8 @@ var (
 	sessionLua string
 	//go:embed revoke.lua
 	revokeLua string
+	//go:embed confirm.lua
+	confirmLua string
 	//go:embed figures.lua
 	figuresLua string
 	//go:embed heartbeat.lua
@@ -33,6 +35,7 @@ var (
 	admitScript     = redis.NewScript(commonLua + admitLua)
 	sessionScript   = redis.NewScript(commonLua + sessionLua)
 	revokeScript    = redis.NewScript(commonLua + revokeLua)
+	confirmScript   = redis.NewScript(commonLua + confirmLua)
 	figuresScript   = redis.NewScript(commonLua + figuresLua)
 	heartbeatScript = redis.NewScript(heartbeatLua)
 	updateScript    = redis.NewScript(updateLua)

@@ -10,6 +10,7 @@
 -- Reply: {end ms, session id}; {0, ""} when the visitor holds nothing live.
 local now = clock()
 local c = config()
+epoch_init(now)
 local v, fresh, held = ARGV[OP], ARGV[OP + 1], ARGV[OP + 2]
 local e = redis.call("ZSCORE", K_ACTIVE, v)
 if not e or tonumber(e) <= now then

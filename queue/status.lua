@@ -1,6 +1,7 @@
 -- status: ARGV[OP] visitor. Records a heartbeat for a waiting visitor.
 local now = clock()
 local c = config()
+epoch_init(now)
 local v = ARGV[OP]
 local h = redis.call("HGET", K_VIS, v)
 if h then

@@ -251,6 +251,30 @@ type RoomJSON struct {
 	BindPassToNetwork     bool    `json:"bind_pass_to_network"`
 	RefusedTotal          int64   `json:"refused_total"`
 	TollsPaidTotal        int64   `json:"tolls_paid_total"`
+
+	// The line epoch: Redis's memory of the room. The totals above count
+	// from EpochStartedAt; when Redis forgot the room before (Lost), what
+	// it held then is in Lost, not in the totals, and CountersLost says so.
+	Epoch          string     `json:"epoch"`
+	EpochStartedAt *time.Time `json:"epoch_started_at"`
+	CountersLost   bool       `json:"counters_lost"`
+	Lost           *LostJSON  `json:"lost"`
+	HeldSlots      int64      `json:"held_slots"`
+	// Recovered counts the places given back against receipts of the
+	// lost epoch.
+	Recovered int64 `json:"recovered"`
+}
+
+// LostJSON is what a room held before Redis forgot it, as the gateways
+// that noticed last read it (at most a board tick before the loss).
+type LostJSON struct {
+	Epoch          string    `json:"epoch"`
+	NoticedAt      time.Time `json:"noticed_at"`
+	AdmittedTotal  int64     `json:"admitted_total"`
+	AbandonedTotal int64     `json:"abandoned_total"`
+	RefusedTotal   int64     `json:"refused_total"`
+	TollsPaidTotal int64     `json:"tolls_paid_total"`
+	Active         int64     `json:"active"`
 }
 
 func roomJSON(f queue.Figures) RoomJSON {
@@ -267,6 +291,20 @@ func roomJSON(f queue.Figures) RoomJSON {
 		ClientPlacesPerMinute: c.ClientPlacesPerMinute, ClientPlacesHeld: c.ClientPlacesHeld,
 		Toll: c.Toll, TollSeconds: c.TollSeconds, BindPassToNetwork: c.BindNetwork,
 		RefusedTotal: f.RefusedTotal, TollsPaidTotal: f.TollsTotal,
+
+		Epoch: f.Epoch, HeldSlots: f.Held, Recovered: f.Recovered,
+	}
+	if !f.EpochSince.IsZero() {
+		t := f.EpochSince.UTC()
+		out.EpochStartedAt = &t
+	}
+	if l := f.Lost; l != nil {
+		out.CountersLost = true
+		out.Lost = &LostJSON{
+			Epoch: l.Epoch, NoticedAt: l.NoticedAt.UTC(),
+			AdmittedTotal: l.AdmittedTotal, AbandonedTotal: l.AbandonedTotal,
+			RefusedTotal: l.RefusedTotal, TollsPaidTotal: l.TollsTotal, Active: l.Active,
+		}
 	}
 	if c.Match == queue.MatchExact {
 		out.Match = string(queue.MatchExact)

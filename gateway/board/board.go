@@ -52,6 +52,7 @@ type Board struct {
 
 	mu       sync.Mutex
 	watchers []chan *Snapshot
+	forgot   []func(prev string, f queue.Figures)
 }
 
 // New returns a board of rooms.
@@ -72,7 +73,19 @@ func (b *Board) Read(ctx context.Context, now time.Time) error {
 	for _, f := range figs {
 		s.Rooms[f.Room] = f
 	}
-	b.last.Store(s)
+	prev := b.last.Swap(s)
+	if prev != nil {
+		for _, f := range figs {
+			if was := prev.Rooms[f.Room].Epoch; was != "" && was != f.Epoch {
+				b.mu.Lock()
+				fns := b.forgot
+				b.mu.Unlock()
+				for _, fn := range fns {
+					fn(was, f)
+				}
+			}
+		}
+	}
 	b.hist.sample(s)
 	b.mu.Lock()
 	for _, w := range b.watchers {
@@ -100,6 +113,16 @@ func (b *Board) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// OnForgot calls fn, on the board's goroutine, whenever a read finds a
+// room in another line epoch than the read before (queue.Figures.Epoch):
+// Redis forgot the room, and everything remembered of its visitors is
+// void. prev is the epoch before. Watchers get the same snapshot after.
+func (b *Board) OnForgot(fn func(prev string, f queue.Figures)) {
+	b.mu.Lock()
+	b.forgot = append(b.forgot, fn)
+	b.mu.Unlock()
 }
 
 // Watch returns a channel that receives each new snapshot (only the

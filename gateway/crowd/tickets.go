@@ -10,8 +10,9 @@ import (
 )
 
 // Tickets remembers the tickets this instance handed to or read for
-// visitors, with the room's reshuffle count then (a reshuffle renumbers
-// everyone), so their status polls can be answered from the room's figures.
+// visitors, with the room's reshuffle count and line epoch then (a
+// reshuffle renumbers everyone; a new epoch means Redis forgot every
+// ticket), so their status polls can be answered from the room's figures.
 type Tickets struct {
 	c *cache.Cache[visitorKey, ticket]
 }
@@ -22,6 +23,7 @@ type Tickets struct {
 // see their position go up, nor their ETA rise while they do not move back.
 type ticket struct {
 	number, reshuffles int64
+	epoch              string
 	told               board.Told
 }
 
@@ -39,8 +41,8 @@ func (b *Tickets) Put(room, visitor string, st queue.Status, now time.Time) {
 		return
 	}
 	b.c.Update(visitorKey{room, visitor}, now, func(old ticket, found bool) (ticket, time.Time, bool) {
-		e := ticket{number: st.Ticket, reshuffles: st.Reshuffles}
-		if found && old.number == e.number && old.reshuffles == e.reshuffles {
+		e := ticket{number: st.Ticket, reshuffles: st.Reshuffles, epoch: st.Epoch}
+		if found && old.number == e.number && old.reshuffles == e.reshuffles && old.epoch == e.epoch {
 			e.told = old.told // the same place: the promises made stand
 		}
 		return e, now.Add(ticketTTL), true
@@ -65,17 +67,23 @@ func (b *Tickets) Tell(room, visitor string, s web.Status, now time.Time) web.St
 	return s
 }
 
-// Get is the visitor's ticket, unless a reshuffle came since (then it is
-// forgotten).
-func (b *Tickets) Get(room, visitor string, reshuffles int64, now time.Time) (int64, bool) {
+// Get is the visitor's ticket, unless a reshuffle came since or the room's
+// line epoch is another (then it is forgotten).
+func (b *Tickets) Get(room, visitor string, reshuffles int64, epoch string, now time.Time) (int64, bool) {
 	k := visitorKey{room, visitor}
 	e, ok := b.c.Get(k, now)
 	if !ok {
 		return 0, false
 	}
-	if e.reshuffles != reshuffles {
+	if e.reshuffles != reshuffles || e.epoch != epoch {
 		b.c.Delete(k)
 		return 0, false
 	}
 	return e.number, true
+}
+
+// Forget drops the visitor's ticket: the line no longer holds them
+// (admitted, skipped, or forgotten by Redis), so their next poll asks.
+func (b *Tickets) Forget(room, visitor string) {
+	b.c.Delete(visitorKey{room, visitor})
 }

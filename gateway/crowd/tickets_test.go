@@ -49,13 +49,13 @@ func TestTicketsNeverRaisePosition(t *testing.T) {
 	}
 	// A reshuffle renumbers everyone: the old ticket is forgotten.
 	b.Put("r", "w", queue.Status{State: queue.StateQueued, Ticket: 7, Position: 3, Reshuffles: 1}, now)
-	if n, ok := b.Get("r", "w", 1, now); !ok || n != 7 {
+	if n, ok := b.Get("r", "w", 1, "", now); !ok || n != 7 {
 		t.Fatalf("ticket of the current numbering: %d %t", n, ok)
 	}
-	if _, ok := b.Get("r", "w", 2, now); ok {
+	if _, ok := b.Get("r", "w", 2, "", now); ok {
 		t.Fatal("a ticket of an older numbering was returned")
 	}
-	if _, ok := b.Get("r", "w", 1, now); ok {
+	if _, ok := b.Get("r", "w", 1, "", now); ok {
 		t.Fatal("a stale ticket was kept")
 	}
 }

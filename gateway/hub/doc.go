@@ -11,6 +11,11 @@
 // visitors are kept from being skipped as abandoned by one batched
 // heartbeat per room every few seconds.
 //
+// When Redis forgets the line (the room's line epoch changes, or a
+// heartbeat falls on a visitor the line no longer holds), a socket's
+// ticket means nothing: the hub tells the visitor at once that they have
+// no position, and its askers look them up, which places them again.
+//
 // Its doors: Reserve/Accept/Unreserve for a handshake the gateway has
 // vetted (room, Origin, visitor cookie, first lookup), Admitted for news of
 // admissions, StillThere for visitors answered without Redis, Run and

@@ -59,11 +59,12 @@ const (
 
 // Line is what the hub needs of the queue engine: a visitor's status, a
 // join for one who lost their place, and the heartbeats of connected
-// visitors (on the control plane: the crowd cannot hold them up).
+// visitors, which name those the line does not hold (on the control
+// plane: the crowd cannot hold them up).
 type Line interface {
 	Status(ctx context.Context, room queue.Room, visitor string) (queue.Status, error)
-	Join(ctx context.Context, room queue.Room, visitor string) (queue.Status, error)
-	Heartbeat(ctx context.Context, room string, visitors []string) error
+	Arrive(ctx context.Context, room queue.Room, visitor string, a queue.Arrival) (queue.Status, error)
+	HeartbeatUnknown(ctx context.Context, room string, visitors []string) ([]string, error)
 }
 
 // Health is what the hub needs to know of Redis.
@@ -81,6 +82,11 @@ type Config struct {
 	// Told is called for every visitor the hub tells "admitted", so their
 	// next request can skip the crowd gate (the gateway's hints).
 	Told func(room, visitor string, until, now time.Time)
+	// Unknown is called for every visitor whose heartbeat the line did not
+	// hold (admitted, skipped, or forgotten by Redis), so nothing
+	// remembered of their place is told to them again (the gateway's
+	// ticket book). Their sockets here are looked up again.
+	Unknown func(room, visitor string)
 	// SameOrigin decides whether a handshake's Origin belongs to the site.
 	SameOrigin func(r *http.Request) bool
 	// MaxSocketsPerVisitor bounds one visitor's sockets (tabs).
@@ -125,8 +131,9 @@ type Hub struct {
 // numbering of the line (reshuffle count) its ticket belongs to (-1: good
 // in any, as "admitted").
 type foundStatus struct {
-	st  queue.Status
-	gen int64
+	st    queue.Status
+	gen   int64
+	epoch string // the line epoch of the answer ("": good in any)
 }
 
 type wsJob struct {
@@ -148,11 +155,21 @@ type wsConn struct {
 	done    chan struct{} // closed when the reader has stopped
 	asking  atomic.Bool   // a q.Status lookup is in flight
 	found   atomic.Pointer[foundStatus]
+	// unheard: the line did not hold the visitor at the last heartbeat
+	// (see forget).
+	unheard atomic.Bool
+	// carry is the place this socket was told before Redis forgot the
+	// room (its epoch and ticket): the lookup shows it as the visitor's
+	// receipt, so they get that ticket back (nil: none).
+	carry atomic.Pointer[queue.Receipt]
 
 	// tick-owned
 	// gen is the room's reshuffle count (Figures.Reshuffles) that ticket
 	// and lastPos belong to; -1 until the first tick adopts the room's.
-	gen       int64
+	gen int64
+	// epoch is the room's line epoch (Figures.Epoch) ticket belongs to;
+	// "" until the first tick adopts the room's.
+	epoch     string
 	ticket    int64
 	lastState string
 	lastPos   int64
@@ -220,7 +237,7 @@ func (h *Hub) Unreserve(visitor string) {
 // askers then look the visitor up. The first push is sent at once. On a
 // failed upgrade the slot is given back and the error returned (the
 // upgrader has answered the request).
-func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, room queue.Room, visitor string, st queue.Status, known bool) error {
+func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, hdr http.Header, room queue.Room, visitor string, st queue.Status, known bool) error {
 	gen := st.Reshuffles // the numbering st.Ticket belongs to
 	sj := board.Of(st)
 	if !known {
@@ -230,13 +247,17 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, room queue.Room, vi
 			sj = board.Room(f)
 		}
 	}
-	ws, err := h.up.Upgrade(w, r, nil)
+	ws, err := h.up.Upgrade(w, r, hdr)
 	if err != nil {
 		h.Unreserve(visitor)
 		return err
 	}
 	now := time.Now()
-	c := &wsConn{ws: ws, room: room, visitor: visitor, gen: gen, ticket: st.Ticket, done: make(chan struct{}),
+	epoch := st.Epoch
+	if !known {
+		epoch = ""
+	}
+	c := &wsConn{ws: ws, room: room, visitor: visitor, gen: gen, epoch: epoch, ticket: st.Ticket, done: make(chan struct{}),
 		lastState: sj.State, lastPos: sj.Position, lastSent: now, lastPing: now, lastAsk: now,
 		askSkew: time.Duration(mrand.Int64N(int64(unnumberedAskGap))),
 		unknown: !known,
@@ -511,6 +532,24 @@ func (h *Hub) adopt(c *wsConn, f queue.Figures, now time.Time) bool {
 	if c.gen < 0 {
 		c.gen = f.Reshuffles
 	}
+	if c.epoch == "" {
+		c.epoch = f.Epoch
+	}
+	if c.epoch != f.Epoch || (c.unheard.Swap(false) && c.ticket >= f.Front) {
+		// Redis forgot the room's line (a new epoch), or this visitor's
+		// place (a heartbeat fell on nothing while the front had not
+		// reached them: a failover to a replica that had not caught up):
+		// the ticket and every position told before mean nothing now.
+		// Say at once that there is no position, and look the visitor
+		// up: the lookup puts them back in line (at the back: nothing
+		// says where they stood).
+		if c.epoch != f.Epoch && c.ticket > 0 {
+			c.carry.Store(&queue.Receipt{Epoch: c.epoch, Ticket: c.ticket})
+		}
+		c.epoch, c.gen, c.ticket, c.lastPos = f.Epoch, f.Reshuffles, 0, 0
+		c.unknown, c.lastAsk, c.lastSent, c.promised = true, time.Time{}, time.Time{}, board.Told{}
+		c.found.Store(nil)
+	}
 	if c.gen != f.Reshuffles {
 		// The operator reshuffled the room's line (random mode): the
 		// ticket is stale and the position told before means nothing
@@ -518,7 +557,7 @@ func (h *Hub) adopt(c *wsConn, f queue.Figures, now time.Time) bool {
 		c.gen, c.ticket, c.lastPos, c.lastAsk = f.Reshuffles, 0, 0, time.Time{}
 	}
 	fs := c.found.Swap(nil)
-	if fs == nil || (fs.gen >= 0 && fs.gen != c.gen) {
+	if fs == nil || (fs.gen >= 0 && fs.gen != c.gen) || (fs.epoch != "" && fs.epoch != c.epoch) {
 		return false
 	}
 	st := &fs.st
@@ -565,7 +604,7 @@ func (h *Hub) place(c *wsConn, f queue.Figures, now time.Time) int64 {
 		}
 		pos = c.lastPos
 	default:
-		pos = c.ticket - f.Front + 1
+		pos = c.ticket - f.Front + 1 + f.Ahead
 	}
 	if c.lastPos > 0 && (pos > c.lastPos || pos <= 0) {
 		pos = c.lastPos // never tell a visitor they moved back
@@ -642,8 +681,14 @@ func (h *Hub) asker(ctx context.Context) {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		st, err := h.cfg.Line.Status(sctx, c.room, c.visitor)
 		if err == nil && st.State == queue.StateNone {
-			// Skipped at the front (or the admission lapsed): back in line.
-			st, err = h.cfg.Line.Join(sctx, c.room, c.visitor)
+			// Skipped at the front (or the admission lapsed, or Redis
+			// forgot the line): back in line — at the ticket this socket
+			// was told before the loss, when Redis keeps it for them.
+			var a queue.Arrival
+			if r := c.carry.Swap(nil); r != nil {
+				a.Receipt = *r
+			}
+			st, err = h.cfg.Line.Arrive(sctx, c.room, c.visitor, a)
 		}
 		cancel()
 		if err != nil {
@@ -652,7 +697,7 @@ func (h *Hub) asker(ctx context.Context) {
 			if st.State == queue.StateAdmitted {
 				h.tellAdmitted(c, st, board.Of(st))
 			} else {
-				c.found.Store(&foundStatus{st: st, gen: st.Reshuffles})
+				c.found.Store(&foundStatus{st: st, gen: st.Reshuffles, epoch: st.Epoch})
 			}
 		}
 		c.asking.Store(false)
@@ -769,13 +814,41 @@ func (h *Hub) heartbeat(ctx context.Context, now time.Time) {
 		for len(ids) > 0 {
 			n := min(len(ids), 5000)
 			hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			err := h.cfg.Line.Heartbeat(hctx, room, ids[:n])
+			unknown, err := h.cfg.Line.HeartbeatUnknown(hctx, room, ids[:n])
 			cancel()
 			if err != nil {
 				h.cfg.Health.Failed(err)
 				return
 			}
+			h.forget(room, unknown)
 			ids = ids[n:]
+		}
+	}
+}
+
+// forget is told the visitors of room whose heartbeat the line did not
+// hold. Most were admitted or skipped, and their sockets' next lookup says
+// so; but a visitor Redis forgot (a failover to a replica that had not
+// caught up loses the last writes, the room's epoch with them or not)
+// must not be shown a place Redis no longer holds, nor be left out of the
+// line: the next tick drops the socket's place and its lookup puts the
+// visitor back in line.
+func (h *Hub) forget(room string, visitors []string) {
+	if len(visitors) == 0 {
+		return
+	}
+	h.mu.Lock()
+	for _, v := range visitors {
+		for _, c := range h.byVisitor[v] {
+			if c.room.Name == room {
+				c.unheard.Store(true)
+			}
+		}
+	}
+	h.mu.Unlock()
+	if h.cfg.Unknown != nil {
+		for _, v := range visitors {
+			h.cfg.Unknown(room, v)
 		}
 	}
 }

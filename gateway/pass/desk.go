@@ -23,7 +23,7 @@ type Sessions interface {
 	EnterBound(ctx context.Context, room queue.Room, visitor, tag string) (queue.Session, error)
 	Renew(ctx context.Context, room queue.Room, visitor, session string) (queue.Session, error)
 	Revoke(ctx context.Context, room, visitor, session string, passExp time.Time, leeway time.Duration) (bool, error)
-	Revoked(ctx context.Context, room, session string) (bool, error)
+	Confirm(ctx context.Context, room queue.Room, visitor, session string, exp time.Time) (queue.Confirmation, error)
 	PublishRevoked(ctx context.Context, r queue.Revoked) error
 }
 
@@ -53,7 +53,8 @@ const (
 	// RenewEvery bounds how often one pass is renewed (and Redis touched).
 	RenewEvery = 5 * time.Second
 	// RecheckEvery bounds how often a cached pass is checked again against
-	// the Redis revocation record (the fallback for a lost announcement).
+	// Redis (queue.Confirm): its revocation record (the fallback for a lost
+	// announcement), and its session, which comes back if Redis forgot it.
 	RecheckEvery = 5 * time.Second
 )
 
@@ -66,7 +67,11 @@ type Desk struct {
 	// revoked holds the sessions known to be revoked, until their last
 	// pass can no longer verify.
 	revoked *cache.Cache[string, time.Time]
-	ends    ender
+	// recorded holds the sessions whose revocation this instance knows
+	// with their pass's claims (revoked here, or found revoked in Redis),
+	// so it can record them again in a Redis that forgot them.
+	recorded *cache.Cache[string, token.Claims]
+	ends     ender
 }
 
 // Pass is a verified pass: its token and what it says.
@@ -97,10 +102,11 @@ func New(cfg Config) *Desk {
 		cfg.Size = 100_000
 	}
 	d := &Desk{
-		cfg:     cfg,
-		verify:  cfg.Signer.Verifier(),
-		passes:  cache.New[string, *entry](cfg.Size),
-		revoked: cache.New[string, time.Time](cfg.Size),
+		cfg:      cfg,
+		verify:   cfg.Signer.Verifier(),
+		passes:   cache.New[string, *entry](cfg.Size),
+		revoked:  cache.New[string, time.Time](cfg.Size),
+		recorded: cache.New[string, token.Claims](cfg.Size),
 	}
 	d.ends.ctx, d.ends.stop = context.WithCancel(context.Background())
 	return d
@@ -213,20 +219,11 @@ func (d *Desk) check(ctx context.Context, room, tok, visitorCookie string, now t
 	if d.isRevoked(claims.Session, now) {
 		return nil, "revoked"
 	}
-	if d.cfg.Health.Up() {
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		revoked, err := d.cfg.Sessions.Revoked(rctx, claims.Room, claims.Session)
-		cancel()
-		if err != nil {
-			d.cfg.Health.Failed(err)
-		}
-		if revoked {
-			d.markRevoked(claims.Session, claims.ExpiresAt, now)
-			return nil, "revoked"
-		}
-	}
 	e := &entry{Pass: Pass{Token: tok, Claims: claims}, visitorCookie: want}
 	e.checkedAt.Store(now.UnixNano())
+	if d.cfg.Health.Up() && d.confirm(ctx, e, now) {
+		return nil, "revoked"
+	}
 	d.passes.Put(tok, e, claims.ExpiresAt, now)
 	// An announcement applied while this pass was being checked found it
 	// not cached yet; it did mark the session first, so look again.
@@ -243,24 +240,42 @@ func sameCookie(want, got string) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
 }
 
-// revokedElsewhere checks a cached pass against the Redis record once per
-// RecheckEvery.
+// revokedElsewhere checks a cached pass against Redis once per
+// RecheckEvery (at its next use after RecheckRoom).
 func (d *Desk) revokedElsewhere(ctx context.Context, e *entry, now time.Time) bool {
 	last := e.checkedAt.Load()
 	if now.UnixNano()-last < int64(RecheckEvery) || !d.cfg.Health.Up() || !e.checkedAt.CompareAndSwap(last, now.UnixNano()) {
 		return false
 	}
+	return d.confirm(ctx, e, now)
+}
+
+// confirm checks the pass's session in Redis (queue.Confirm) and reports
+// whether it was revoked. A session Redis forgot (it restarted empty, or a
+// replica that had not caught up took over) is registered again, so
+// admission counts it before admitting anyone new, and its passes are
+// renewed again. A revocation Redis forgot with the rest is not known
+// there: this instance still refuses a session it saw revoked (isRevoked,
+// checked before), but an instance that never saw it would not.
+func (d *Desk) confirm(ctx context.Context, e *entry, now time.Time) bool {
+	c := e.Claims
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	revoked, err := d.cfg.Sessions.Revoked(rctx, e.Claims.Room, e.Claims.Session)
+	got, err := d.cfg.Sessions.Confirm(rctx, queue.Room{Name: c.Room}, c.Visitor, c.Session, c.ExpiresAt)
 	if err != nil {
 		d.cfg.Health.Failed(err)
 		return false
 	}
-	if revoked {
-		d.markRevoked(e.Claims.Session, e.Claims.ExpiresAt, now)
+	switch got {
+	case queue.ConfirmRevoked:
+		d.markRevoked(c.Session, c.ExpiresAt, now)
+		d.recorded.Put(c.Session, c, c.ExpiresAt.Add(token.Leeway), now)
+		return true
+	case queue.ConfirmResumed:
+		e.noRenew.Store(false)
+		d.cfg.Log.Debug().Str("room", c.Room).Msg("a session Redis had forgotten came back with its pass")
 	}
-	return revoked
+	return false
 }
 
 // isRevoked reports whether this instance knows the session was revoked.
@@ -315,6 +330,7 @@ func (d *Desk) renew(ctx context.Context, room queue.Room, e *entry, now time.Ti
 func (d *Desk) Revoke(p Pass, now time.Time) {
 	c := p.Claims
 	d.markRevoked(c.Session, c.ExpiresAt, now)
+	d.recorded.Put(c.Session, c, c.ExpiresAt.Add(token.Leeway), now)
 	d.passes.Delete(p.Token)
 	d.ends.start(d, c)
 }
@@ -334,6 +350,39 @@ func (d *Desk) RecheckAll(now time.Time) {
 		e.checkedAt.Store(0)
 		return true
 	})
+}
+
+// RecheckRoom is told that Redis forgot room (a new line epoch). Every
+// cached pass of the room is due for its check against Redis on its next
+// use, so the session of each pass still in use comes back with its next
+// request. And the revocations of the room this instance knows with their
+// claims are recorded (and announced) again, in the background: Redis
+// lost them with the rest, and a session revoked must not come back
+// through an instance that never heard of it.
+func (d *Desk) RecheckRoom(room string, now time.Time) {
+	d.passes.Range(now, func(_ string, e *entry) bool {
+		if e.Claims.Room == room {
+			e.checkedAt.Store(0)
+		}
+		return true
+	})
+	var again []token.Claims
+	d.recorded.Range(now, func(_ string, c token.Claims) bool {
+		if c.Room == room {
+			again = append(again, c)
+		}
+		return true
+	})
+	if len(again) == 0 || d.ends.ctx.Err() != nil {
+		return
+	}
+	d.ends.wg.Add(1)
+	go func() {
+		defer d.ends.wg.Done()
+		for _, c := range again {
+			d.ends.start(d, c)
+		}
+	}()
 }
 
 // Close stops the background retries and waits for them (up to ctx).
