@@ -321,30 +321,45 @@ func waitClosed(t *testing.T, o *hostileOrigin, id int) {
 // Each hostile behaviour of the origin reaches the visitors the same way
 // through the gateway's transport as through http.Transport, and no byte
 // the origin sent after alpha's answer reaches bravo.
+//
+// http.Transport itself loses a race now and then (transport.go): bytes
+// that came with the end of alpha's answer become bravo's answer when
+// bravo is given the connection before its reader looks. The reference is
+// what http.Transport does when it wins (asked again when it lost); the
+// gateway's transport must never lose, so each pair runs through it
+// several times.
 func TestTransportDifferential(t *testing.T) {
 	for _, sc := range hostileScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			refA, refB := pairRun(t, sc, http.DefaultTransport.(*http.Transport).Clone())
-			gwA, gwB := pairRun(t, sc, nil)
-			for _, s := range []struct {
-				who      string
-				ref, got seen
-			}{{"alpha", refA, gwA}, {"bravo", refB, gwB}} {
-				if !reflect.DeepEqual(s.ref, s.got) {
-					t.Errorf("%s sees through the gateway's transport\n  %s\nthrough http.Transport\n  %s", s.who, show(s.got), show(s.ref))
-				}
+			for try := 0; try < 5 && leaked(refB); try++ {
+				refA, refB = pairRun(t, sc, http.DefaultTransport.(*http.Transport).Clone())
 			}
-			for _, b := range []seen{refB, gwB} {
-				if leak := show(b); strings.Contains(leak, "alpha") {
-					t.Errorf("bravo received alpha's bytes: %s", leak)
-				}
+			if leaked(refB) {
+				t.Fatalf("http.Transport handed bravo alpha's bytes six times running: %s", show(refB))
 			}
 			if refB.Status != http.StatusOK && sc.name != "close mid-header on a kept-alive connection" {
 				t.Errorf("bravo's own request failed through http.Transport: %s", show(refB))
 			}
+			for range 8 {
+				gwA, gwB := pairRun(t, sc, nil)
+				if leaked(gwB) {
+					t.Fatalf("bravo received alpha's bytes through the gateway's transport: %s", show(gwB))
+				}
+				for _, s := range []struct {
+					who      string
+					ref, got seen
+				}{{"alpha", refA, gwA}, {"bravo", refB, gwB}} {
+					if !reflect.DeepEqual(s.ref, s.got) {
+						t.Fatalf("%s sees through the gateway's transport\n  %s\nthrough http.Transport\n  %s", s.who, show(s.got), show(s.ref))
+					}
+				}
+			}
 		})
 	}
 }
+
+func leaked(bravo seen) bool { return strings.Contains(show(bravo), "alpha") }
 
 func show(s seen) string {
 	if len(s.Body) > 200 {
