@@ -96,9 +96,14 @@ local function max_field(f, v)
   if tonumber(redis.call("HGET", K_ST, f) or "0") < v then redis.call("HSET", K_ST, f, I(v)) end
 end
 
-local function epoch_init(now)
-  local ep = redis.call("HGET", K_ST, "ep")
+-- epoch_init makes or checks the room's epoch (pre: its st field "ep" as
+-- the caller already read it, nil to read it here) and returns it, and
+-- whether it changed anything in st.
+local function epoch_init(now, pre)
+  local ep = pre
+  if ep == nil then ep = redis.call("HGET", K_ST, "ep") end
   local fresh = not ep
+  local changed = fresh
   if not ep then
     ep = ARGV[18]
     redis.call("HSET", K_ST, "ep", ep, "ept", I(now))
@@ -109,6 +114,7 @@ local function epoch_init(now)
   end
   local known = ARGV[17]
   if known ~= "" and known ~= ep then
+    changed = true
     redis.call("HSETNX", K_ST, "prev", known)
     redis.call("HSETNX", K_ST, "lat", I(now))
     local act, hold, adm, abd, ref, tol, fr, nx =
@@ -131,7 +137,7 @@ local function epoch_init(now)
     end
   end
   EPOCH = ep
-  return ep
+  return ep, changed
 end
 
 -- held is how many slots are still held for sessions of an earlier epoch

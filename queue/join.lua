@@ -13,7 +13,12 @@
 -- whose place counts is never asked again.
 local now = clock()
 local c = config()
-epoch_init(now)
+-- The room's state fields a join reads, in one call (again only when the
+-- epoch check wrote to st).
+local ST = {"ep", "shuf", "front", "gen", "ar", "as", "at", "rgr"}
+local st = redis.call("HMGET", K_ST, unpack(ST))
+local _, changed = epoch_init(now, st[1])
+if changed then st = redis.call("HMGET", K_ST, unpack(ST)) end
 local v = ARGV[OP]
 local client = ARGV[OP + 2] or ""
 local sec = math.floor(now / 1000)
@@ -83,11 +88,11 @@ if not paid and rec and rec.kept >= TOLL_KEPT then
 end
 
 local open = is_open(c, now)
-local st = redis.call("HMGET", K_ST, "shuf", "front", "gen", "ar", "as", "at")
-local pending = st[1] == "1" or redis.call("ZCARD", K_PRE) > 0
+local pending = st[2] == "1" or redis.call("ZCARD", K_PRE) > 0
 -- places given back after a loss wait ahead, and for the recovery's grace
 -- their holders may still come back: nobody is let in past them
-local recovering = redis.call("ZCARD", K_REC) > 0 or tonumber(redis.call("HGET", K_ST, "rgr") or "0") > now
+local given_back = redis.call("ZCARD", K_REC)
+local recovering = given_back > 0 or tonumber(st[8] or "0") > now
 
 -- Paid up, nobody waiting, room open and below max_active, rate allows
 -- one: in now.
@@ -102,7 +107,7 @@ if paid and open and not pending and not recovering and not c.paused and not c.c
     redis.call("HINCRBY", K_ST, "adm", 1)
     count_admissions(now, 1)
     touch(c, now, {K_ACTIVE, K_ST, K_RATE, K_SES, K_CLI})
-    return reply({"admitted", 0, 0, 0, c.apm, c.opens, until_, 0, tonumber(st[3] or "0")})
+    return reply({"admitted", 0, 0, 0, c.apm, c.opens, until_, 0, tonumber(st[4] or "0")})
   end
 end
 
@@ -134,11 +139,12 @@ local w = redis.call("RPUSH", K_LINE, v) - redis.call("HLEN", K_DUE)
 redis.call("HSET", K_VIS, v, vis(t, sec, client))
 written[#written + 1] = K_LINE
 touch(c, now, written)
-local fr = tonumber(st[2] or "1")
-local pos = t - fr + 1 + ahead(fr)
-local rate = eta_rate_of(c, now, st[4], st[5], st[6])
+local fr = tonumber(st[3] or "1")
+local pos = t - fr + 1
+if given_back > 0 then pos = pos + ahead(fr) end
+local rate = eta_rate_of(c, now, st[5], st[6], st[7])
 if w < 0 then w = 0 end
 if not paid then
-  return reply({"toll", t, pos, w, c.apm, c.opens, due, rate, tonumber(st[3] or "0"), "", c.tolld})
+  return reply({"toll", t, pos, w, c.apm, c.opens, due, rate, tonumber(st[4] or "0"), "", c.tolld})
 end
-return reply({room_state(c, now), t, pos, w, c.apm, c.opens, 0, rate, tonumber(st[3] or "0")})
+return reply({room_state(c, now), t, pos, w, c.apm, c.opens, 0, rate, tonumber(st[4] or "0")})
