@@ -1,0 +1,89 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/waitroom/waitroom/internal/testenv"
+	"github.com/waitroom/waitroom/queue"
+)
+
+// Redis with AOF (appendfsync everysec) killed and restarted: everything
+// written more than a second before the kill is back, so the line keeps its
+// epoch and nobody notices a loss. What the visitors notice: every socket
+// shows its own place again, in the order they came, none twice, and
+// admission goes on in that order.
+func TestRedisAOFRestartKeepsTheLine(t *testing.T) {
+	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "everysec", "--dir", t.TempDir())
+	rdb := srv.Client(failFast())
+	r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", rooms: []queue.Room{room("aof", 0, 100, "/aof/*")}})
+	const sockets = 20
+	var listeners []*listener
+	for i := range sockets {
+		b := newBrowser(t)
+		if res, _ := b.get(r.pub.URL+"/aof/x", true); res.StatusCode != http.StatusOK {
+			t.Fatalf("visitor %d: %d", i, res.StatusCode)
+		}
+		c, _, err := dialWS(t, r, b, "aof", r.pub.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		l := &listener{}
+		go l.run(c)
+		listeners = append(listeners, l)
+	}
+	showsOwnPlace := func(after time.Time) bool {
+		seen := map[int64]bool{}
+		for i, l := range listeners {
+			h, ok := l.last()
+			if !ok || h.at.Before(after) || h.st.Position != int64(i+1) || seen[h.st.Position] {
+				return false
+			}
+			seen[h.st.Position] = true
+		}
+		return true
+	}
+	testenv.WaitFor(t, 5*time.Second, "every socket to show its place", func() bool { return showsOwnPlace(time.Time{}) })
+	_, before := r.admin(t, http.MethodGet, "/admin/rooms/aof", "")
+
+	time.Sleep(1500 * time.Millisecond) // past one everysec fsync
+	srv.Kill()
+	srv.Restart()
+	back := time.Now()
+	testenv.WaitFor(t, 5*time.Second, "every socket to show its own place again", func() bool { return showsOwnPlace(back) })
+	_, after := r.admin(t, http.MethodGet, "/admin/rooms/aof", "")
+	if epochOf(t, before) != epochOf(t, after) {
+		t.Fatalf("the line's epoch changed over an AOF restart:\n%s\n%s", before, after)
+	}
+
+	// Admission goes on, in order.
+	if res, body := r.admin(t, http.MethodPost, "/admin/rooms/aof/admit", `{"count":5}`); res.StatusCode != http.StatusOK {
+		t.Fatalf("admit after the restart: %d %s", res.StatusCode, body)
+	}
+	testenv.WaitFor(t, 5*time.Second, "the first five admitted, the rest moved up", func() bool {
+		for i, l := range listeners {
+			h, ok := l.last()
+			if !ok {
+				return false
+			}
+			if i < 5 && h.st.State != "admitted" || i >= 5 && (h.st.State != "queued" || h.st.Position != int64(i-4)) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func epochOf(t *testing.T, body string) string {
+	t.Helper()
+	var doc struct {
+		Epoch string `json:"epoch"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil || doc.Epoch == "" {
+		t.Fatalf("room document without an epoch: %s", body)
+	}
+	return doc.Epoch
+}
