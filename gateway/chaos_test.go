@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"net/http"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,4 +87,73 @@ func epochOf(t *testing.T, body string) string {
 		t.Fatalf("room document without an epoch: %s", body)
 	}
 	return doc.Epoch
+}
+
+// Redis hung for ten seconds (SIGSTOP, every connection left open), then
+// resumed: nothing was lost, so nobody loses their place; within five
+// seconds every socket shows its own place again, in order, and admission
+// goes on. Meanwhile a newcomer gets the fail mode's answer, not a place
+// from memory.
+func TestRedisHungThenResumedKeepsTheLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("holds Redis stopped for ten seconds")
+	}
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client(failFast())
+	r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", rooms: []queue.Room{room("hung", 0, 100, "/hung/*")}})
+	const sockets = 20
+	var listeners []*listener
+	for i := range sockets {
+		b := newBrowser(t)
+		if res, _ := b.get(r.pub.URL+"/hung/x", true); res.StatusCode != http.StatusOK {
+			t.Fatalf("visitor %d: %d", i, res.StatusCode)
+		}
+		c, _, err := dialWS(t, r, b, "hung", r.pub.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		l := &listener{}
+		go l.run(c)
+		listeners = append(listeners, l)
+	}
+	showsOwnPlace := func(after time.Time) bool {
+		for i, l := range listeners {
+			h, ok := l.last()
+			if !ok || h.at.Before(after) || h.st.State != "queued" || h.st.Position != int64(i+1) {
+				return false
+			}
+		}
+		return true
+	}
+	testenv.WaitFor(t, 5*time.Second, "every socket to show its place", func() bool { return showsOwnPlace(time.Time{}) })
+	_, before := r.admin(t, http.MethodGet, "/admin/rooms/hung", "")
+
+	if err := srv.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if res, _ := newBrowser(t).get(r.pub.URL+"/hung/x", true); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a newcomer while Redis hangs: %d, want the closed fail mode's 503", res.StatusCode)
+	}
+	time.Sleep(7 * time.Second)
+	if err := srv.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	testenv.WaitFor(t, 5*time.Second, "every socket to show its own place again", func() bool { return showsOwnPlace(back) })
+	t.Logf("sockets showed their places again %s after Redis resumed", time.Since(back).Round(time.Millisecond))
+	_, after := r.admin(t, http.MethodGet, "/admin/rooms/hung", "")
+	if epochOf(t, before) != epochOf(t, after) {
+		t.Fatalf("the line's epoch changed over a hang:\n%s\n%s", before, after)
+	}
+	testenv.WaitFor(t, 5*time.Second, "admission to work again", func() bool {
+		res, _ := r.admin(t, http.MethodPost, "/admin/rooms/hung/admit", `{"count":1}`)
+		return res.StatusCode == http.StatusOK
+	})
+	testenv.WaitFor(t, 5*time.Second, "the first admitted, the rest moved up", func() bool {
+		h, ok := listeners[0].last()
+		h2, ok2 := listeners[1].last()
+		return ok && ok2 && h.st.State == "admitted" && h2.st.Position == 1
+	})
 }
