@@ -689,60 +689,68 @@ func (q *Queue) figures(ctx context.Context, rooms []Room, at time.Time) ([]Figu
 		if err != nil {
 			return nil, fmt.Errorf("queue: figures %s: %w", rooms[i].Name, err)
 		}
-		if len(res) < 39 {
-			return nil, fmt.Errorf("queue: figures %s: short reply", rooms[i].Name)
-		}
-		r := rooms[i]
-		cfg := r
-		cfg.AdmitPerMinute = int(toInt(res[7]))
-		cfg.MaxActive = int(toInt(res[8]))
-		cfg.SessionTTL = time.Duration(toInt(res[9])) * time.Millisecond
-		cfg.AbandonAfter = time.Duration(toInt(res[10])) * time.Millisecond
-		cfg.Mode = Mode(toString(res[11]))
-		cfg.OpensAt = fromMillis(toInt(res[12]))
-		cfg.Paused = toInt(res[13]) == 1
-		cfg.Closed = toInt(res[14]) == 1
-		cfg.ClientPlacesPerMinute = int(toInt(res[18]))
-		cfg.ClientPlacesHeld = int(toInt(res[19]))
-		cfg.Toll = toInt(res[20]) == 1
-		cfg.TollSeconds = float64(toInt(res[21])) / 1000
-		cfg.BindNetwork = toInt(res[22]) == 1
-		out[i] = Figures{
-			Room:              r.Name,
-			State:             State(toString(res[0])),
-			Waiting:           toInt(res[1]),
-			Active:            toInt(res[2]),
-			AdmittedTotal:     toInt(res[3]),
-			AbandonedTotal:    toInt(res[4]),
-			Front:             toInt(res[5]),
-			AchievedPerMinute: float64(toInt(res[6])) / 1000,
-			AdmitPerMinute:    cfg.AdmitPerMinute,
-			MaxActive:         cfg.MaxActive,
-			OpensAt:           cfg.OpensAt,
-			Config:            cfg,
-			Unnumbered:        toInt(res[15]),
-			Reshuffles:        toInt(res[16]),
-			ETAPerMinute:      float64(toInt(res[17])) / 1000,
-			RefusedTotal:      toInt(res[23]),
-			TollsTotal:        toInt(res[24]),
-			Epoch:             toString(res[25]),
-			EpochSince:        fromMillis(toInt(res[26])),
-			Held:              toInt(res[34]),
-			Sessions:          toInt(res[35]),
-			LastTicket:        toInt(res[36]),
-			Ahead:             toInt(res[37]),
-			Recovered:         toInt(res[38]),
-		}
-		if prev := toString(res[27]); prev != "" {
-			out[i].Lost = &LostEpoch{
-				Epoch: prev, NoticedAt: fromMillis(toInt(res[28])),
-				AdmittedTotal: toInt(res[29]), AbandonedTotal: toInt(res[30]),
-				RefusedTotal: toInt(res[31]), TollsTotal: toInt(res[32]), Active: toInt(res[33]),
-			}
+		if out[i], err = parseFigures(rooms[i], res); err != nil {
+			return nil, err
 		}
 		q.learnFigures(out[i])
 	}
 	return out, nil
+}
+
+// parseFigures reads figures.lua's reply for room r: the figures, with the
+// settings in force (the file's, overridden by live changes).
+func parseFigures(r Room, res []any) (Figures, error) {
+	if len(res) < 39 {
+		return Figures{}, fmt.Errorf("queue: figures %s: short reply", r.Name)
+	}
+	cfg := r
+	cfg.AdmitPerMinute = int(toInt(res[7]))
+	cfg.MaxActive = int(toInt(res[8]))
+	cfg.SessionTTL = time.Duration(toInt(res[9])) * time.Millisecond
+	cfg.AbandonAfter = time.Duration(toInt(res[10])) * time.Millisecond
+	cfg.Mode = Mode(toString(res[11]))
+	cfg.OpensAt = fromMillis(toInt(res[12]))
+	cfg.Paused = toInt(res[13]) == 1
+	cfg.Closed = toInt(res[14]) == 1
+	cfg.ClientPlacesPerMinute = int(toInt(res[18]))
+	cfg.ClientPlacesHeld = int(toInt(res[19]))
+	cfg.Toll = toInt(res[20]) == 1
+	cfg.TollSeconds = float64(toInt(res[21])) / 1000
+	cfg.BindNetwork = toInt(res[22]) == 1
+	f := Figures{
+		Room:              r.Name,
+		State:             State(toString(res[0])),
+		Waiting:           toInt(res[1]),
+		Active:            toInt(res[2]),
+		AdmittedTotal:     toInt(res[3]),
+		AbandonedTotal:    toInt(res[4]),
+		Front:             toInt(res[5]),
+		AchievedPerMinute: float64(toInt(res[6])) / 1000,
+		AdmitPerMinute:    cfg.AdmitPerMinute,
+		MaxActive:         cfg.MaxActive,
+		OpensAt:           cfg.OpensAt,
+		Config:            cfg,
+		Unnumbered:        toInt(res[15]),
+		Reshuffles:        toInt(res[16]),
+		ETAPerMinute:      float64(toInt(res[17])) / 1000,
+		RefusedTotal:      toInt(res[23]),
+		TollsTotal:        toInt(res[24]),
+		Epoch:             toString(res[25]),
+		EpochSince:        fromMillis(toInt(res[26])),
+		Held:              toInt(res[34]),
+		Sessions:          toInt(res[35]),
+		LastTicket:        toInt(res[36]),
+		Ahead:             toInt(res[37]),
+		Recovered:         toInt(res[38]),
+	}
+	if prev := toString(res[27]); prev != "" {
+		f.Lost = &LostEpoch{
+			Epoch: prev, NoticedAt: fromMillis(toInt(res[28])),
+			AdmittedTotal: toInt(res[29]), AbandonedTotal: toInt(res[30]),
+			RefusedTotal: toInt(res[31]), TollsTotal: toInt(res[32]), Active: toInt(res[33]),
+		}
+	}
+	return f, nil
 }
 
 // Update applies a live change to the room; every instance sees it on its
