@@ -22,31 +22,11 @@ func TestRedisAOFRestartKeepsTheLine(t *testing.T) {
 	r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", rooms: []queue.Room{room("aof", 0, 100, "/aof/*")}})
 	const sockets = 20
 	var listeners []*listener
-	for i := range sockets {
-		b := newBrowser(t)
-		if res, _ := b.get(r.pub.URL+"/aof/x", true); res.StatusCode != http.StatusOK {
-			t.Fatalf("visitor %d: %d", i, res.StatusCode)
-		}
-		c, _, err := dialWS(t, r, b, "aof", r.pub.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		l := &listener{}
-		go l.run(c)
+	for range sockets {
+		_, l := waitingSocket(t, r, "aof", "/aof/x")
 		listeners = append(listeners, l)
 	}
-	showsOwnPlace := func(after time.Time) bool {
-		seen := map[int64]bool{}
-		for i, l := range listeners {
-			h, ok := l.last()
-			if !ok || h.at.Before(after) || h.st.Position != int64(i+1) || seen[h.st.Position] {
-				return false
-			}
-			seen[h.st.Position] = true
-		}
-		return true
-	}
+	showsOwnPlace := func(after time.Time) bool { return showOwnPlaces(listeners, after) }
 	testenv.WaitFor(t, 5*time.Second, "every socket to show its place", func() bool { return showsOwnPlace(time.Time{}) })
 	_, before := r.admin(t, http.MethodGet, "/admin/rooms/aof", "")
 
@@ -78,6 +58,19 @@ func TestRedisAOFRestartKeepsTheLine(t *testing.T) {
 	})
 }
 
+// showOwnPlaces reports whether every socket's last push, heard after
+// after, shows it queued at its own place: the i-th to come at i+1 (so no
+// two at the same).
+func showOwnPlaces(listeners []*listener, after time.Time) bool {
+	for i, l := range listeners {
+		h, ok := l.last()
+		if !ok || h.at.Before(after) || h.st.State != "queued" || h.st.Position != int64(i+1) {
+			return false
+		}
+	}
+	return true
+}
+
 func epochOf(t *testing.T, body string) string {
 	t.Helper()
 	var doc struct {
@@ -103,29 +96,11 @@ func TestRedisHungThenResumedKeepsTheLine(t *testing.T) {
 	r := newRig(t, rigOpts{rdb: rdb, prefix: "wr:", rooms: []queue.Room{room("hung", 0, 100, "/hung/*")}})
 	const sockets = 20
 	var listeners []*listener
-	for i := range sockets {
-		b := newBrowser(t)
-		if res, _ := b.get(r.pub.URL+"/hung/x", true); res.StatusCode != http.StatusOK {
-			t.Fatalf("visitor %d: %d", i, res.StatusCode)
-		}
-		c, _, err := dialWS(t, r, b, "hung", r.pub.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		l := &listener{}
-		go l.run(c)
+	for range sockets {
+		_, l := waitingSocket(t, r, "hung", "/hung/x")
 		listeners = append(listeners, l)
 	}
-	showsOwnPlace := func(after time.Time) bool {
-		for i, l := range listeners {
-			h, ok := l.last()
-			if !ok || h.at.Before(after) || h.st.State != "queued" || h.st.Position != int64(i+1) {
-				return false
-			}
-		}
-		return true
-	}
+	showsOwnPlace := func(after time.Time) bool { return showOwnPlaces(listeners, after) }
 	testenv.WaitFor(t, 5*time.Second, "every socket to show its place", func() bool { return showsOwnPlace(time.Time{}) })
 	_, before := r.admin(t, http.MethodGet, "/admin/rooms/hung", "")
 

@@ -67,6 +67,25 @@ func (l *listener) last() (heard, bool) {
 	return l.got[len(l.got)-1], true
 }
 
+// waitingSocket is a new visitor who opens path (a page of roomName) on r
+// and holds the room's socket, as the queue page does; the listener keeps
+// what it hears.
+func waitingSocket(t *testing.T, r *rig, roomName, path string) (*browser, *listener) {
+	t.Helper()
+	b := newBrowser(t)
+	if res, _ := b.get(r.pub.URL+path, true); res.StatusCode != http.StatusOK {
+		t.Fatalf("a visitor of %s: %d", path, res.StatusCode)
+	}
+	c, _, err := dialWS(t, r, b, roomName, r.pub.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	l := &listener{}
+	go l.run(c)
+	return b, l
+}
+
 // Redis killed and restarted empty forgets the line. What the visitors
 // notice: within about a second every socket stops showing the old
 // position (it shows none until Redis gives one), no visitor is shown a
@@ -84,18 +103,8 @@ func TestRedisForgetsTheLine(t *testing.T) {
 		bs        []*browser
 		listeners []*listener
 	)
-	for i := range sockets {
-		b := newBrowser(t)
-		if res, _ := b.get(r.pub.URL+"/line/x", true); res.StatusCode != http.StatusOK {
-			t.Fatalf("visitor %d: %d", i, res.StatusCode)
-		}
-		c, _, err := dialWS(t, r, b, "line", r.pub.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		l := &listener{}
-		go l.run(c)
+	for range sockets {
+		b, l := waitingSocket(t, r, "line", "/line/x")
 		bs = append(bs, b)
 		listeners = append(listeners, l)
 	}
@@ -362,15 +371,7 @@ func TestLostJoinPlacedAgain(t *testing.T) {
 	var listeners []*listener
 	var bs []*browser
 	for i := range 3 {
-		b := newBrowser(t)
-		b.get(r.pub.URL+"/line/x", true)
-		c, _, err := dialWS(t, r, b, "line", r.pub.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		l := &listener{}
-		go l.run(c)
+		b, l := waitingSocket(t, r, "line", "/line/x")
 		listeners, bs = append(listeners, l), append(bs, b)
 		testenv.WaitFor(t, 2*time.Second, "the socket's first push", func() bool {
 			h, ok := l.last()
@@ -426,15 +427,7 @@ func TestTwoInstancesRecoverOneLine(t *testing.T) {
 		if i%2 == 1 {
 			r = b
 		}
-		br := newBrowser(t)
-		br.get(r.pub.URL+"/line/x", true)
-		c, _, err := dialWS(t, r, br, "line", r.pub.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		l := &listener{}
-		go l.run(c)
+		br, l := waitingSocket(t, r, "line", "/line/x")
 		socks = append(socks, sock{br, l})
 	}
 	testenv.WaitFor(t, 3*time.Second, "every socket's place, and the holder's session, read", func() bool {

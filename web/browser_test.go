@@ -475,6 +475,13 @@ func startGateway(t *testing.T, origin string, adminToken string) (public, admin
 		Name: "concert-42", Paths: []string{"/events/42", "/events/42/*"},
 		AdmitPerMinute: 1, MaxActive: 1, SessionTTL: time.Minute, AbandonAfter: time.Minute, Mode: queue.FIFO,
 	}}
+	return serveGateway(t, cfg)
+}
+
+// serveGateway runs the gateway of cfg on httptest servers until the test
+// ends.
+func serveGateway(t *testing.T, cfg gateway.Config) (public, admin *httptest.Server) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	g, err := gateway.New(ctx, cfg, zerolog.Nop())
 	if err != nil {

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +12,6 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/rs/zerolog"
 
 	"github.com/waitroom/waitroom/gateway"
 	"github.com/waitroom/waitroom/internal/testenv"
@@ -33,23 +31,7 @@ func tollGateway(t *testing.T, origin string, tollSeconds float64) (public, admi
 		AdmitPerMinute: 0, MaxActive: 10, SessionTTL: time.Minute, AbandonAfter: time.Minute, Mode: queue.FIFO,
 		Toll: true, TollSeconds: tollSeconds,
 	}}
-	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, zerolog.Nop())
-	if err != nil {
-		cancel()
-		t.Fatalf("gateway.New: %v", err)
-	}
-	public, admin = httptest.NewServer(g.Public()), httptest.NewServer(g.Admin())
-	g.Start(ctx)
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = g.Shutdown(sctx)
-		public.Close()
-		admin.Close()
-		cancel()
-	})
-	return public, admin
+	return serveGateway(t, cfg)
 }
 
 // watchToll records, from before the page's own script runs, every text

@@ -42,7 +42,7 @@ func TestDemoInBrowserAfterTenMinutes(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("PATCH admit_per_minute: %d", resp.StatusCode)
 	}
-	waitUntil(t, 30*time.Second, "a line at the new pace", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "a line at the new pace", func() bool {
 		f := d.figures(t)
 		return f.AdmitPerMinute == 120 && f.Waiting >= 5
 	})

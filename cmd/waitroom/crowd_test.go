@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waitroom/waitroom/internal/testenv"
 	"github.com/waitroom/waitroom/queue"
 )
 
@@ -131,7 +132,7 @@ func TestDemoCrowdKeepsALineThatMoves(t *testing.T) {
 	// A person arriving now. (Waiting for a line first keeps a step of the
 	// crowd that comes late on a busy machine, while the room admits 15 a
 	// second, out of this part: the samples above judge the line.)
-	waitUntil(t, 10*time.Second, "a line", func() bool { return d.figures(t).Waiting >= 5 })
+	testenv.WaitFor(t, 10*time.Second, "a line", func() bool { return d.figures(t).Waiting >= 5 })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	room := d.gw.Rooms()[0]
@@ -185,7 +186,7 @@ func TestDemoCrowdGivesUpInAStoppedLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := d.crowd.Counts().GaveUp
-	waitUntil(t, 30*time.Second, "visitors give up in the paused line", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "visitors give up in the paused line", func() bool {
 		return d.crowd.Counts().GaveUp >= before+3
 	})
 	_, _, abandonAfter := d.cfg.room()
@@ -194,7 +195,7 @@ func TestDemoCrowdGivesUpInAStoppedLine(t *testing.T) {
 	if err := d.gw.Queue().Update(ctx, "default", queue.Patch{Paused: &paused}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "abandoned visitors skipped", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "abandoned visitors skipped", func() bool {
 		return d.figures(t).AbandonedTotal > 0
 	})
 	f := d.figures(t)

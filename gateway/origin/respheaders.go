@@ -3,7 +3,6 @@ package origin
 import (
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/textproto"
 )
 
@@ -41,20 +40,12 @@ func internalHeader(name string) bool {
 	return true
 }
 
-// strip1xx makes the informational answers (103 Early Hints) that
+// strip1xxHeader makes an informational answer (103 Early Hints) that
 // http.Transport hands to the request's ClientTrace lose the gateway's
-// headers before ReverseProxy's hook passes them on to the visitor.
-// httptrace.WithClientTrace calls the hooks it is given before those
-// already on the context, with the same header map, so stripping in place
-// there is enough.
-func strip1xx(req *http.Request) *http.Request {
-	trace := httptrace.ContextClientTrace(req.Context())
-	if trace == nil || trace.Got1xxResponse == nil {
-		return req
-	}
-	return req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{Got1xxResponse: strip1xxHeader}))
-}
-
+// headers before ReverseProxy's hook passes it on to the visitor: the
+// transport's trace (transport.go) calls it, and httptrace.WithClientTrace
+// calls the hooks it is given before those already on the context, with
+// the same header map, so stripping in place there is enough.
 func strip1xxHeader(_ int, h textproto.MIMEHeader) error {
 	stripOriginHeaders(http.Header(h))
 	return nil

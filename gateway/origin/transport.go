@@ -63,7 +63,7 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *originTransport) roundTrip(req *http.Request) (*http.Response, error) {
 	w := &watch{}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), w.trace()))
-	res, err := t.std.RoundTrip(strip1xx(req))
+	res, err := t.std.RoundTrip(req)
 	if err != nil {
 		return res, err
 	}
@@ -98,15 +98,14 @@ func (w *watch) trace() *httptrace.ClientTrace {
 				w.unsolicited.Store(true)
 			}
 		},
-		Got1xxResponse: func(_ int, h textproto.MIMEHeader) error {
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
 			// Called before ReverseProxy's own hook, which passes the
-			// answer on; an unasked one is passed on bare.
+			// answer on: without the gateway's headers, and bare when
+			// unasked.
 			if w.unsolicited.Load() {
-				for k := range h {
-					delete(h, k)
-				}
+				clear(h)
 			}
-			return nil
+			return strip1xxHeader(code, h)
 		},
 	}
 }
